@@ -1,0 +1,8 @@
+"""DeepFM as scikit-learn estimators, built on skorch and PyTorch."""
+
+from ._classifier import DeepFMClassifier
+from ._regressor import DeepFMRegressor
+
+__version__ = "0.1.0"
+
+__all__ = ["DeepFMClassifier", "DeepFMRegressor", "__version__"]

@@ -1,0 +1,193 @@
+"""Encoded rows, mini-batches cut from them, and the hold-out split.
+
+Batches are built by indexing whole arrays with a slice or an index array,
+never one row at a time, and are handed to skorch as ``(X_dict, y)`` where
+``X_dict`` holds the keyword arguments of :class:`~sklearn_deepfm._model.DeepFM`.
+"""
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+
+
+class RegularRows:
+    """Rows with exactly one slot per field, slot ``f`` being field ``f``.
+
+    Parameters
+    ----------
+    indices : ndarray of shape (n_samples, n_fields), int64
+        Embedding row of each slot.
+    values : ndarray of shape (n_samples, n_fields), float32, or None
+        Value of each slot; None when every value is 1 (categories only).
+    """
+
+    def __init__(self, indices, values=None):
+        self.indices = indices
+        self.values = values
+
+    def __len__(self):
+        return self.indices.shape[0]
+
+    def take(self, rows):
+        """Model inputs for ``rows`` (a slice or an index array)."""
+        batch = {"indices": torch.from_numpy(self.indices[rows])}
+        if self.values is not None:
+            batch["values"] = torch.from_numpy(self.values[rows])
+        return batch
+
+
+class RaggedRows:
+    """Rows with any number of slots, stored as a CSR matrix.
+
+    Parameters
+    ----------
+    matrix : scipy.sparse CSR matrix of shape (n_samples, n_embeddings)
+        Column ``j`` is embedding row ``j``; the stored values are the
+        feature values.  Float32 data, sorted indices.
+    column_fields : ndarray of shape (n_embeddings,), int64
+        Field of each column.
+    """
+
+    def __init__(self, matrix, column_fields):
+        self.matrix = matrix
+        self.column_fields = column_fields
+
+    def __len__(self):
+        return self.matrix.shape[0]
+
+    def take(self, rows):
+        """Model inputs for ``rows``, padded to the longest row of the batch.
+
+        Padding slots point at embedding row 0 with value 0, so they add
+        nothing to any term of the model.
+        """
+        if isinstance(rows, slice):
+            start, stop, _ = rows.indices(self.matrix.shape[0])
+            lo, hi = self.matrix.indptr[start], self.matrix.indptr[stop]
+            indptr = self.matrix.indptr[start : stop + 1] - lo
+            columns, data = self.matrix.indices[lo:hi], self.matrix.data[lo:hi]
+        else:
+            sub = self.matrix[rows]
+            indptr, columns, data = sub.indptr, sub.indices, sub.data
+        lengths = np.diff(indptr)
+        n_rows, width = lengths.size, max(int(lengths.max(initial=0)), 1)
+        row_of_entry = np.repeat(np.arange(n_rows), lengths)
+        slot_of_entry = np.arange(columns.size) - np.repeat(indptr[:-1], lengths)
+        indices = np.zeros((n_rows, width), dtype=np.int64)
+        values = np.zeros((n_rows, width), dtype=np.float32)
+        fields = np.zeros((n_rows, width), dtype=np.int64)
+        indices[row_of_entry, slot_of_entry] = columns
+        values[row_of_entry, slot_of_entry] = data
+        fields[row_of_entry, slot_of_entry] = self.column_fields[columns]
+        return {
+            "indices": torch.from_numpy(indices),
+            "values": torch.from_numpy(values),
+            "fields": torch.from_numpy(fields),
+        }
+
+
+class EncodedDataset(torch.utils.data.Dataset):
+    """Encoded rows with their targets and sample weights.
+
+    Parameters
+    ----------
+    rows : RegularRows or RaggedRows
+    y : ndarray of shape (n_samples,) or None
+        Float32 targets for BCE/MSE, int64 class indices for cross-entropy.
+        Batches then carry the sample weights as ``X_dict["sample_weight"]``.
+    sample_weight : ndarray of shape (n_samples,), float32, or None
+    """
+
+    def __init__(self, rows, y=None, sample_weight=None):
+        self.rows = rows
+        self.y = y
+        self.sample_weight = sample_weight
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, index):
+        return self.batch(np.atleast_1d(index))
+
+    def subset(self, index):
+        """A new dataset with the rows ``index`` (an index array)."""
+        if isinstance(self.rows, RegularRows):
+            values = None if self.rows.values is None else self.rows.values[index]
+            rows = RegularRows(self.rows.indices[index], values)
+        else:
+            rows = RaggedRows(self.rows.matrix[index], self.rows.column_fields)
+        return EncodedDataset(
+            rows,
+            None if self.y is None else self.y[index],
+            None if self.sample_weight is None else self.sample_weight[index],
+        )
+
+    def batch(self, rows):
+        """``(X_dict, y)`` tensors for ``rows``; X_dict holds the sample weights."""
+        X = self.rows.take(rows)
+        if self.y is None:
+            return X, None
+        X["sample_weight"] = torch.from_numpy(self.sample_weight[rows])
+        return X, torch.from_numpy(self.y[rows])
+
+
+class BatchIterator:
+    """Iterate over a dataset in mini-batches, reshuffled every epoch.
+
+    Parameters
+    ----------
+    dataset : EncodedDataset
+    batch_size : int
+    shuffle : bool
+    random_state : numpy.random.Generator or None
+        Source of the shuffling order (required when ``shuffle``).
+    """
+
+    def __init__(self, dataset, batch_size, shuffle=False, random_state=None):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.random_state = random_state
+
+    def __len__(self):
+        return -(-len(self.dataset) // self.batch_size)
+
+    def __iter__(self):
+        n_samples = len(self.dataset)
+        if self.shuffle:
+            order = self.random_state.permutation(n_samples)
+            for start in range(0, n_samples, self.batch_size):
+                rows = np.sort(order[start : start + self.batch_size])
+                yield self.dataset.batch(rows)
+        else:
+            for start in range(0, n_samples, self.batch_size):
+                yield self.dataset.batch(slice(start, start + self.batch_size))
+
+
+class HoldoutSplit:
+    """skorch ``train_split``: a seeded hold-out, stratified for classifiers.
+
+    Parameters
+    ----------
+    fraction : float
+        Share of the rows held out for validation.
+    stratify : bool
+        Whether to keep the class proportions in both parts.
+    random_state : int
+    """
+
+    def __init__(self, fraction, stratify, random_state):
+        self.fraction = fraction
+        self.stratify = stratify
+        self.random_state = random_state
+
+    def __call__(self, dataset, y=None, **fit_params):
+        index = np.arange(len(dataset))
+        labels = dataset.y if self.stratify else None
+        train, valid = train_test_split(
+            index,
+            test_size=self.fraction,
+            stratify=labels,
+            random_state=self.random_state,
+        )
+        return dataset.subset(np.sort(train)), dataset.subset(np.sort(valid))

@@ -1,0 +1,155 @@
+"""The DeepFM network (Guo et al., IJCAI 2017) as small PyTorch modules.
+
+A row arrives as ``S`` slots, each naming one embedding row (``indices``),
+the feature's value (``values``, 1 for a category) and, for ragged input, the
+field the slot belongs to (``fields``).  The model is the paper's equation::
+
+    y(x) = bias + sum_i w_i x_i                          first order
+                + sum_{i<j} <v_i, v_j> x_i x_j           FM, second order
+                + MLP(concat_f sum_{i in f} v_i x_i)     deep part
+
+where one embedding table ``v`` is shared by the FM and the deep part.  With
+several outputs (multiclass) the FM's per-dimension interaction vector is
+mapped to each output by a learned projection; with one output the projection
+is the plain sum over dimensions, which is the paper's FM term exactly.
+"""
+
+import torch
+from torch import nn
+
+
+class FeaturesLinear(nn.Module):
+    """First-order term: a weight per feature (and output) times its value."""
+
+    def __init__(self, n_embeddings, n_outputs, sparse=False):
+        super().__init__()
+        self.weight = nn.Embedding(n_embeddings, n_outputs, sparse=sparse)
+        self.bias = nn.Parameter(torch.zeros(n_outputs))
+        nn.init.zeros_(self.weight.weight)
+
+    def forward(self, indices, values):
+        """Long ``(batch, slots)`` and float ``(batch, slots)`` or None."""
+        weights = self.weight(indices)
+        if values is not None:
+            weights = weights * values.unsqueeze(-1)
+        return self.bias + weights.sum(dim=1)
+
+
+class FactorizationMachine(nn.Module):
+    """Pairwise term ``sum_{i<j} <v_i x_i, v_j x_j>`` in O(slots * dim).
+
+    Uses the identity ``0.5 * ((sum_i e_i)^2 - sum_i e_i^2)``, taken per
+    embedding dimension, which gives the interaction vector of size ``dim``.
+    """
+
+    def __init__(self, embedding_dim, n_outputs):
+        super().__init__()
+        self.projection = None
+        if n_outputs > 1:
+            self.projection = nn.Parameter(torch.ones(n_outputs, embedding_dim))
+
+    def forward(self, embedded):
+        """Float ``(batch, slots, dim)`` of value-scaled embeddings."""
+        square_of_sum = embedded.sum(dim=1).pow(2)
+        sum_of_squares = embedded.pow(2).sum(dim=1)
+        interaction = 0.5 * (square_of_sum - sum_of_squares)
+        if self.projection is None:
+            return interaction.sum(dim=1, keepdim=True)
+        # A broadcast product rather than a matmul: small matmuls round a row
+        # differently depending on its position in the batch.
+        return (interaction.unsqueeze(1) * self.projection).sum(dim=-1)
+
+
+class MultiLayerPerceptron(nn.Module):
+    """Fully connected ReLU layers with optional batch norm and dropout."""
+
+    def __init__(self, n_inputs, hidden_units, n_outputs, dropout, batch_norm):
+        super().__init__()
+        layers = []
+        for width in hidden_units:
+            layers.append(nn.Linear(n_inputs, width))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(width))
+            layers.append(nn.ReLU())
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            n_inputs = width
+        layers.append(nn.Linear(n_inputs, n_outputs))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x):
+        """Float ``(batch, n_inputs)``."""
+        return self.layers(x)
+
+
+def pool_fields(embedded, fields, n_fields):
+    """Sum the slots of each field: ``(batch, slots, dim)`` to ``(batch, fields, dim)``.
+
+    ``fields`` is None when slot ``s`` already is field ``s``.
+    """
+    if fields is None:
+        return embedded
+    batch, _, dim = embedded.shape
+    pooled = embedded.new_zeros(batch, n_fields, dim)
+    return pooled.scatter_add_(1, fields.unsqueeze(-1).expand(-1, -1, dim), embedded)
+
+
+class DeepFM(nn.Module):
+    """DeepFM: first-order + FM + MLP over one shared embedding table.
+
+    Parameters
+    ----------
+    n_embeddings : int
+        Rows of the shared embedding table (all fields, with per-field offsets).
+    n_fields : int
+        Number of fields; the MLP sees ``n_fields * embedding_dim`` inputs.
+    embedding_dim : int
+        Size of each embedding vector.
+    hidden_units : tuple of int
+        Widths of the MLP's hidden layers.
+    n_outputs : int
+        1 for binary classification and regression, else the number of classes.
+    dropout : float
+        Dropout rate after each hidden layer.
+    batch_norm : bool
+        Whether to put batch normalisation after each hidden linear layer.
+    embedding_init_std : float
+        Standard deviation of the normal initialisation of the embeddings.
+    sparse : bool
+        Whether the embedding tables produce sparse gradients.
+    """
+
+    def __init__(
+        self,
+        n_embeddings,
+        n_fields,
+        embedding_dim=10,
+        hidden_units=(256, 128),
+        n_outputs=1,
+        dropout=0.0,
+        batch_norm=False,
+        embedding_init_std=0.01,
+        sparse=False,
+    ):
+        super().__init__()
+        self.n_fields = n_fields
+        self.linear = FeaturesLinear(n_embeddings, n_outputs, sparse=sparse)
+        self.embedding = nn.Embedding(n_embeddings, embedding_dim, sparse=sparse)
+        nn.init.normal_(self.embedding.weight, std=embedding_init_std)
+        self.fm = FactorizationMachine(embedding_dim, n_outputs)
+        self.mlp = MultiLayerPerceptron(
+            n_fields * embedding_dim, hidden_units, n_outputs, dropout, batch_norm
+        )
+
+    def forward(self, indices, values=None, fields=None):
+        """Long ``(batch, slots)``, float ``(batch, slots)``, long ``(batch, slots)``.
+
+        Returns the raw outputs (logits), float ``(batch,)`` with one output,
+        else ``(batch, n_outputs)``.
+        """
+        embedded = self.embedding(indices)
+        if values is not None:
+            embedded = embedded * values.unsqueeze(-1)
+        deep_input = pool_fields(embedded, fields, self.n_fields).flatten(1)
+        output = self.linear(indices, values) + self.fm(embedded) + self.mlp(deep_input)
+        return output.squeeze(1) if output.shape[1] == 1 else output

@@ -1,0 +1,115 @@
+"""The skorch net that trains a DeepFM module on encoded rows.
+
+skorch owns the training loop, callbacks, history and device handling; this
+subclass only replaces the data path (slicing encoded arrays instead of
+skorch's per-row, densifying Dataset) and weights the loss per sample.
+"""
+
+import numpy as np
+import torch
+from sklearn.utils import ClassifierTags
+from skorch import NeuralNet
+from skorch.utils import to_tensor
+
+from ._batching import BatchIterator, EncodedDataset
+
+# Rows per padding block at prediction; a multiple of every CPU GEMM tile height.
+PAD_ROWS = 64
+
+
+class DeepFMNet(NeuralNet):
+    """skorch ``NeuralNet`` fed by :class:`~sklearn_deepfm._batching.EncodedDataset`.
+
+    Parameters
+    ----------
+    shuffle_seed : int
+        Seed of the per-epoch shuffling order.
+    classes : ndarray or None
+        Encoded class indices ``0..n_classes-1`` for classification.
+    predict_batch_size : int
+        Rows per batch when predicting or validating (no gradients kept).
+    **kwargs
+        Passed to :class:`skorch.NeuralNet`.  The criterion must be built
+        with ``reduction='none'``.
+    """
+
+    def __init__(
+        self, *args, shuffle_seed=0, predict_batch_size=8192, classes=None, **kwargs
+    ):
+        super().__init__(*args, **kwargs)
+        self.shuffle_seed = shuffle_seed
+        self.predict_batch_size = predict_batch_size
+        self.classes = classes
+
+    @property
+    def classes_(self):
+        """Encoded classes, so that scikit-learn scorers in skorch's
+        ``EpochScoring`` (e.g. 'roc_auc') treat the net as a classifier."""
+        if self.classes is None:
+            raise AttributeError("a regression net has no classes_")
+        return self.classes
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self.classes is not None:
+            tags.estimator_type = "classifier"
+            tags.classifier_tags = ClassifierTags()
+        return tags
+
+    def get_dataset(self, X, y=None):
+        if not isinstance(X, EncodedDataset):
+            raise TypeError(
+                f"DeepFMNet takes an EncodedDataset, got {type(X).__name__}; use "
+                "DeepFMClassifier or DeepFMRegressor on raw data."
+            )
+        return X
+
+    def get_iterator(self, dataset, training=False):
+        if training:
+            return BatchIterator(
+                dataset,
+                self.batch_size,
+                shuffle=True,
+                random_state=np.random.default_rng(self.shuffle_seed),
+            )
+        return BatchIterator(dataset, max(self.predict_batch_size, self.batch_size))
+
+    def infer(self, x, **fit_params):
+        x = {key: value for key, value in x.items() if key != "sample_weight"}
+        return super().infer(x, **fit_params)
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """Mean of the per-sample losses times the (mean-one) sample weights."""
+        target = to_tensor(y_true, device=self.device)
+        weight = to_tensor(X["sample_weight"], device=self.device)
+        return (self.criterion_(y_pred, target) * weight).mean()
+
+    def predict_raw(self, dataset):
+        """Raw module outputs for every row, as a float64 ndarray.
+
+        Each batch is padded to a multiple of ``PAD_ROWS`` rows so that the
+        matrix kernels see the same tiling whichever rows are predicted
+        together: a row's prediction does not depend on its neighbours.
+        """
+        self.check_is_fitted()
+        self._set_training(False)
+        batch_size = max(self.predict_batch_size, self.batch_size)
+        outputs = []
+        with torch.inference_mode():
+            for start in range(0, len(dataset), batch_size):
+                X, _ = dataset.batch(slice(start, start + batch_size))
+                n_rows = X["indices"].shape[0]
+                padded = -(-n_rows // PAD_ROWS) * PAD_ROWS
+                X = {key: _pad_rows(value, padded) for key, value in X.items()}
+                output = self.infer(X)[:n_rows]
+                outputs.append(output.to(device="cpu", dtype=torch.float64).numpy())
+        raw = np.concatenate(outputs, axis=0)
+        return raw.reshape(len(dataset), -1)
+
+
+def _pad_rows(tensor, n_rows):
+    """``tensor`` with zero rows appended up to ``n_rows`` rows."""
+    missing = n_rows - tensor.shape[0]
+    if missing == 0:
+        return tensor
+    return torch.cat([tensor, tensor.new_zeros((missing, *tensor.shape[1:]))])

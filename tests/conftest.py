@@ -1,0 +1,32 @@
+import numpy as np
+import pytest
+import torch
+
+# Small, fast settings for behaviour tests; the defaults are exercised by the
+# scikit-learn checks and the recipe tests.
+FAST = {"hidden_units": (32,), "max_epochs": 5, "random_state": 0}
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(
+        reason="needs a CUDA device; torch.cuda.is_available() is False"
+    )
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
+def make_categorical(n_samples=600, n_fields=4, n_categories=6, random_state=0):
+    """Label-encoded data whose label depends on a pairwise interaction."""
+    rng = np.random.default_rng(random_state)
+    X = rng.integers(0, n_categories, size=(n_samples, n_fields))
+    signal = (X[:, 0] == X[:, 1]).astype(float) * 2 + (X[:, 2] % 2) - 0.8
+    y = (signal + rng.normal(scale=0.5, size=n_samples) > 0).astype(int)
+    return X, y
+
+
+@pytest.fixture
+def categorical_data():
+    return make_categorical()

@@ -1,0 +1,274 @@
+"""The estimators inside scikit-learn's tools, their outputs and their errors."""
+
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
+from skorch.callbacks import Callback, EpochScoring
+
+from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
+
+from .conftest import FAST, make_categorical
+
+
+def test_grid_search_over_embedding_dim_in_a_pipeline():
+    X, y = make_categorical(n_samples=400)
+    pipe = make_pipeline(
+        OneHotEncoder(handle_unknown="ignore"), DeepFMClassifier(**FAST)
+    )
+    search = GridSearchCV(
+        pipe, {"deepfmclassifier__embedding_dim": [2, 8]}, cv=2, scoring="roc_auc"
+    )
+    search.fit(X, y)
+    assert search.best_params_["deepfmclassifier__embedding_dim"] in (2, 8)
+    assert search.best_estimator_[-1].net_.module_.embedding.embedding_dim in (2, 8)
+
+
+def test_grid_search_in_parallel_workers():
+    X, y = make_categorical(n_samples=300)
+    search = GridSearchCV(
+        DeepFMClassifier(**FAST), {"embedding_dim": [2, 4]}, cv=2, n_jobs=2
+    ).fit(X, y)
+    assert len(search.cv_results_["mean_test_score"]) == 2
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_cross_val_score_beside_logistic_regression():
+    X, y = make_categorical(n_samples=3000)
+    onehot = OneHotEncoder().fit_transform(X)
+    model = DeepFMClassifier(**{**FAST, "max_epochs": 20, "early_stopping": False})
+    deepfm = cross_val_score(model, X, y, cv=3, scoring="roc_auc")
+    linear = cross_val_score(LogisticRegression(), onehot, y, cv=3, scoring="roc_auc")
+    assert deepfm.shape == linear.shape == (3,)
+    # the label is an interaction of two fields, which a linear model cannot see
+    assert deepfm.mean() > linear.mean()
+
+
+def test_clone_and_params_round_trip():
+    model = DeepFMClassifier(embedding_dim=4, hidden_units=(8, 8), lr=0.01)
+    params = model.get_params()
+    assert params["embedding_dim"] == 4
+    copy = clone(model).set_params(embedding_dim=6)
+    assert copy.embedding_dim == 6 and model.embedding_dim == 4
+
+
+@pytest.mark.parametrize("dump", ["pickle", "joblib"])
+def test_persistence_round_trip_gives_identical_predictions(dump, tmp_path):
+    X, y = make_categorical()
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    path = tmp_path / "model.bin"
+    if dump == "pickle":
+        path.write_bytes(pickle.dumps(model))
+        loaded = pickle.loads(path.read_bytes())
+    else:
+        joblib.dump(model, path)
+        loaded = joblib.load(path)
+    assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    assert_array_equal(loaded.classes_, model.classes_)
+
+
+def test_predictions_do_not_depend_on_batching():
+    X, y = make_categorical(n_samples=1000)
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    full = model.decision_function(X)
+    model.net_.predict_batch_size = 7
+    assert_allclose(model.decision_function(X), full, rtol=1e-6, atol=1e-7)
+    assert_allclose(model.decision_function(X[::-1])[::-1], full, rtol=1e-6, atol=1e-7)
+    assert_allclose(
+        model.decision_function(X[17:18]), full[17:18], rtol=1e-6, atol=1e-7
+    )
+
+
+def test_same_seed_same_model_and_global_rng_untouched():
+    X, y = make_categorical()
+    torch.manual_seed(123)
+    before = torch.rand(3)
+    torch.manual_seed(123)
+    first = DeepFMClassifier(**{**FAST, "dropout": 0.2}).fit(X, y).predict_proba(X)
+    after = torch.rand(3)
+    assert_array_equal(before, after)
+    second = DeepFMClassifier(**{**FAST, "dropout": 0.2}).fit(X, y).predict_proba(X)
+    assert_array_equal(first, second)
+    other = DeepFMClassifier(**{**FAST, "random_state": 1}).fit(X, y).predict_proba(X)
+    assert not np.allclose(first, other)
+
+
+def test_multiclass_with_string_labels():
+    X, y = make_categorical(n_samples=900)
+    names = np.array(["cat", "dog", "emu"])
+    labels = names[(X[:, 0] + (X[:, 1] == X[:, 2])) % 3]
+    model = DeepFMClassifier(**{**FAST, "max_epochs": 15}).fit(X, labels)
+    assert_array_equal(model.classes_, names)
+    proba = model.predict_proba(X)
+    assert proba.shape == (900, 3)
+    assert_allclose(proba.sum(axis=1), 1)
+    assert model.decision_function(X).shape == (900, 3)
+    assert set(model.predict(X)) <= set(names)
+    assert model.score(X, labels) > 0.8
+
+
+def test_binary_with_non_contiguous_integer_labels():
+    X, y = make_categorical()
+    labels = np.where(y == 1, 10, -3)
+    model = DeepFMClassifier(**FAST).fit(X, labels)
+    assert_array_equal(model.classes_, [-3, 10])
+    assert set(np.unique(model.predict(X))) <= {-3, 10}
+    scores = model.decision_function(X)
+    assert scores.shape == (len(X),)
+    assert_array_equal(model.predict(X), np.where(scores > 0, 10, -3))
+
+
+def test_regression_learns_an_interaction():
+    X, _ = make_categorical(n_samples=1500)
+    y = 3.0 * (X[:, 0] == X[:, 1]) + X[:, 2] + 100.0
+    model = DeepFMRegressor(
+        hidden_units=(32,), max_epochs=40, early_stopping=False, random_state=0
+    )
+    model.fit(X, y)
+    assert model.score(X, y) > 0.9
+    assert abs(model.predict(X).mean() - y.mean()) < 0.5
+
+
+def test_sample_weight_changes_the_fit():
+    X, y = make_categorical()
+    weights = np.where(y == 1, 10.0, 1.0)
+    plain = DeepFMClassifier(**FAST).fit(X, y)
+    weighted = DeepFMClassifier(**FAST).fit(X, y, sample_weight=weights)
+    assert weighted.predict_proba(X)[:, 1].mean() > plain.predict_proba(X)[:, 1].mean()
+    ones = DeepFMClassifier(**FAST).fit(X, y, sample_weight=np.ones(len(y)))
+    assert_array_equal(ones.predict_proba(X), plain.predict_proba(X))
+
+
+def test_skorch_callbacks_and_history():
+    class CountEpochs(Callback):
+        def initialize(self):
+            self.epochs = 0
+            return self
+
+        def on_epoch_end(self, net, **kwargs):
+            self.epochs += 1
+
+    X, y = make_categorical(n_samples=1200)
+    counter = CountEpochs()
+    model = DeepFMClassifier(
+        callbacks=[
+            counter,
+            ("valid_auc", EpochScoring("roc_auc", lower_is_better=False)),
+        ],
+        **{**FAST, "early_stopping": True, "max_epochs": 3},
+    ).fit(X, y)
+    fitted_counter = dict(model.net_.callbacks_)["CountEpochs"]
+    assert fitted_counter.epochs == len(model.history_) >= 1
+    assert "valid_loss" in model.history_[-1]
+    assert {"train_loss", "dur"} <= set(model.history_[0])
+
+
+def test_early_stopping_restores_the_best_epoch():
+    X, y = make_categorical(n_samples=2000)
+    model = DeepFMClassifier(
+        hidden_units=(64,), max_epochs=40, early_stopping=True, random_state=0
+    ).fit(X, y)
+    history = model.history_
+    assert len(history) < 40
+    losses = history[:, "valid_loss"]
+    assert len(history) - 1 - int(np.argmin(losses)) == model.n_iter_no_change
+
+
+def test_verbose_prints_the_epoch_table(capsys):
+    X, y = make_categorical(n_samples=200)
+    DeepFMClassifier(**{**FAST, "max_epochs": 2, "verbose": 1}).fit(X, y)
+    out = capsys.readouterr().out
+    assert "train_loss" in out and "epoch" in out
+    DeepFMClassifier(**{**FAST, "max_epochs": 2}).fit(X, y)
+    assert capsys.readouterr().out == ""
+
+
+def test_cuda_requested_without_cuda_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    X, y = make_categorical(n_samples=100)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        DeepFMClassifier(device="cuda", **FAST).fit(X, y)
+    with pytest.raises(ValueError, match="cuda:1"):
+        DeepFMClassifier(device="cuda:1", **FAST).fit(X, y)
+
+
+@pytest.mark.cuda
+def test_cuda_training_and_loading_on_cpu():
+    X, y = make_categorical()
+    model = DeepFMClassifier(device="cuda", **FAST).fit(X, y)
+    on_gpu = model.predict_proba(X)
+    restored = pickle.loads(pickle.dumps(model))
+    restored.set_params(device="cpu").net_.set_params(device="cpu")
+    assert_allclose(restored.predict_proba(X), on_gpu, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "param, value, match",
+    [
+        ("embedding_dim", 0, "embedding_dim"),
+        ("embedding_dim", 2.5, "embedding_dim"),
+        ("hidden_units", (8, -1), "hidden_units"),
+        ("dropout", 1.0, "dropout"),
+        ("lr", 0, "lr"),
+        ("batch_size", "big", "batch_size"),
+        ("optimizer", "lbfgs", "optimizer"),
+        ("early_stopping", "yes", "early_stopping"),
+        ("callbacks", ["not a callback"], "callbacks"),
+        ("device", "tpu", "device"),
+    ],
+)
+def test_bad_parameters_are_reported_at_fit(param, value, match):
+    X, y = make_categorical(n_samples=50)
+    model = DeepFMClassifier(**FAST).set_params(**{param: value})  # init only stores
+    with pytest.raises(ValueError, match=match):
+        model.fit(X, y)
+
+
+@pytest.mark.parametrize("Estimator", [DeepFMClassifier, DeepFMRegressor])
+def test_bad_inputs_say_what_is_wrong(Estimator):
+    X, y = make_categorical(n_samples=60)
+    model = Estimator(**FAST)
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        model.fit(X, None)
+    with pytest.raises(ValueError, match="Expected 2D array, got 1D array"):
+        model.fit(X[:, 0], y)
+    with pytest.raises(ValueError, match="0 sample"):
+        model.fit(X[:0], y[:0])
+    with pytest.raises(ValueError, match="0 feature"):
+        model.fit(X[:, :0], y)
+    with pytest.raises(ValueError, match="Complex data not supported"):
+        model.fit(X + 1j, y)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        model.fit(X, y[:-1])
+    model.fit(X, y)
+    with pytest.raises(ValueError, match="X has 3 features, but .* is expecting 4"):
+        model.predict(X[:, :3])
+    with pytest.raises(ValueError, match="Expected 2D array"):
+        model.predict(X[0])
+    with pytest.raises(ValueError, match="X has 3 features"):
+        model.predict(sp.csr_matrix(X[:, :3]))
+
+
+def test_classifier_rejects_continuous_and_single_class_targets():
+    X, y = make_categorical(n_samples=60)
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        DeepFMClassifier(**FAST).fit(X, y + 0.5)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        DeepFMClassifier(**FAST).fit(X, np.zeros(60))
+
+
+def test_unfitted_estimator_raises_not_fitted():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        DeepFMClassifier().predict(np.zeros((2, 2)))

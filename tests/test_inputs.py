@@ -1,0 +1,248 @@
+"""Every input kind a user brings: sparse matrices from scikit-learn's
+encoders, label-encoded arrays and DataFrames, with unknown categories."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
+
+from .conftest import FAST, make_categorical
+
+
+@pytest.fixture
+def no_densify(monkeypatch):
+    """Make every way of densifying a scipy sparse matrix fail loudly."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a sparse matrix was densified")
+
+    classes = {sp.csr_matrix, sp.csc_matrix, sp.coo_matrix, sp.csr_array}
+    for cls in list(classes):
+        classes.update(cls.__mro__)
+    for cls in classes:
+        for method in ("toarray", "todense", "__array__"):
+            if method in vars(cls):
+                monkeypatch.setattr(cls, method, refuse)
+
+
+def test_onehot_pipeline_infers_one_field_per_encoder_column(no_densify):
+    X, y = make_categorical(n_fields=5)
+    pipe = make_pipeline(
+        OneHotEncoder(handle_unknown="ignore"), DeepFMClassifier(**FAST)
+    )
+    pipe.fit(X, y)
+    model = pipe[-1]
+    n_categories = [len(c) for c in pipe[0].categories_]
+    assert model.n_fields_ == 5
+    assert_array_equal(model.fields_, np.repeat(np.arange(5), n_categories))
+    assert pipe.score(X, y) > 0.7
+
+
+def test_column_transformer_fields_match_input_columns(no_densify):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "age": rng.normal(40, 10, 500),
+            "city": rng.choice(["paris", "rome", "oslo", "lima"], 500),
+            "income": rng.lognormal(3, 1, 500),
+            "device": rng.choice(["ios", "android", "web"], 500),
+        }
+    )
+    y = ((frame.city == "rome") ^ (frame.age > 40)).astype(int)
+    encode = ColumnTransformer(
+        [
+            ("num", StandardScaler(), ["age", "income"]),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["city", "device"]),
+        ],
+        sparse_threshold=1.0,
+    )
+    pipe = make_pipeline(encode, DeepFMClassifier(**FAST)).fit(frame, y)
+    assert_array_equal(pipe[-1].fields_, [0, 1, 2, 2, 2, 2, 3, 3, 3])
+    unseen = frame.head(3).assign(city="tokyo", device="tv")
+    assert np.isfinite(pipe.predict_proba(unseen)).all()
+
+
+def test_multi_hot_dict_vectorizer_input(no_densify):
+    rng = np.random.default_rng(0)
+    tags = ["a", "b", "c", "d", "e", "f"]
+    records = [
+        {"user": f"u{rng.integers(20)}", **{t: 1 for t in rng.choice(tags, 3)}}
+        for _ in range(400)
+    ]
+    y = np.array([int(r.get("a", 0) and r["user"] < "u1") for r in records])
+    pipe = make_pipeline(DictVectorizer(), DeepFMClassifier(**FAST))
+    pipe.fit(records, y)
+    proba = pipe.predict_proba(records[:10])
+    assert proba.shape == (10, 2)
+    assert_allclose(proba.sum(axis=1), 1)
+
+
+@pytest.mark.parametrize(
+    "to_sparse",
+    [sp.csr_matrix, sp.csc_matrix, sp.coo_matrix, sp.csr_array, sp.lil_matrix],
+)
+def test_every_sparse_format_gives_the_same_model(to_sparse, no_densify):
+    X, y = make_categorical()
+    onehot = OneHotEncoder().fit_transform(X).tocsr()
+    reference = DeepFMClassifier(**FAST).fit(onehot, y).predict_proba(onehot)
+    converted = to_sparse(onehot)
+    proba = DeepFMClassifier(**FAST).fit(converted, y).predict_proba(converted)
+    assert_allclose(proba, reference, rtol=1e-6)
+
+
+def test_onehot_and_label_encoded_forms_train_alike():
+    X, y = make_categorical(n_samples=1500)
+    onehot = OneHotEncoder().fit_transform(X)
+    from_codes = DeepFMClassifier(**FAST).fit(X, y)
+    from_onehot = DeepFMClassifier(**FAST).fit(onehot, y)
+    assert from_codes.n_fields_ == from_onehot.n_fields_ == X.shape[1]
+    assert abs(from_codes.score(X, y) - from_onehot.score(onehot, y)) < 0.05
+
+
+def test_explicit_fields_override_inference():
+    X, y = make_categorical()
+    onehot = OneHotEncoder().fit_transform(X)
+    fields = np.zeros(onehot.shape[1], dtype=int)  # everything in one field
+    model = DeepFMClassifier(fields=fields, **FAST).fit(onehot, y)
+    assert model.n_fields_ == 1
+    names = np.array(["left"] * 12 + ["right"] * (onehot.shape[1] - 12))
+    model = DeepFMClassifier(fields=names, **FAST).fit(onehot, y)
+    assert model.n_fields_ == 2
+    with pytest.raises(ValueError, match="one field label per column"):
+        DeepFMClassifier(fields=fields[:-1], **FAST).fit(onehot, y)
+
+
+def test_real_valued_sparse_columns_are_fields_of_their_own():
+    rng = np.random.default_rng(0)
+    onehot = OneHotEncoder().fit_transform(rng.integers(0, 3, size=(300, 2)))
+    numbers = sp.csr_matrix(rng.normal(size=(300, 2)))
+    X = sp.hstack([numbers, onehot]).tocsr()
+    y = (X[:, 0].toarray().ravel() > 0).astype(int)
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    assert_array_equal(model.fields_, [0, 1, 2, 2, 2, 3, 3, 3])
+    assert model.score(X, y) > 0.8
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.float64, np.float32])
+def test_label_encoded_arrays_are_categorical(dtype):
+    X, y = make_categorical()
+    model = DeepFMClassifier(**FAST).fit(X.astype(dtype), y)
+    assert model.is_categorical_.all()
+    assert model.score(X.astype(dtype), y) > 0.7
+
+
+def test_ordinal_encoder_unknown_value_and_unseen_codes():
+    rng = np.random.default_rng(0)
+    words = np.array([f"w{i}" for i in range(8)], dtype=object)
+    raw = words[rng.integers(0, 8, size=(400, 3))]
+    y = (raw[:, 0] == raw[:, 1]).astype(int)
+    pipe = make_pipeline(
+        OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
+        DeepFMClassifier(**FAST),
+    ).fit(raw, y)
+    unseen = np.array([["never", "seen", "w1"], ["w1", "w1", "x"]], dtype=object)
+    proba = pipe.predict_proba(unseen)
+    assert np.isfinite(proba).all()
+    model = pipe[-1]
+    # codes never seen in fit, negative codes and NaN all share the unknown row
+    codes = np.array([[99.0, -1, np.nan], [-1, np.nan, 1e6]])
+    assert np.isfinite(model.predict_proba(codes)).all()
+    same = model.predict_proba(np.array([[99.0, -1, np.nan], [-5, 1e6, -1]]))
+    assert_allclose(same[0], same[1])
+
+
+def test_mixed_numeric_and_categorical_columns():
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 5, size=(500, 2))
+    amount = rng.normal(size=(500, 1)) * 100 + 50
+    X = np.hstack([codes, amount])
+    y = ((codes[:, 0] == 2) | (amount[:, 0] > 80)).astype(int)
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    assert_array_equal(model.is_categorical_, [True, True, False])
+    assert model.score(X, y) > 0.8
+
+
+def test_categorical_features_overrides():
+    X, y = make_categorical()
+    as_numbers = DeepFMClassifier(categorical_features=None, **FAST).fit(X, y)
+    assert not as_numbers.is_categorical_.any()
+    by_index = DeepFMClassifier(categorical_features=[0, 2], **FAST).fit(X, y)
+    assert_array_equal(by_index.is_categorical_, [True, False, True, False])
+    mask = np.array([False, True, False, True])
+    by_mask = DeepFMClassifier(categorical_features=mask, **FAST).fit(X, y)
+    assert_array_equal(by_mask.is_categorical_, mask)
+
+
+def test_nan_in_numeric_column_names_the_column():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    y = np.arange(50) % 2
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    X_bad = X.copy()
+    X_bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity in numeric column 2"):
+        model.predict(X_bad)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    frame.loc[5, "c"] = np.inf
+    with pytest.raises(ValueError, match="column 2 \\('c'\\)"):
+        DeepFMClassifier(**FAST).fit(frame, y)
+
+
+def _frame(n, rng):
+    return pd.DataFrame(
+        {
+            "country": pd.Categorical(rng.choice(["fr", "de", "it"], n)),
+            "browser": rng.choice(["chrome", "firefox", "safari"], n).astype(object),
+            "plan": pd.array(rng.choice(["free", "pro"], n), dtype="string"),
+            "mobile": rng.random(n) > 0.5,
+            "visits": rng.integers(0, 4, n),
+            "spend": rng.gamma(2.0, 10.0, n),
+        }
+    )
+
+
+def test_dataframe_with_categorical_and_numeric_columns():
+    rng = np.random.default_rng(0)
+    frame = _frame(600, rng)
+    y = ((frame.country == "fr") & frame.mobile | (frame.spend > 30)).astype(int)
+    model = DeepFMClassifier(**FAST).fit(frame, y)
+    assert_array_equal(model.feature_names_in_, frame.columns)
+    assert_array_equal(model.is_categorical_, [True, True, True, True, True, False])
+    assert model.score(frame, y) > 0.8
+
+    unseen = _frame(4, rng)
+    unseen["country"] = pd.Categorical(["jp", None, "fr", "xx"])
+    unseen.loc[1, "browser"] = None
+    unseen["plan"] = pd.array(["enterprise", None, "pro", "free"], dtype="string")
+    assert np.isfinite(model.predict_proba(unseen)).all()
+
+
+def test_dataframe_categorical_features_by_name():
+    rng = np.random.default_rng(0)
+    frame = _frame(300, rng)
+    y = (frame.visits > 1).astype(int)
+    model = DeepFMClassifier(categorical_features=["spend"], **FAST)
+    with pytest.raises(ValueError, match="non-integer"):
+        model.fit(frame, y)
+    model = DeepFMClassifier(categorical_features="from_dtype", **FAST).fit(frame, y)
+    assert_array_equal(model.is_categorical_, [True, True, True, True, False, False])
+
+
+def test_regressor_takes_every_input_kind():
+    X, _ = make_categorical()
+    rng = np.random.default_rng(0)
+    y = X[:, 0] * 2.0 + (X[:, 1] == X[:, 2]) * 3.0 + rng.normal(scale=0.1, size=len(X))
+    for inputs in (
+        X,
+        OneHotEncoder().fit_transform(X),
+        pd.DataFrame(X).astype("category"),
+    ):
+        model = DeepFMRegressor(hidden_units=(32,), max_epochs=40, random_state=0)
+        assert model.fit(inputs, y).score(inputs, y) > 0.8
