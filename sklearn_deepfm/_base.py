@@ -13,15 +13,17 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
-from skorch.callbacks import Callback, EarlyStopping, LRScheduler
+from skorch.callbacks import Callback
 
 from ._batching import EncodedDataset, HoldoutSplit
 from ._encoding import FeatureEncoder, is_dataframe
 from ._model import DeepFM
 from ._net import DeepFMNet
+from ._optim import DenseSparseAdam
+from ._schedule import TrainingSchedule
 
 OPTIMIZERS = {
-    "adam": torch.optim.Adam,
+    "adam": DenseSparseAdam,
     "adamw": torch.optim.AdamW,
     "sgd": torch.optim.SGD,
     "adagrad": torch.optim.Adagrad,
@@ -32,6 +34,9 @@ OPTIMIZERS = {
 # at the MLP's learning rate they are still under-fit when the MLP starts to
 # over-fit (the role FTRL plays for the wide part of Wide & Deep).
 LINEAR_LR_FACTOR = 10.0
+
+# Upper bound on the epochs of linear warm-up before the full model trains.
+LINEAR_WARMUP_EPOCHS = 5
 
 # Below this many rows, 'auto' early stopping would validate on too few rows.
 EARLY_STOPPING_MIN_SAMPLES = 1000
@@ -218,25 +223,10 @@ class BaseDeepFM(BaseEstimator):
             train_split = HoldoutSplit(
                 self.validation_fraction, classes is not None, split_seed
             )
-            callbacks += [
-                (
-                    "early_stopping",
-                    EarlyStopping(
-                        monitor="valid_loss",
-                        patience=self.n_iter_no_change,
-                        load_best=True,
-                    ),
-                ),
-                (
-                    "lr_plateau",
-                    LRScheduler(
-                        policy=torch.optim.lr_scheduler.ReduceLROnPlateau,
-                        monitor="valid_loss",
-                        patience=0,
-                        factor=0.1,
-                    ),
-                ),
-            ]
+            schedule = TrainingSchedule(
+                patience=self.n_iter_no_change, warmup_epochs=LINEAR_WARMUP_EPOCHS
+            )
+            callbacks.append(("schedule", schedule))
         optimizer = self.optimizer
         if isinstance(optimizer, str):
             optimizer = OPTIMIZERS[optimizer]
@@ -267,6 +257,7 @@ class BaseDeepFM(BaseEstimator):
             module__n_outputs=n_outputs,
             module__dropout=self.dropout,
             module__batch_norm=self.batch_norm,
+            module__sparse=optimizer is DenseSparseAdam,
             criterion=criterion,
             criterion__reduction="none",
             optimizer=optimizer,

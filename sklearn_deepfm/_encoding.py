@@ -81,9 +81,7 @@ class _LabelColumn:
         self.size = len(self.categories) + 1
 
     def local_rows(self, series, name):
-        import pandas as pd
-
-        codes = pd.Categorical(series.astype(object), categories=self.categories).codes
+        codes = self.categories.get_indexer(series.astype(object))
         return codes.astype(np.int64) + 1
 
 

@@ -74,7 +74,12 @@ class MultiLayerPerceptron(nn.Module):
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             n_inputs = width
-        layers.append(nn.Linear(n_inputs, n_outputs))
+        output = nn.Linear(n_inputs, n_outputs)
+        # Starting at zero, the deep part adds nothing until it has learnt
+        # something: a model fresh from a linear warm-up predicts as it did.
+        nn.init.zeros_(output.weight)
+        nn.init.zeros_(output.bias)
+        layers.append(output)
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x):
@@ -133,6 +138,7 @@ class DeepFM(nn.Module):
     ):
         super().__init__()
         self.n_fields = n_fields
+        self.linear_only = False
         self.linear = FeaturesLinear(n_embeddings, n_outputs, sparse=sparse)
         self.embedding = nn.Embedding(n_embeddings, embedding_dim, sparse=sparse)
         nn.init.normal_(self.embedding.weight, std=embedding_init_std)
@@ -145,8 +151,12 @@ class DeepFM(nn.Module):
         """Long ``(batch, slots)``, float ``(batch, slots)``, long ``(batch, slots)``.
 
         Returns the raw outputs (logits), float ``(batch,)`` with one output,
-        else ``(batch, n_outputs)``.
+        else ``(batch, n_outputs)``.  With ``linear_only`` set (during a
+        linear warm-up) only the first-order term is computed.
         """
+        if self.linear_only:
+            output = self.linear(indices, values)
+            return output.squeeze(1) if output.shape[1] == 1 else output
         embedded = self.embedding(indices)
         if values is not None:
             embedded = embedded * values.unsqueeze(-1)

@@ -172,15 +172,22 @@ def test_skorch_callbacks_and_history():
     assert {"train_loss", "dur"} <= set(model.history_[0])
 
 
-def test_early_stopping_restores_the_best_epoch():
+def test_early_stopping_warms_up_linear_then_restores_the_best_epoch():
     X, y = make_categorical(n_samples=2000)
     model = DeepFMClassifier(
         hidden_units=(64,), max_epochs=40, early_stopping=True, random_state=0
     ).fit(X, y)
     history = model.history_
     assert len(history) < 40
-    losses = history[:, "valid_loss"]
-    assert len(history) - 1 - int(np.argmin(losses)) == model.n_iter_no_change
+    phases = history[:, "phase"]
+    assert phases[0] == "linear" and phases[-1] == "full"
+    losses = np.array(history[:, "valid_loss"])
+    best = history[-1, "best_epoch"]
+    assert losses[best - 1] == losses.min()
+    # stopped after n_iter_no_change epochs without improvement in the full phase
+    full_after_best = [p for p in phases[best:] if p == "full"]
+    assert len(full_after_best) == model.n_iter_no_change
+    assert model.net_.module_.linear_only is False  # predicts with the full model
 
 
 def test_verbose_prints_the_epoch_table(capsys):

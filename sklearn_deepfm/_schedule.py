@@ -1,0 +1,91 @@
+"""The default training recipe as one skorch callback.
+
+1. Linear warm-up: the first epochs train only the first-order weights and
+   the bias (the model is then a logistic or linear regression), until the
+   validation loss stops improving or ``warmup_epochs`` have passed.  The
+   MLP's output layer starts at zero, so the full model begins exactly where
+   the warm-up ended.
+2. Full training with the BARS DeepFM recipe: after every epoch whose
+   validation loss does not improve, the learning rate is multiplied by
+   ``factor``; after ``patience`` such epochs training stops.
+3. The weights of the best epoch, warm-up epochs included, are restored.
+
+Without a strong linear part the MLP over-fits within one or two epochs
+while the first-order weights are still under-fitted; with it, the model
+can only end better than the warm-up on the validation rows.
+"""
+
+import copy
+
+from skorch.callbacks import Callback
+
+
+class TrainingSchedule(Callback):
+    """Linear warm-up, plateau decay, early stopping and best-weight restore.
+
+    Parameters
+    ----------
+    patience : int, default=2
+        Epochs without improvement of ``monitor`` before stopping.
+    factor : float, default=0.1
+        Multiplier of every learning rate after an epoch without improvement.
+    warmup_epochs : int, default=5
+        Upper bound on the linear warm-up; 0 disables it.
+    monitor : str, default='valid_loss'
+        History key to minimise.
+    tol : float, default=1e-4
+        Relative improvement that counts as one.
+    """
+
+    def __init__(
+        self, patience=2, factor=0.1, warmup_epochs=5, monitor="valid_loss", tol=1e-4
+    ):
+        self.patience = patience
+        self.factor = factor
+        self.warmup_epochs = warmup_epochs
+        self.monitor = monitor
+        self.tol = tol
+
+    def on_train_begin(self, net, **kwargs):
+        self.best_score_ = float("inf")
+        self.best_epoch_ = 0
+        self.best_state_ = None
+        self.misses_ = 0
+        self.warmup_done_ = 0
+        self._set_phase(net, "linear" if self.warmup_epochs > 0 else "full")
+
+    def _set_phase(self, net, phase):
+        self.phase_ = phase
+        net.module_.linear_only = phase == "linear"
+
+    def on_epoch_end(self, net, **kwargs):
+        history = net.history
+        history.record("phase", self.phase_)
+        score = history[-1, self.monitor]
+        improved = self.best_state_ is None or (
+            score < self.best_score_ - self.tol * abs(self.best_score_)
+        )
+        if improved:
+            self.best_score_ = score
+            self.best_epoch_ = len(history)
+            self.best_state_ = copy.deepcopy(net.module_.state_dict())
+            self.misses_ = 0
+        history.record("best_epoch", self.best_epoch_)
+        if self.phase_ == "linear":
+            self.warmup_done_ += 1
+            if not improved or self.warmup_done_ >= self.warmup_epochs:
+                net.module_.load_state_dict(self.best_state_)
+                self._set_phase(net, "full")
+            return
+        if improved:
+            return
+        self.misses_ += 1
+        for group in net.optimizer_.param_groups:
+            group["lr"] *= self.factor
+        if self.misses_ >= self.patience:
+            raise KeyboardInterrupt  # skorch's way to end training cleanly
+
+    def on_train_end(self, net, **kwargs):
+        if self.best_state_ is not None:
+            net.module_.load_state_dict(self.best_state_)
+        self._set_phase(net, "full")
