@@ -33,7 +33,7 @@ OPTIMIZERS = {
 # The first-order weights take larger steps than the embeddings and the MLP:
 # at the MLP's learning rate they are still under-fit when the MLP starts to
 # over-fit (the role FTRL plays for the wide part of Wide & Deep).
-LINEAR_LR_FACTOR = 10.0
+LINEAR_LR_FACTOR = 5.0
 
 # Upper bound on the epochs of linear warm-up before the full model trains.
 LINEAR_WARMUP_EPOCHS = 5
@@ -111,7 +111,7 @@ class BaseDeepFM(BaseEstimator):
         hidden_units=(256, 128),
         dropout=0.0,
         batch_norm=False,
-        lr=1e-3,
+        lr=2e-3,
         batch_size="auto",
         max_epochs=100,
         optimizer="adam",

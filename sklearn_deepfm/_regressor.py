@@ -29,8 +29,10 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         Dropout rate after each hidden layer.
     batch_norm : bool, default=False
         Whether to batch-normalise each hidden layer.
-    lr : float, default=1e-3
-        Learning rate of the optimizer.
+    lr : float, default=2e-3
+        Learning rate of the embeddings and the deep part.  The first-order
+        weights and the bias learn 5 times faster (a linear model needs
+        larger steps than the network to fit before the network over-fits).
     batch_size : int or 'auto', default='auto'
         Rows per training step. 'auto' uses ``clip(n_samples // 50, 64, 1024)``.
     max_epochs : int, default=100
@@ -40,12 +42,17 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
             torch.optim.Optimizer subclass, default='adam'
         Optimizer used for all parameters.
     early_stopping : 'auto' or bool, default='auto'
-        Whether to hold out ``validation_fraction`` of the training rows
-        (seeded by ``random_state``), stop when the validation loss has not
-        improved for ``n_iter_no_change`` epochs and restore the weights of
-        the best epoch; the learning rate is multiplied by 0.1 after every
-        epoch without improvement.  'auto' enables it when the training set
-        has at least 1000 rows.
+        Whether to train with the default recipe, which holds out
+        ``validation_fraction`` of the training rows (seeded by ``random_state``):
+        first a linear warm-up trains only the first-order weights and the
+        bias (at most 5 epochs, while the validation loss improves); then the
+        whole model trains, the learning rates are multiplied by 0.1 after
+        every epoch whose validation loss does not improve, and training
+        stops after ``n_iter_no_change`` such epochs; finally the weights of
+        the best epoch, warm-up included, are restored.  The ``phase`` and
+        ``best_epoch`` of each epoch are recorded in ``history_``.  'auto'
+        enables it when the training set has at least 1000 rows; with
+        False, the model trains for ``max_epochs`` epochs on all rows.
     validation_fraction : float, default=0.1
         Share of the training rows held out for early stopping.
     n_iter_no_change : int, default=2
