@@ -1,0 +1,95 @@
+"""DeepCTR-Torch 0.3.0 ``DeepFM`` with one ``SparseFeat`` per field.
+
+Used as its documentation shows: ``SparseFeat`` columns for both the linear
+and the DNN part, ``model.compile(optimizer, "binary_crossentropy")``,
+``model.fit(dict_of_columns, y, batch_size, epochs)`` and ``model.predict``.
+BARS setting: ``embedding_dim=10``, ``dnn_hidden_units=(400, 400, 400)``,
+Adam with ``lr=1e-3``, batch 2048, one epoch, no validation split.  Every
+other argument keeps its library default (``l2_reg_linear=1e-5``,
+``l2_reg_embedding=1e-5``, ``init_std=1e-4``, no dropout, no batch norm).
+
+``deepctr_torch/__init__.py`` starts a thread that asks PyPI for the latest
+version through ``requests``; a stub ``requests`` module is put in
+``sys.modules`` first so that no network is touched.
+"""
+
+import sys
+import types
+
+
+def _stub_requests():
+    current = sys.modules.get("requests")
+    if getattr(current, "__benchmark_stub__", False):
+        return
+    stub = types.ModuleType("requests")
+    stub.__benchmark_stub__ = True
+
+    def get(*args, **kwargs):  # the version check treats this as "no answer"
+        return types.SimpleNamespace(status_code=0, text="")
+
+    stub.get = get
+    stub.codes = types.SimpleNamespace(ok=200)
+    sys.modules["requests"] = stub
+
+
+def _import():
+    _stub_requests()
+    from deepctr_torch.inputs import SparseFeat
+    from deepctr_torch.models import DeepFM
+
+    return SparseFeat, DeepFM
+
+
+def unavailable(options):
+    try:
+        _import()
+    except ImportError as exc:
+        return (
+            f"deepctr-torch is not installed ({exc}); see benchmarks/requirements.txt"
+        )
+    return None
+
+
+class Runner:
+    def __init__(self, cardinalities, config, device, **options):
+        import torch
+
+        SparseFeat, DeepFM = _import()
+        self.names = [f"f{j}" for j in range(len(cardinalities))]
+        columns = [
+            SparseFeat(
+                name, vocabulary_size=int(card), embedding_dim=config["embedding_dim"]
+            )
+            for name, card in zip(self.names, cardinalities, strict=True)
+        ]
+        self.batch_size = config["batch_size"]
+        self.epochs = config["max_epochs"]
+        self.model = DeepFM(
+            columns,
+            columns,
+            dnn_hidden_units=tuple(config["hidden_units"]),
+            seed=config["seed"],
+            task="binary",
+            device="cuda:0" if device == "cuda" else device,
+        )
+        self.model.compile(
+            torch.optim.Adam(self.model.parameters(), lr=config["lr"]),
+            "binary_crossentropy",
+        )
+
+    def _columns(self, X):
+        return {name: X[:, j] for j, name in enumerate(self.names)}
+
+    def fit(self, X, y):
+        self.model.fit(
+            self._columns(X),
+            y,
+            batch_size=self.batch_size,
+            epochs=self.epochs,
+            verbose=0,
+            validation_split=0.0,
+            shuffle=True,
+        )
+
+    def predict_proba(self, X):
+        return self.model.predict(self._columns(X), batch_size=self.batch_size).ravel()
