@@ -5,8 +5,9 @@ Quick start: DeepFM beside logistic regression
 Synthetic click logs from :func:`~sklearn_deepfm.datasets.make_ctr_classification`
 (label-encoded categorical fields with planted pairwise and higher-order
 effects) are fitted with :class:`~sklearn_deepfm.DeepFMClassifier` on the
-label-encoded array and with a one-hot :class:`~sklearn.linear_model.LogisticRegression`.
-The true click probabilities give the best AUC any model could reach.
+label-encoded array and with a one-hot
+:class:`~sklearn.linear_model.LogisticRegression`. The true click
+probabilities give the best AUC any model could reach.
 """
 
 from sklearn.linear_model import LogisticRegression
@@ -30,15 +31,14 @@ logistic = make_pipeline(
     OneHotEncoder(handle_unknown="ignore"), LogisticRegression(max_iter=1000)
 ).fit(X_train, y_train)
 
-print(
-    f"DeepFM              test AUC: {roc_auc_score(y_test, deepfm.predict_proba(X_test)[:, 1]):.4f}"
-)
-print(
-    f"LogisticRegression  test AUC: {roc_auc_score(y_test, logistic.predict_proba(X_test)[:, 1]):.4f}"
-)
-print(
-    f"true probabilities  test AUC: {roc_auc_score(y_test, proba_test):.4f} (Bayes-optimal)"
-)
+scores = {
+    "DeepFM": deepfm.predict_proba(X_test)[:, 1],
+    "LogisticRegression": logistic.predict_proba(X_test)[:, 1],
+    "true probabilities": proba_test,
+}
+for name, score in scores.items():
+    print(f"{name:<20} test AUC: {roc_auc_score(y_test, score):.4f}")
+print("(the true probabilities give the Bayes-optimal AUC)")
 print(
     f"DeepFM trained {len(deepfm.history_)} epochs (early stopping on a 10% hold-out)"
 )

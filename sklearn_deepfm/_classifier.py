@@ -100,13 +100,13 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         Class labels seen in ``fit``.
     n_features_in_ : int
         Number of columns seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names seen in ``fit``; set only when X has string column names.
     n_fields_ : int
         Number of fields the deep part sees.
-    fields_ : ndarray of shape (n_features_in_,)
+    fields_ : ndarray of shape (`n_features_in_`,)
         Field id of each input column.
-    is_categorical_ : ndarray of shape (n_features_in_,) of bool or None
+    is_categorical_ : ndarray of shape (`n_features_in_`,) of bool or None
         Which columns were treated as categorical (None for sparse input).
     net_ : skorch.NeuralNet
         The fitted skorch net; ``net_.module_`` is the torch module.

@@ -7,7 +7,8 @@
    the warm-up ended.
 2. Full training with the BARS DeepFM recipe: after every epoch whose
    validation loss does not improve, the learning rate is multiplied by
-   ``factor``; after ``patience`` such epochs training stops.
+   ``factor``; after ``patience`` such epochs training stops.  Epochs count
+   only once the full model has taken ``min_steps`` optimizer steps.
 3. The weights of the best epoch, warm-up epochs included, are restored.
 
 Without a strong linear part the MLP over-fits within one or two epochs
@@ -35,16 +36,28 @@ class TrainingSchedule(Callback):
         History key to minimise.
     tol : float, default=1e-4
         Relative improvement that counts as one.
+    min_steps : int, default=1000
+        Optimizer steps of full training before an epoch without improvement
+        counts: on small data an epoch is a few dozen steps, too few for the
+        interactions to leave the flat start of training (on large data this
+        is about one epoch).
     """
 
     def __init__(
-        self, patience=2, factor=0.1, warmup_epochs=5, monitor="valid_loss", tol=1e-4
+        self,
+        patience=2,
+        factor=0.1,
+        warmup_epochs=5,
+        monitor="valid_loss",
+        tol=1e-4,
+        min_steps=1000,
     ):
         self.patience = patience
         self.factor = factor
         self.warmup_epochs = warmup_epochs
         self.monitor = monitor
         self.tol = tol
+        self.min_steps = min_steps
 
     def on_train_begin(self, net, **kwargs):
         self.best_score_ = float("inf")
@@ -52,6 +65,7 @@ class TrainingSchedule(Callback):
         self.best_state_ = None
         self.misses_ = 0
         self.warmup_done_ = 0
+        self.full_steps_ = 0
         self._set_phase(net, "linear" if self.warmup_epochs > 0 else "full")
 
     def _set_phase(self, net, phase):
@@ -77,7 +91,8 @@ class TrainingSchedule(Callback):
                 net.module_.load_state_dict(self.best_state_)
                 self._set_phase(net, "full")
             return
-        if improved:
+        self.full_steps_ += history[-1, "train_batch_count"]
+        if improved or self.full_steps_ < self.min_steps:
             return
         self.misses_ += 1
         for group in net.optimizer_.param_groups:

@@ -11,9 +11,10 @@ class LearningCurveDisplay:
 
     The curves come from the skorch history of the fit (``history_``): the
     training loss of every epoch and, when early stopping held rows out, the
-    validation loss and the epoch with the lowest one (whose weights early
-    stopping restored).  Use :meth:`from_estimator` to build it from a fitted
-    estimator; all parameters are stored as attributes.
+    validation loss, the best epoch (whose weights were restored) and the
+    epochs of the linear warm-up, shaded.  Use :meth:`from_estimator` to
+    build it from a fitted estimator; all parameters are stored as
+    attributes.
 
     Not to be confused with :class:`sklearn.model_selection.LearningCurveDisplay`,
     which plots scores against the size of the training set.
@@ -27,7 +28,10 @@ class LearningCurveDisplay:
     valid_loss : ndarray of shape (n_epochs,), default=None
         Validation loss after each epoch; None when no rows were held out.
     best_epoch : int, default=None
-        Epoch with the lowest validation loss; None without validation.
+        Epoch whose weights were kept; None without validation.
+    warmup_epochs : int, default=None
+        Number of epochs of linear warm-up at the start of training, shaded
+        in the plot; None or 0 without warm-up.
     loss_name : str, default=None
         Label of the y axis; None gives ``"loss"``.
     estimator_name : str, default=None
@@ -40,6 +44,8 @@ class LearningCurveDisplay:
         ``"valid_loss"``.
     best_epoch_line_ : matplotlib Line2D or None
         Vertical line at ``best_epoch``; None without validation.
+    warmup_span_ : matplotlib patch or None
+        Shaded span of the warm-up epochs; None without warm-up.
     ax_ : matplotlib Axes
         Axes with the curves.
     figure_ : matplotlib Figure
@@ -72,6 +78,7 @@ class LearningCurveDisplay:
         train_loss,
         valid_loss=None,
         best_epoch=None,
+        warmup_epochs=None,
         loss_name=None,
         estimator_name=None,
     ):
@@ -79,6 +86,7 @@ class LearningCurveDisplay:
         self.train_loss = train_loss
         self.valid_loss = valid_loss
         self.best_epoch = best_epoch
+        self.warmup_epochs = warmup_epochs
         self.loss_name = loss_name
         self.estimator_name = estimator_name
 
@@ -110,6 +118,16 @@ class LearningCurveDisplay:
         prefix = "" if name is None else f"{name}, "
         kwargs.setdefault("marker", "." if len(self.epochs) <= 50 else None)
 
+        self.warmup_span_ = None
+        if self.warmup_epochs:
+            start = self.epochs[0] - 0.5
+            self.warmup_span_ = ax.axvspan(
+                start,
+                start + self.warmup_epochs,
+                color="0.92",
+                zorder=0,
+                label="linear warm-up",
+            )
         self.lines_ = {}
         (self.lines_["train_loss"],) = ax.plot(
             self.epochs, self.train_loss, label=f"{prefix}training", **kwargs
@@ -126,10 +144,11 @@ class LearningCurveDisplay:
                     linestyle=":",
                     label=f"best epoch ({self.best_epoch})",
                 )
+        handles = [*self.lines_.values(), self.best_epoch_line_, self.warmup_span_]
+        ax.legend(handles=[handle for handle in handles if handle is not None])
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss" if self.loss_name is None else self.loss_name)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.legend()
 
         self.ax_ = ax
         self.figure_ = ax.figure
@@ -146,7 +165,8 @@ class LearningCurveDisplay:
             optionally ``"valid_loss"``, such as ``estimator.history_`` or the
             ``history`` of any skorch net.  The best epoch is the last
             epoch's ``"best_epoch"`` entry when there is one, else the epoch
-            with the lowest validation loss.
+            with the lowest validation loss; the warm-up epochs are those
+            whose ``"phase"`` entry is ``"linear"``.
         ax : matplotlib Axes, default=None
             Axes to plot on; None creates a new figure (with constrained
             layout) and axes.
@@ -177,11 +197,13 @@ class LearningCurveDisplay:
                 best_epoch = int(history[-1]["best_epoch"])
             elif np.isfinite(valid_loss).any():
                 best_epoch = int(epochs[np.nanargmin(valid_loss)])
+        warmup_epochs = sum(row.get("phase") == "linear" for row in history) or None
         display = cls(
             epochs=epochs,
             train_loss=train_loss,
             valid_loss=valid_loss,
             best_epoch=best_epoch,
+            warmup_epochs=warmup_epochs,
             loss_name=loss_name,
             estimator_name=name,
         )

@@ -1,0 +1,65 @@
+"""
+Early stopping, skorch callbacks and learning curves
+====================================================
+
+Training runs on `skorch <https://skorch.readthedocs.io>`_: with early
+stopping (on by default from 1,000 training rows) a share of the training
+rows is held out, the validation loss is computed after every epoch, and
+training stops once it stops improving; the weights of the best epoch are
+restored. Every epoch is recorded in ``history_``, which
+:class:`~sklearn_deepfm.plotting.LearningCurveDisplay` draws, and any skorch
+callback can add its own entries.
+"""
+
+# %%
+# Synthetic click logs with planted interactions.
+import matplotlib.pyplot as plt
+import pandas as pd
+from skorch.callbacks import EpochScoring
+
+from sklearn_deepfm import DeepFMClassifier
+from sklearn_deepfm.datasets import make_ctr_classification
+from sklearn_deepfm.plotting import LearningCurveDisplay
+
+X, y = make_ctr_classification(
+    n_samples=15_000, n_fields=8, cardinalities=40, random_state=0
+)
+
+# %%
+# Early stopping holds out ``validation_fraction`` of the rows (stratified)
+# and stops after ``n_iter_no_change`` epochs without improvement. A skorch
+# :class:`~skorch.callbacks.EpochScoring` callback also records the ROC AUC
+# on the held-out rows after every epoch, under the name we give it.
+model = DeepFMClassifier(
+    early_stopping=True,
+    validation_fraction=0.2,
+    n_iter_no_change=3,
+    callbacks=[EpochScoring("roc_auc", lower_is_better=False, name="valid_auc")],
+    random_state=0,
+)
+model.fit(X, y)
+
+# %%
+# The history: one row per epoch. The first epochs are a linear warm-up
+# (``phase``), in which only the first-order weights learn; ``best_epoch`` is
+# the epoch whose weights are kept. ``verbose=1`` prints a similar table while
+# training; ``callbacks=[skorch.callbacks.ProgressBar()]`` adds a progress
+# bar over the batches of each epoch.
+columns = ["epoch", "phase", "train_loss", "valid_loss", "valid_auc", "best_epoch"]
+history = pd.DataFrame(
+    [{key: row.get(key) for key in columns} for row in model.history_]
+)
+print(history.round(4).to_string(index=False))
+
+# %%
+# The learning curves (the warm-up shaded), and the callback's score read
+# back from the history with skorch's indexing, ``history_[:, key]``.
+fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5), layout="constrained")
+display = LearningCurveDisplay.from_estimator(model, ax=left)
+right.plot(model.history_[:, "epoch"], model.history_[:, "valid_auc"], marker=".")
+right.axvline(display.best_epoch, color="0.5", linestyle=":")
+right.set_xlabel("epoch")
+right.set_ylabel("validation ROC AUC")
+plt.show()
+
+print(f"best epoch: {display.best_epoch} of {len(model.history_)}")
