@@ -172,7 +172,7 @@ class BaseDeepFM(BaseEstimator):
             )
         validate_data(
             self,
-            checked if not is_dataframe(X) else X,
+            checked,
             skip_check_array=True,
             reset=reset,
         )

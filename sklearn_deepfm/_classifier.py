@@ -7,7 +7,6 @@ from sklearn.base import ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_consistent_length,
-    check_is_fitted,
     validate_data,
 )
 
@@ -232,7 +231,6 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         y_pred : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        check_is_fitted(self)
         scores = self.decision_function(X)
         if scores.ndim == 1:
             return self.classes_[(scores > 0).astype(np.intp)]

@@ -154,12 +154,11 @@ class DeepFM(nn.Module):
         else ``(batch, n_outputs)``.  With ``linear_only`` set (during a
         linear warm-up) only the first-order term is computed.
         """
-        if self.linear_only:
-            output = self.linear(indices, values)
-            return output.squeeze(1) if output.shape[1] == 1 else output
-        embedded = self.embedding(indices)
-        if values is not None:
-            embedded = embedded * values.unsqueeze(-1)
-        deep_input = pool_fields(embedded, fields, self.n_fields).flatten(1)
-        output = self.linear(indices, values) + self.fm(embedded) + self.mlp(deep_input)
+        output = self.linear(indices, values)
+        if not self.linear_only:
+            embedded = self.embedding(indices)
+            if values is not None:
+                embedded = embedded * values.unsqueeze(-1)
+            deep_input = pool_fields(embedded, fields, self.n_fields).flatten(1)
+            output = output + self.fm(embedded) + self.mlp(deep_input)
         return output.squeeze(1) if output.shape[1] == 1 else output
