@@ -23,6 +23,12 @@ from ._fields import check_fields, infer_sparse_fields
 
 UNKNOWN = 0  # local row of the unknown category within a categorical field
 
+# A categorical column whose largest code is below
+# max(LOOKUP_TABLE_MIN_SIZE, LOOKUP_TABLE_RATIO * n_categories) maps codes to
+# rows through a table indexed by code; other columns use a binary search.
+LOOKUP_TABLE_MIN_SIZE = 1 << 16
+LOOKUP_TABLE_RATIO = 4
+
 
 def is_dataframe(X):
     return hasattr(X, "columns") and hasattr(X, "iloc") and hasattr(X, "dtypes")
@@ -56,10 +62,26 @@ class _CategoricalColumn:
             )
         self.categories = np.unique(known)
         self.size = self.categories.size + 1
+        # Codes up to a few times the number of categories (label-encoded data)
+        # are looked up in a table, which is much faster than a binary search.
+        self._table = None
+        if self.categories.size and self.categories[-1] < max(
+            LOOKUP_TABLE_MIN_SIZE, LOOKUP_TABLE_RATIO * self.categories.size
+        ):
+            self._table = np.zeros(int(self.categories[-1]) + 1, dtype=np.int64)
+            self._table[self.categories.astype(np.int64)] = np.arange(
+                1, self.categories.size + 1
+            )
 
     def local_rows(self, values, name):
         if self.categories.size == 0:
             return np.full(values.shape, UNKNOWN)
+        if self._table is not None:
+            inside = (values >= 0) & (values < self._table.size)  # False for NaN
+            codes = np.where(inside, values, 0).astype(np.int64)
+            local = self._table[codes]
+            local[~inside | (codes != values)] = UNKNOWN
+            return local
         position = np.searchsorted(self.categories, values)
         position = np.minimum(position, self.categories.size - 1)
         found = self.categories[position] == values

@@ -158,6 +158,22 @@ def test_ordinal_encoder_unknown_value_and_unseen_codes():
     assert_allclose(same[0], same[1])
 
 
+def test_large_sparse_codes_behave_like_small_codes():
+    # Hashed ids (huge, sparse codes) take another lookup path than small codes;
+    # both must give the same rows, with unseen, negative, fractional and NaN
+    # codes unknown.
+    X, y = make_categorical()
+    hashed = X.astype(np.float64) * 7_919_000_003 + 12_345
+    small = DeepFMClassifier(**FAST).fit(X, y)
+    large = DeepFMClassifier(**FAST).fit(hashed, y)
+    assert_allclose(large.predict_proba(hashed), small.predict_proba(X))
+    odd_small = np.array([[99.0, -1, np.nan, 2.5], [1, 2, 3, 4]])
+    odd_large = np.array(
+        [[1e15, -1, np.nan, 12_345.5], np.array([1, 2, 3, 4]) * 7_919_000_003 + 12_345]
+    )
+    assert_allclose(large.predict_proba(odd_large), small.predict_proba(odd_small))
+
+
 def test_mixed_numeric_and_categorical_columns():
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 5, size=(500, 2))
