@@ -36,6 +36,7 @@ from sklearn.preprocessing import OneHotEncoder  # noqa: E402
 
 import sklearn_deepfm  # noqa: E402
 from sklearn_deepfm import DeepFMClassifier  # noqa: E402
+from sklearn_deepfm._base import _native_cpu_bfloat16  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 DATASETS = [
@@ -83,9 +84,9 @@ def tuned_logistic_regression(X_train, y_train, X_test):
     return model.predict_proba(A_test)[:, 1], {"C": best_C, "fit_seconds": seconds}
 
 
-def deepfm_scores(X_train, y_train, X_test, seed):
+def deepfm_scores(X_train, y_train, X_test, seed, params):
     tic = time.perf_counter()
-    model = DeepFMClassifier(random_state=seed).fit(X_train, y_train)
+    model = DeepFMClassifier(random_state=seed, **params).fit(X_train, y_train)
     seconds = time.perf_counter() - tic
     epochs = len(model.history_)
     return model.predict_proba(X_test)[:, 1], {"fit_seconds": seconds, "epochs": epochs}
@@ -137,7 +138,7 @@ def frappe_rebuilt(data_dir=_data.DEFAULT_DATA_DIR, random_state=0):
     return X[train], y[train], X[test], y[test], info
 
 
-def run_dataset(name, seeds):
+def run_dataset(name, seeds, params):
     if name == "frappe_rebuilt":
         X_train, y_train, X_test, y_test, info = frappe_rebuilt()
     else:
@@ -163,7 +164,7 @@ def run_dataset(name, seeds):
         result["bayes_auc"] = info["bayes_auc"]
         result["bayes_logloss"] = info["bayes_logloss"]
     for seed in seeds:
-        proba, fit_info = deepfm_scores(X_train, y_train, X_test, seed)
+        proba, fit_info = deepfm_scores(X_train, y_train, X_test, seed, params)
         result["deepfm"].append(
             {
                 "seed": seed,
@@ -180,6 +181,16 @@ def run_dataset(name, seeds):
     result["auc_minus_lr"] = summarise(gaps)
     result["meets_lr_floor"] = bool(gaps.mean() >= -TOLERANCE)
     return result
+
+
+def _cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 def markdown(results, meta):
@@ -215,20 +226,30 @@ def main(argv=None):
     parser.add_argument("--datasets", nargs="+", default=DATASETS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--out", default=str(RESULTS / "quality.json"))
+    parser.add_argument(
+        "--params",
+        type=json.loads,
+        default={},
+        help="JSON object of DeepFMClassifier parameters to set instead of the "
+        "defaults, e.g. '{\"mixed_precision\": false}'",
+    )
     args = parser.parse_args(argv)
 
     results = []
     for name in args.datasets:
         try:
-            results.append(run_dataset(name, args.seeds))
+            results.append(run_dataset(name, args.seeds, args.params))
         except _data.DatasetUnavailable as exc:
             print(f"skipping {name}: {exc}", flush=True)
     meta = {
         "command": "python benchmarks/quality.py "
-        + " ".join(["--datasets", *args.datasets, "--seeds", *map(str, args.seeds)]),
+        + " ".join(["--datasets", *args.datasets, "--seeds", *map(str, args.seeds)])
+        + (f" --params '{json.dumps(args.params)}'" if args.params else ""),
+        "params": args.params,
         "date": datetime.date.today().isoformat(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-        f"{torch.get_num_threads()} torch threads",
+        "machine": f"{_cpu_model()}, {platform.machine()}, {os.cpu_count()} "
+        f"cores, {torch.get_num_threads()} torch threads, AMX "
+        f"{'yes' if _native_cpu_bfloat16() else 'no'}",
         "seeds": args.seeds,
         "versions": {
             "sklearn_deepfm": sklearn_deepfm.__version__,

@@ -84,6 +84,16 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         scale one embedding each.
     device : str, default='cpu'
         Torch device to train and predict on: 'cpu', 'cuda' or 'cuda:N'.
+    mixed_precision : bool or 'auto', default=False
+        Whether the matrix products of the deep part run in bfloat16 (under
+        ``torch.autocast``); the parameters, the embeddings, the FM and the
+        outputs stay float32.  On a CPU with AMX tiles (Intel Xeon of the 4th
+        generation and later) it trains about 1.3 times and predicts about
+        2 times faster at the benchmark's setting, for a test AUC that was
+        0.002 lower on one of six real data sets (Frappe) and equal on the
+        others; on CPUs without native bfloat16 it is much slower.  'auto'
+        enables it only on CPUs with AMX tiles (not on CUDA); True forces it,
+        and on CUDA needs a device with bfloat16 support.
     callbacks : list of skorch callbacks, default=None
         Extra skorch callbacks (instances or ``(name, callback)`` tuples).
     random_state : int, RandomState instance or None, default=None

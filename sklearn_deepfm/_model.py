@@ -27,9 +27,10 @@ class FeaturesLinear(nn.Module):
         self.bias = nn.Parameter(torch.zeros(n_outputs))
         nn.init.zeros_(self.weight.weight)
 
-    def forward(self, indices, values):
-        """Long ``(batch, slots)`` and float ``(batch, slots)`` or None."""
-        weights = self.weight(indices)
+    def forward(self, indices, values, distinct=None):
+        """Long ``(batch, slots)``, float ``(batch, slots)`` or None, and the
+        optional :func:`distinct_rows` of ``indices``."""
+        weights = lookup(self.weight, indices, distinct)
         if values is not None:
             weights = weights * values.unsqueeze(-1)
         return self.bias + weights.sum(dim=1)
@@ -87,6 +88,26 @@ class MultiLayerPerceptron(nn.Module):
         return self.layers(x)
 
 
+def distinct_rows(indices):
+    """``(rows, inverse)``: the sorted distinct values of ``indices`` and where
+    each entry of ``indices`` is among them."""
+    return torch.unique(indices, return_inverse=True)
+
+
+def lookup(embedding, indices, distinct=None):
+    """``embedding(indices)``, reading each distinct row once when ``distinct``
+    (from :func:`distinct_rows`) is given.
+
+    A sparse gradient then holds each row once, in increasing order, so the
+    optimizer need not sort and merge (coalesce) it.
+    """
+    if distinct is None:
+        return embedding(indices)
+    rows, inverse = distinct
+    gathered = embedding(rows).index_select(0, inverse.flatten())
+    return gathered.view(*indices.shape, -1)
+
+
 def pool_fields(embedded, fields, n_fields):
     """Sum the slots of each field: ``(batch, slots, dim)`` to ``(batch, fields, dim)``.
 
@@ -122,6 +143,10 @@ class DeepFM(nn.Module):
         Standard deviation of the normal initialisation of the embeddings.
     sparse : bool
         Whether the embedding tables produce sparse gradients.
+    mlp_dtype : torch.dtype or None
+        Lower-precision dtype (``torch.bfloat16``) in which the MLP's matrix
+        products run under autocast; None keeps them in float32.  The
+        parameters, the embeddings, the FM and the outputs stay float32.
     """
 
     def __init__(
@@ -135,9 +160,11 @@ class DeepFM(nn.Module):
         batch_norm=False,
         embedding_init_std=0.01,
         sparse=False,
+        mlp_dtype=None,
     ):
         super().__init__()
         self.n_fields = n_fields
+        self.mlp_dtype = mlp_dtype
         self.linear_only = False
         self.linear = FeaturesLinear(n_embeddings, n_outputs, sparse=sparse)
         self.embedding = nn.Embedding(n_embeddings, embedding_dim, sparse=sparse)
@@ -154,11 +181,20 @@ class DeepFM(nn.Module):
         else ``(batch, n_outputs)``.  With ``linear_only`` set (during a
         linear warm-up) only the first-order term is computed.
         """
-        output = self.linear(indices, values)
+        distinct = None
+        if self.embedding.sparse and torch.is_grad_enabled():
+            distinct = distinct_rows(indices)
+        output = self.linear(indices, values, distinct)
         if not self.linear_only:
-            embedded = self.embedding(indices)
+            embedded = lookup(self.embedding, indices, distinct)
             if values is not None:
                 embedded = embedded * values.unsqueeze(-1)
             deep_input = pool_fields(embedded, fields, self.n_fields).flatten(1)
-            output = output + self.fm(embedded) + self.mlp(deep_input)
+            with torch.autocast(
+                deep_input.device.type,
+                dtype=self.mlp_dtype,
+                enabled=self.mlp_dtype is not None,
+            ):
+                deep = self.mlp(deep_input)
+            output = output + self.fm(embedded) + deep.float()
         return output.squeeze(1) if output.shape[1] == 1 else output

@@ -58,8 +58,7 @@ class DenseSparseAdam(torch.optim.Optimizer):
     @staticmethod
     def _sparse_update(param, state, group):
         beta1, beta2 = group["betas"]
-        grad = param.grad.coalesce()
-        rows, values = grad.indices()[0], grad.values()
+        rows, values = _distinct_rows_and_values(param.grad)
         exp_avg = state["exp_avg"][rows].mul_(beta1).add_(values, alpha=1 - beta1)
         exp_avg_sq = state["exp_avg_sq"][rows].mul_(beta2)
         exp_avg_sq.addcmul_(values, values, value=1 - beta2)
@@ -87,3 +86,19 @@ class DenseSparseAdam(torch.optim.Optimizer):
         torch._foreach_add_(denominators, group["eps"])
         step_sizes = [-group["lr"] / (1 - beta1**s) for s in steps]
         torch._foreach_addcdiv_(params, exp_avgs, denominators, step_sizes)
+
+
+def _distinct_rows_and_values(grad):
+    """Row indices (each once) and summed values of a sparse gradient.
+
+    A gradient whose rows are already strictly increasing (see
+    :func:`sklearn_deepfm._model.lookup`) is used as it is; any other is
+    coalesced, which sorts it.
+    """
+    if not grad.is_coalesced():
+        rows = grad._indices()[0]
+        if rows.numel() > 1 and not bool((rows[1:] > rows[:-1]).all()):
+            grad = grad.coalesce()
+        else:
+            return rows, grad._values()
+    return grad.indices()[0], grad.values()

@@ -211,6 +211,27 @@ def test_cuda_requested_without_cuda_is_a_clear_error():
         DeepFMClassifier(device="cuda:1", **FAST).fit(X, y)
 
 
+@pytest.mark.parametrize(
+    "device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
+)
+def test_mixed_precision_runs_the_deep_part_in_bfloat16(device):
+    X, y = make_categorical()
+    full = DeepFMClassifier(device=device, **FAST).fit(X, y)
+    mixed = DeepFMClassifier(mixed_precision=True, device=device, **FAST).fit(X, y)
+    assert full.net_.module_.mlp_dtype is None
+    assert mixed.net_.module_.mlp_dtype is torch.bfloat16
+    assert all(p.dtype == torch.float32 for p in mixed.net_.module_.parameters())
+    proba = mixed.predict_proba(X)
+    assert proba.dtype == np.float64
+    # bfloat16 rounds (8 bits of mantissa), so the two models differ, a little
+    assert not np.array_equal(proba, full.predict_proba(X))
+    assert_allclose(proba, full.predict_proba(X), atol=0.05)
+    assert mixed.score(X, y) >= full.score(X, y) - 0.02
+    auto = DeepFMClassifier(mixed_precision="auto", device=device, **FAST).fit(X, y)
+    on_amx = device == "cpu" and torch.cpu._is_amx_tile_supported()
+    assert (auto.net_.module_.mlp_dtype is torch.bfloat16) == on_amx
+
+
 @pytest.mark.cuda
 def test_cuda_training_and_loading_on_cpu():
     X, y = make_categorical()
@@ -234,6 +255,7 @@ def test_cuda_training_and_loading_on_cpu():
         ("early_stopping", "yes", "early_stopping"),
         ("callbacks", ["not a callback"], "callbacks"),
         ("device", "tpu", "device"),
+        ("mixed_precision", "bf16", "mixed_precision"),
     ],
 )
 def test_bad_parameters_are_reported_at_fit(param, value, match):

@@ -56,6 +56,24 @@ CONTESTANTS = {
             "sklearn_deepfm.DeepFMClassifier on the one-hot CSR matrix",
         ),
         Contestant(
+            "ours_bf16",
+            "ours",
+            "int",
+            True,
+            "sklearn_deepfm.DeepFMClassifier(mixed_precision=True) on the "
+            "label-encoded int array",
+            {"mixed_precision": True},
+        ),
+        Contestant(
+            "ours_onehot_bf16",
+            "ours",
+            "onehot",
+            True,
+            "sklearn_deepfm.DeepFMClassifier(mixed_precision=True) on the one-hot "
+            "CSR matrix",
+            {"mixed_precision": True},
+        ),
+        Contestant(
             "logreg",
             "sklearn_logreg",
             "onehot",

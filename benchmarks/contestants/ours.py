@@ -14,7 +14,7 @@ def unavailable(options):
 
 
 class Runner:
-    def __init__(self, cardinalities, config, device, **options):
+    def __init__(self, cardinalities, config, device, mixed_precision=False):
         from sklearn_deepfm import DeepFMClassifier
 
         kwargs = dict(
@@ -25,6 +25,7 @@ class Runner:
             max_epochs=config["max_epochs"],
             early_stopping=False,
             random_state=config["seed"],
+            mixed_precision=mixed_precision,
         )
         if device != "cpu":
             kwargs["device"] = device
