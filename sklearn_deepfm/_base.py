@@ -35,8 +35,9 @@ OPTIMIZERS = {
 # over-fit (the role FTRL plays for the wide part of Wide & Deep).
 LINEAR_LR_FACTOR = 5.0
 
-# Upper bound on the epochs of linear warm-up before the full model trains.
-LINEAR_WARMUP_EPOCHS = 5
+# Upper bound on the optimizer steps of linear warm-up before the full model
+# trains (the warm-up also ends when the validation loss stops improving).
+LINEAR_WARMUP_STEPS = 2000
 
 # Below this many rows, 'auto' early stopping would validate on too few rows.
 EARLY_STOPPING_MIN_SAMPLES = 1000
@@ -248,7 +249,7 @@ class BaseDeepFM(BaseEstimator):
                 self.validation_fraction, classes is not None, split_seed
             )
             schedule = TrainingSchedule(
-                patience=self.n_iter_no_change, warmup_epochs=LINEAR_WARMUP_EPOCHS
+                patience=self.n_iter_no_change, warmup_steps=LINEAR_WARMUP_STEPS
             )
             callbacks.append(("schedule", schedule))
         optimizer = self.optimizer

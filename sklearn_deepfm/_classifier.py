@@ -52,14 +52,15 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         ``validation_fraction`` of the training rows (stratified, seeded by
         ``random_state``):
         first a linear warm-up trains only the first-order weights and the
-        bias (at most 5 epochs, while the validation loss improves); then the
-        whole model trains, the learning rates are multiplied by 0.1 after
-        every epoch whose validation loss does not improve, and training
-        stops after ``n_iter_no_change`` such epochs; finally the weights of
-        the best epoch, warm-up included, are restored.  The ``phase`` and
-        ``best_epoch`` of each epoch are recorded in ``history_``.  'auto'
-        enables it when the training set has at least 1000 rows; with
-        False, the model trains for ``max_epochs`` epochs on all rows.
+        bias while the validation loss improves (at most 2,000 steps, counted
+        in whole epochs); then the whole model trains, the learning rates
+        are multiplied by 0.1 after every epoch whose validation loss does
+        not improve, and training stops after ``n_iter_no_change`` such
+        epochs; finally the weights of the best epoch, warm-up included, are
+        restored.  The ``phase`` and ``best_epoch`` of each epoch are
+        recorded in ``history_``.  'auto' enables it when the training set
+        has at least 1000 rows; with False, the model trains for
+        ``max_epochs`` epochs on all rows.
     validation_fraction : float, default=0.1
         Share of the training rows held out for early stopping.
     n_iter_no_change : int, default=2

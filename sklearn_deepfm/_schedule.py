@@ -2,7 +2,8 @@
 
 1. Linear warm-up: the first epochs train only the first-order weights and
    the bias (the model is then a logistic or linear regression), until the
-   validation loss stops improving or ``warmup_epochs`` have passed.  The
+   validation loss stops improving or the epoch in which ``warmup_steps``
+   optimizer steps have been taken ends.  The
    MLP's output layer starts at zero, so the full model begins exactly where
    the warm-up ended.
 2. Full training with the BARS DeepFM recipe: after every epoch whose
@@ -30,8 +31,9 @@ class TrainingSchedule(Callback):
         Epochs without improvement of ``monitor`` before stopping.
     factor : float, default=0.1
         Multiplier of every learning rate after an epoch without improvement.
-    warmup_epochs : int, default=5
-        Upper bound on the linear warm-up; 0 disables it.
+    warmup_steps : int, default=2000
+        Upper bound on the optimizer steps of the linear warm-up (it ends with
+        the epoch that reaches it); 0 disables it.
     monitor : str, default='valid_loss'
         History key to minimise.
     tol : float, default=1e-4
@@ -47,14 +49,14 @@ class TrainingSchedule(Callback):
         self,
         patience=2,
         factor=0.1,
-        warmup_epochs=5,
+        warmup_steps=2000,
         monitor="valid_loss",
         tol=1e-4,
         min_steps=1000,
     ):
         self.patience = patience
         self.factor = factor
-        self.warmup_epochs = warmup_epochs
+        self.warmup_steps = warmup_steps
         self.monitor = monitor
         self.tol = tol
         self.min_steps = min_steps
@@ -64,9 +66,9 @@ class TrainingSchedule(Callback):
         self.best_epoch_ = 0
         self.best_state_ = None
         self.misses_ = 0
-        self.warmup_done_ = 0
+        self.warmup_steps_ = 0
         self.full_steps_ = 0
-        self._set_phase(net, "linear" if self.warmup_epochs > 0 else "full")
+        self._set_phase(net, "linear" if self.warmup_steps > 0 else "full")
 
     def _set_phase(self, net, phase):
         self.phase_ = phase
@@ -86,8 +88,8 @@ class TrainingSchedule(Callback):
             self.misses_ = 0
         history.record("best_epoch", self.best_epoch_)
         if self.phase_ == "linear":
-            self.warmup_done_ += 1
-            if not improved or self.warmup_done_ >= self.warmup_epochs:
+            self.warmup_steps_ += history[-1, "train_batch_count"]
+            if not improved or self.warmup_steps_ >= self.warmup_steps:
                 net.module_.load_state_dict(self.best_state_)
                 self._set_phase(net, "full")
             return

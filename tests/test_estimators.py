@@ -182,6 +182,16 @@ def test_early_stopping_warms_up_linear_then_restores_the_best_epoch():
     phases = history[:, "phase"]
     assert phases[0] == "linear" and phases[-1] == "full"
     losses = np.array(history[:, "valid_loss"])
+    # the warm-up ends when the validation loss stops improving, or with the
+    # epoch that reaches 2,000 linear steps
+    n_warmup = phases.count("linear")
+    warmup_steps = sum(history[:n_warmup, "train_batch_count"])
+    if warmup_steps < 2000:
+        assert n_warmup == 1 or losses[n_warmup - 1] >= losses[: n_warmup - 1].min() * (
+            1 - 1e-4
+        )
+    else:
+        assert warmup_steps - history[n_warmup - 1, "train_batch_count"] < 2000
     best = history[-1, "best_epoch"]
     assert losses[best - 1] == losses.min()
     # stopped n_iter_no_change epochs after the best, once the full model had
