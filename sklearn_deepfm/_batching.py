@@ -10,14 +10,20 @@ import torch
 from sklearn.model_selection import train_test_split
 
 
+def _tensor(array):
+    """``array`` as a tensor, sharing memory with a NumPy array."""
+    return array if isinstance(array, torch.Tensor) else torch.from_numpy(array)
+
+
 class RegularRows:
     """Rows with exactly one slot per field, slot ``f`` being field ``f``.
 
     Parameters
     ----------
-    indices : ndarray of shape (n_samples, n_fields), int64
-        Embedding row of each slot.
-    values : ndarray of shape (n_samples, n_fields), float32, or None
+    indices : ndarray or tensor of shape (n_samples, n_fields), int32 or int64
+        Embedding row of each slot.  Tensors (see :meth:`EncodedDataset.to`)
+        keep the rows on their device, and batches are gathered there.
+    values : ndarray or tensor of shape (n_samples, n_fields), float32, or None
         Value of each slot; None when every value is 1 (categories only).
     """
 
@@ -30,10 +36,14 @@ class RegularRows:
 
     def take(self, rows):
         """Model inputs for ``rows`` (a slice or an index array)."""
-        batch = {"indices": torch.from_numpy(self.indices[rows])}
+        batch = {"indices": _tensor(self.indices[rows])}
         if self.values is not None:
-            batch["values"] = torch.from_numpy(self.values[rows])
+            batch["values"] = _tensor(self.values[rows])
         return batch
+
+    @property
+    def nbytes(self):
+        return self.indices.nbytes + (0 if self.values is None else self.values.nbytes)
 
 
 class RaggedRows:
@@ -96,12 +106,17 @@ class EncodedDataset(torch.utils.data.Dataset):
         Float32 targets for BCE/MSE, int64 class indices for cross-entropy.
         Batches then carry the sample weights as ``X_dict["sample_weight"]``.
     sample_weight : ndarray of shape (n_samples,), float32, or None
+    device : torch.device or None
+        Where the rows, targets and weights are held as tensors (see
+        :meth:`to`); None for NumPy arrays in main memory.
     """
 
-    def __init__(self, rows, y=None, sample_weight=None):
+    def __init__(self, rows, y=None, sample_weight=None, device=None):
         self.rows = rows
         self.y = y
         self.sample_weight = sample_weight
+        self.device = device
+        self._copies = {}
 
     def __len__(self):
         return len(self.rows)
@@ -124,11 +139,45 @@ class EncodedDataset(torch.utils.data.Dataset):
 
     def batch(self, rows):
         """``(X_dict, y)`` tensors for ``rows``; X_dict holds the sample weights."""
+        if self.device is not None and not isinstance(rows, slice):
+            rows = torch.from_numpy(rows).to(self.device)
         X = self.rows.take(rows)
         if self.y is None:
             return X, None
-        X["sample_weight"] = torch.from_numpy(self.sample_weight[rows])
-        return X, torch.from_numpy(self.y[rows])
+        X["sample_weight"] = _tensor(self.sample_weight[rows])
+        return X, _tensor(self.y[rows])
+
+    @property
+    def nbytes(self):
+        """Bytes of the rows, targets and weights."""
+        return self.rows.nbytes + sum(
+            0 if array is None else array.nbytes
+            for array in (self.y, self.sample_weight)
+        )
+
+    def to(self, device):
+        """This dataset with its rows, targets and weights as tensors on
+        ``device``, so that batches are gathered there; one copy per device.
+
+        Only for :class:`RegularRows`.
+        """
+        device = torch.device(device)
+        if device not in self._copies:
+            rows = RegularRows(
+                torch.as_tensor(self.rows.indices, device=device),
+                None
+                if self.rows.values is None
+                else torch.as_tensor(self.rows.values, device=device),
+            )
+            self._copies[device] = EncodedDataset(
+                rows,
+                None if self.y is None else torch.as_tensor(self.y, device=device),
+                None
+                if self.sample_weight is None
+                else torch.as_tensor(self.sample_weight, device=device),
+                device=device,
+            )
+        return self._copies[device]
 
 
 class BatchIterator:
@@ -141,27 +190,43 @@ class BatchIterator:
     shuffle : bool
     random_state : numpy.random.Generator or None
         Source of the shuffling order (required when ``shuffle``).
+    copy_to : torch.device or None
+        CUDA device to which each batch is copied from pinned memory without
+        waiting (``non_blocking``); None leaves batches where they are.
     """
 
-    def __init__(self, dataset, batch_size, shuffle=False, random_state=None):
+    def __init__(
+        self, dataset, batch_size, shuffle=False, random_state=None, copy_to=None
+    ):
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.random_state = random_state
+        self.copy_to = copy_to
 
     def __len__(self):
         return -(-len(self.dataset) // self.batch_size)
 
     def __iter__(self):
+        for rows in self._row_batches():
+            X, y = self.dataset.batch(rows)
+            if self.copy_to is not None:
+                X = {key: self._copy(value) for key, value in X.items()}
+                y = None if y is None else self._copy(y)
+            yield X, y
+
+    def _row_batches(self):
         n_samples = len(self.dataset)
         if self.shuffle:
             order = self.random_state.permutation(n_samples)
             for start in range(0, n_samples, self.batch_size):
-                rows = np.sort(order[start : start + self.batch_size])
-                yield self.dataset.batch(rows)
+                yield np.sort(order[start : start + self.batch_size])
         else:
             for start in range(0, n_samples, self.batch_size):
-                yield self.dataset.batch(slice(start, start + self.batch_size))
+                yield slice(start, start + self.batch_size)
+
+    def _copy(self, tensor):
+        return tensor.pin_memory().to(self.copy_to, non_blocking=True)
 
 
 class HoldoutSplit:

@@ -30,6 +30,12 @@ LOOKUP_TABLE_MIN_SIZE = 1 << 16
 LOOKUP_TABLE_RATIO = 4
 
 
+def index_dtype(n_embeddings):
+    """Smallest integer dtype (int32 or int64) that numbers every embedding row:
+    encoded rows take half the memory when int32 suffices."""
+    return np.int32 if n_embeddings <= np.iinfo(np.int32).max else np.int64
+
+
 def is_dataframe(X):
     return hasattr(X, "columns") and hasattr(X, "iloc") and hasattr(X, "dtypes")
 
@@ -241,7 +247,9 @@ class FeatureEncoder:
             if np.array_equal(
                 fields, np.broadcast_to(np.arange(n_fields), fields.shape)
             ):
-                indices = X.indices.astype(np.int64).reshape(n_rows, n_fields)
+                indices = X.indices.astype(
+                    index_dtype(self.n_embeddings_), copy=False
+                ).reshape(n_rows, n_fields)
                 values = X.data.reshape(n_rows, n_fields)
                 return RegularRows(indices, None if np.all(values == 1) else values)
         return RaggedRows(X, self.fields_)
@@ -276,7 +284,9 @@ class FeatureEncoder:
     def _transform_columns(self, X, feature_names):
         frame = is_dataframe(X)
         n_rows = X.shape[0]
-        indices = np.empty((n_rows, self.n_fields_), dtype=np.int64)
+        indices = np.empty(
+            (n_rows, self.n_fields_), dtype=index_dtype(self.n_embeddings_)
+        )
         values = None
         if not self.categorical_.all():
             values = np.ones((n_rows, self.n_fields_), dtype=np.float32)

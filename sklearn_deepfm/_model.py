@@ -175,7 +175,8 @@ class DeepFM(nn.Module):
         )
 
     def forward(self, indices, values=None, fields=None):
-        """Long ``(batch, slots)``, float ``(batch, slots)``, long ``(batch, slots)``.
+        """Integer ``(batch, slots)`` (int32 or int64), float ``(batch, slots)``,
+        long ``(batch, slots)``.
 
         Returns the raw outputs (logits), float ``(batch,)`` with one output,
         else ``(batch, n_outputs)``.  With ``linear_only`` set (during a

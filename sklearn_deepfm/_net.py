@@ -9,12 +9,32 @@ import numpy as np
 import torch
 from sklearn.utils import ClassifierTags
 from skorch import NeuralNet
+from skorch.dataset import get_len
 from skorch.utils import to_tensor
 
-from ._batching import BatchIterator, EncodedDataset
+from ._batching import BatchIterator, EncodedDataset, RegularRows
 
 # Rows per padding block at prediction; a multiple of every CPU GEMM tile height.
 PAD_ROWS = 64
+
+# Share of the free GPU memory that training data may take to be kept there.
+RESIDENT_SHARE = 0.5
+
+
+def _keep_on_device(dataset, device):
+    """Whether to hold ``dataset`` on ``device`` for the whole fit: on CUDA,
+    when it is a regular (one slot per field) dataset taking at most
+    ``RESIDENT_SHARE`` of the free device memory."""
+    if device.type != "cuda" or not isinstance(dataset.rows, RegularRows):
+        return False
+    free, _ = torch.cuda.mem_get_info(device)
+    return dataset.nbytes <= RESIDENT_SHARE * free
+
+
+def _defer_loss_values(device):
+    """Whether to read the batch losses back once per epoch instead of once
+    per batch: on CUDA, where reading one waits for the device."""
+    return device.type == "cuda"
 
 
 class DeepFMNet(NeuralNet):
@@ -65,14 +85,44 @@ class DeepFMNet(NeuralNet):
         return X
 
     def get_iterator(self, dataset, training=False):
+        device, copy_to = torch.device(self.device), None
+        if _keep_on_device(dataset, device):
+            dataset = dataset.to(device)
+        elif device.type == "cuda":
+            copy_to = device
         if training:
             return BatchIterator(
                 dataset,
                 self.batch_size,
                 shuffle=True,
                 random_state=np.random.default_rng(self.shuffle_seed),
+                copy_to=copy_to,
             )
-        return BatchIterator(dataset, max(self.predict_batch_size, self.batch_size))
+        batch_size = max(self.predict_batch_size, self.batch_size)
+        return BatchIterator(dataset, batch_size, copy_to=copy_to)
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """skorch's epoch loop; on CUDA the batch losses are recorded at the
+        end of the epoch, so that no batch waits for the device."""
+        if iterator is None or not _defer_loss_values(torch.device(self.device)):
+            return super().run_single_epoch(
+                iterator, training, prefix, step_fn, **fit_params
+            )
+        batches, positions, losses = None, [], []
+        for batch in iterator:
+            self.notify("on_batch_begin", batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            batches = self.history[-1]["batches"]
+            positions.append(len(batches) - 1)
+            losses.append(step["loss"].detach())
+            self.history.record_batch(prefix + "_batch_size", get_len(batch[0]))
+            self.notify("on_batch_end", batch=batch, training=training, **step)
+        if losses:
+            for position, loss in zip(
+                positions, torch.stack(losses).tolist(), strict=True
+            ):
+                batches[position][prefix + "_loss"] = loss
+        self.history.record(prefix + "_batch_count", len(losses))
 
     def infer(self, x, **fit_params):
         x = {key: value for key, value in x.items() if key != "sample_weight"}
@@ -101,9 +151,9 @@ class DeepFMNet(NeuralNet):
                 n_rows = X["indices"].shape[0]
                 padded = -(-n_rows // PAD_ROWS) * PAD_ROWS
                 X = {key: _pad_rows(value, padded) for key, value in X.items()}
-                output = self.infer(X)[:n_rows]
-                outputs.append(output.to(device="cpu", dtype=torch.float64).numpy())
-        raw = np.concatenate(outputs, axis=0)
+                outputs.append(self.infer(X)[:n_rows])
+            # one copy back at the end: no batch waits for the device
+            raw = torch.cat(outputs).to(device="cpu", dtype=torch.float64).numpy()
         return raw.reshape(len(dataset), -1)
 
 

@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 from skorch.callbacks import Callback, EpochScoring
 
-from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
+from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor, _net
 
 from .conftest import FAST, make_categorical
 
@@ -240,6 +240,26 @@ def test_mixed_precision_runs_the_deep_part_in_bfloat16(device):
     auto = DeepFMClassifier(mixed_precision="auto", device=device, **FAST).fit(X, y)
     on_amx = device == "cpu" and torch.cpu._is_amx_tile_supported()
     assert (auto.net_.module_.mlp_dtype is torch.bfloat16) == on_amx
+
+
+def test_device_data_path_trains_the_same_model(monkeypatch):
+    # On CUDA the training rows are kept on the device and batch losses are
+    # read back once per epoch; here the same code runs with the CPU as the
+    # device, and must train exactly the model the default path trains.
+    X, y = make_categorical(n_samples=1500)
+    params = {**FAST, "early_stopping": True}
+    expected = DeepFMClassifier(**params).fit(X, y)
+    monkeypatch.setattr(_net, "_keep_on_device", lambda dataset, device: True)
+    monkeypatch.setattr(_net, "_defer_loss_values", lambda device: True)
+    got = DeepFMClassifier(**params).fit(X, y)
+    assert_allclose(got.predict_proba(X), expected.predict_proba(X))
+    for key in ("train_loss", "valid_loss", "train_batch_count", "phase"):
+        assert got.history_[:, key] == expected.history_[:, key]
+    batch_losses = [
+        b["train_loss"] for b in got.history_[-1, "batches"] if "train_loss" in b
+    ]
+    assert len(batch_losses) == got.history_[-1, "train_batch_count"]
+    assert all(isinstance(loss, float) for loss in batch_losses)
 
 
 @pytest.mark.cuda
