@@ -89,10 +89,11 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         Whether the matrix products of the deep part run in bfloat16 (under
         ``torch.autocast``); the parameters, the embeddings, the FM and the
         outputs stay float32.  On a CPU with AMX tiles (Intel Xeon of the 4th
-        generation and later) it trains about 1.3 times and predicts about
-        2 times faster at the benchmark's setting, for a test AUC that was
-        0.002 lower on one of six real data sets (Frappe) and equal on the
-        others; on CPUs without native bfloat16 it is much slower.  'auto'
+        generation and later) it trained 1.3 to 1.6 times and predicted about
+        2 times faster at the benchmark's setting; with the default recipe
+        the test AUC of each seed moved by at most 0.001 on five of six real
+        data sets and fell by 0.007 on one seed of the sixth (Avazu).  On
+        CPUs without native bfloat16 it is much slower.  'auto'
         enables it only on CPUs with AMX tiles (not on CUDA); True forces it,
         and on CUDA needs a device with bfloat16 support.
     callbacks : list of skorch callbacks, default=None
