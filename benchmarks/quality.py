@@ -29,6 +29,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 import _data  # noqa: E402
 import sklearn  # noqa: E402
 import torch  # noqa: E402
+from run import cpu_model  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.metrics import log_loss, roc_auc_score  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
@@ -183,16 +184,6 @@ def run_dataset(name, seeds, params):
     return result
 
 
-def _cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def markdown(results, meta):
     lines = [
         "# Out-of-the-box quality: DeepFMClassifier defaults vs tuned LR",
@@ -247,7 +238,7 @@ def main(argv=None):
         + (f" --params '{json.dumps(args.params)}'" if args.params else ""),
         "params": args.params,
         "date": datetime.date.today().isoformat(),
-        "machine": f"{_cpu_model()}, {platform.machine()}, {os.cpu_count()} "
+        "machine": f"{cpu_model()}, {platform.machine()}, {os.cpu_count()} "
         f"cores, {torch.get_num_threads()} torch threads, AMX "
         f"{'yes' if _native_cpu_bfloat16() else 'no'}",
         "seeds": args.seeds,

@@ -28,7 +28,7 @@ class FeaturesLinear(nn.Module):
         nn.init.zeros_(self.weight.weight)
 
     def forward(self, indices, values, distinct=None):
-        """Long ``(batch, slots)``, float ``(batch, slots)`` or None, and the
+        """Integer ``(batch, slots)``, float ``(batch, slots)`` or None, and the
         optional :func:`distinct_rows` of ``indices``."""
         weights = lookup(self.weight, indices, distinct)
         if values is not None:
