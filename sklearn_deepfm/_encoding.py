@@ -29,6 +29,9 @@ UNKNOWN = 0  # local row of the unknown category within a categorical field
 LOOKUP_TABLE_MIN_SIZE = 1 << 16
 LOOKUP_TABLE_RATIO = 4
 
+# Rows of a dense input encoded together.
+ROW_BLOCK = 4096
+
 
 def index_dtype(n_embeddings):
     """Smallest integer dtype (int32 or int64) that numbers every embedding row:
@@ -74,7 +77,9 @@ class _CategoricalColumn:
         if self.categories.size and self.categories[-1] < max(
             LOOKUP_TABLE_MIN_SIZE, LOOKUP_TABLE_RATIO * self.categories.size
         ):
-            self._table = np.zeros(int(self.categories[-1]) + 1, dtype=np.int64)
+            self._table = np.zeros(
+                int(self.categories[-1]) + 1, dtype=index_dtype(self.size)
+            )
             self._table[self.categories.astype(np.int64)] = np.arange(
                 1, self.categories.size + 1
             )
@@ -84,6 +89,10 @@ class _CategoricalColumn:
             return np.full(values.shape, UNKNOWN)
         if self._table is not None:
             inside = (values >= 0) & (values < self._table.size)  # False for NaN
+            if values.dtype.kind in "iu":
+                local = self._table[np.where(inside, values, 0)]
+                local[~inside] = UNKNOWN
+                return local
             codes = np.where(inside, values, 0).astype(np.int64)
             local = self._table[codes]
             local[~inside | (codes != values)] = UNKNOWN
@@ -290,18 +299,41 @@ class FeatureEncoder:
         values = None
         if not self.categorical_.all():
             values = np.ones((n_rows, self.n_fields_), dtype=np.float32)
+        blocked = []
         for j, spec in enumerate(self.columns_):
-            name = _column_name(feature_names, j)
             column = X.iloc[:, j] if frame else X[:, j]
-            if isinstance(spec, _NumericColumn):
-                indices[:, j] = self.offsets_[j]
-                values[:, j] = spec.scaled(_as_float(column), name)
-            elif isinstance(spec, _LabelColumn):
+            if isinstance(spec, _LabelColumn):
+                name = _column_name(feature_names, j)
                 indices[:, j] = self.offsets_[j] + spec.local_rows(column, name)
+            elif frame:
+                numeric = isinstance(spec, _NumericColumn)
+                blocked.append(
+                    (j, spec, _as_float(column) if numeric else _as_codes(column))
+                )
             else:
-                local = spec.local_rows(_as_float(column), name)
-                indices[:, j] = self.offsets_[j] + local
+                blocked.append((j, spec, column))
+        # Row blocks outer, columns inner: a block of X and of the output stay
+        # in cache, where whole strided columns would not.
+        for start in range(0, n_rows, ROW_BLOCK):
+            rows = slice(start, start + ROW_BLOCK)
+            for j, spec, column in blocked:
+                name = _column_name(feature_names, j)
+                if isinstance(spec, _NumericColumn):
+                    indices[rows, j] = self.offsets_[j]
+                    values[rows, j] = spec.scaled(_as_float(column[rows]), name)
+                else:
+                    local = spec.local_rows(_as_codes(column[rows]), name)
+                    indices[rows, j] = self.offsets_[j] + local
         return RegularRows(indices, values)
+
+
+def _as_codes(column):
+    """A categorical column as given when it holds plain integers (no float
+    conversion needed), else as float64 with missing values as NaN."""
+    dtype = getattr(column, "dtype", None)
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        return np.ascontiguousarray(column)
+    return _as_float(column)
 
 
 def _as_float(column):

@@ -17,6 +17,11 @@ from ._batching import BatchIterator, EncodedDataset, RegularRows
 # Rows per padding block at prediction; a multiple of every CPU GEMM tile height.
 PAD_ROWS = 64
 
+# Rows per batch at prediction and validation, by device type: on CPU a
+# 4096-row batch's activations stay in cache (measured faster than 8192).
+PREDICT_ROWS = {"cpu": 4096}
+PREDICT_ROWS_DEFAULT = 8192
+
 # Share of the free GPU memory that training data may take to be kept there.
 RESIDENT_SHARE = 0.5
 
@@ -46,15 +51,16 @@ class DeepFMNet(NeuralNet):
         Seed of the per-epoch shuffling order.
     classes : ndarray or None
         Encoded class indices ``0..n_classes-1`` for classification.
-    predict_batch_size : int
-        Rows per batch when predicting or validating (no gradients kept).
+    predict_batch_size : int or None
+        Rows per batch when predicting or validating (no gradients kept);
+        None picks it by device (``PREDICT_ROWS``).
     **kwargs
         Passed to :class:`skorch.NeuralNet`.  The criterion must be built
         with ``reduction='none'``.
     """
 
     def __init__(
-        self, *args, shuffle_seed=0, predict_batch_size=8192, classes=None, **kwargs
+        self, *args, shuffle_seed=0, predict_batch_size=None, classes=None, **kwargs
     ):
         super().__init__(*args, **kwargs)
         self.shuffle_seed = shuffle_seed
@@ -98,8 +104,15 @@ class DeepFMNet(NeuralNet):
                 random_state=np.random.default_rng(self.shuffle_seed),
                 copy_to=copy_to,
             )
-        batch_size = max(self.predict_batch_size, self.batch_size)
+        batch_size = self._predict_rows()
         return BatchIterator(dataset, batch_size, copy_to=copy_to)
+
+    def _predict_rows(self):
+        rows = self.predict_batch_size
+        if rows is None:
+            device = torch.device(self.device).type
+            rows = PREDICT_ROWS.get(device, PREDICT_ROWS_DEFAULT)
+        return max(rows, self.batch_size)
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         """skorch's epoch loop; on CUDA the batch losses are recorded at the
@@ -143,7 +156,7 @@ class DeepFMNet(NeuralNet):
         """
         self.check_is_fitted()
         self._set_training(False)
-        batch_size = max(self.predict_batch_size, self.batch_size)
+        batch_size = self._predict_rows()
         outputs = []
         with torch.inference_mode():
             for start in range(0, len(dataset), batch_size):

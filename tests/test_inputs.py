@@ -158,6 +158,25 @@ def test_ordinal_encoder_unknown_value_and_unseen_codes():
     assert_allclose(same[0], same[1])
 
 
+def test_integer_float_and_dataframe_codes_predict_alike():
+    # Integer codes skip the float conversion and dense input is encoded in
+    # row blocks; neither may change a row's encoding.  10,000 rows span
+    # several blocks, with unseen, negative and huge codes spread among them.
+    X, y = make_categorical()
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    rng = np.random.default_rng(1)
+    codes = rng.integers(-3, X.max() + 4, size=(10_000, X.shape[1]))
+    codes[rng.random(codes.shape) < 0.01] = np.iinfo(np.int64).max
+    expected = model.predict_proba(codes.astype(np.float64))
+    assert_allclose(model.predict_proba(codes), expected)
+    assert_allclose(model.predict_proba(codes.astype(np.int32)), expected)
+    assert_allclose(model.predict_proba(np.asfortranarray(codes)), expected)
+    assert_allclose(model.predict_proba(pd.DataFrame(codes)), expected)
+    # each row alone, as the first row of its own input, predicts the same
+    for i in (0, 4_095, 4_096, 9_999):
+        assert_allclose(model.predict_proba(codes[i : i + 1]), expected[i : i + 1])
+
+
 def test_large_sparse_codes_behave_like_small_codes():
     # Hashed ids (huge, sparse codes) take another lookup path than small codes;
     # both must give the same rows, with unseen, negative, fractional and NaN
