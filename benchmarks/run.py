@@ -26,6 +26,9 @@ import _data
 from _worker import MARKER
 from contestants import BARS_CONFIG, CONTESTANTS, PEERS
 
+# The peers that train a DeepFM, against which speed and memory are compared.
+DEEPFM_PEERS = [name for name in PEERS if CONTESTANTS[name].uses_torch]
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 WORKER = BENCH_DIR / "_worker.py"
@@ -292,6 +295,76 @@ def describe(result):
     )
 
 
+def run_pair(contestant, dataset, data_path, device, args, log_dir):
+    """One result for a pair: the least disturbed of up to
+    ``1 + args.retry_disturbed`` runs."""
+    result = None
+    for attempt in range(1 + args.retry_disturbed):
+        if args.wait_idle:
+            wait_until_idle(args.wait_idle)
+        new = run_one(
+            contestant,
+            dataset,
+            data_path,
+            device=device,
+            threads=args.threads,
+            timeout=args.timeout,
+            log_dir=log_dir,
+        )
+        new["attempt"] = attempt + 1
+        print(describe(new), flush=True)
+        if result is None or disturbance(new) < disturbance(result):
+            result = new
+        if disturbance(result) <= BUSY_THRESHOLD:
+            break
+    return result
+
+
+# Measurements that vary from run to run; a repeated pair reports their medians.
+VARYING = ("train_rows_per_s", "fit_s", "predict_rows_per_s", "predict_s")
+KEPT_PER_RUN = (
+    *VARYING,
+    "peak_rss_mib",
+    "auc",
+    "other_processes_cpus_during_fit",
+    "other_processes_cpus_during_predict",
+)
+
+
+def _median(values):
+    values = sorted(values)
+    middle = len(values) // 2
+    if len(values) % 2:
+        return values[middle]
+    return (values[middle - 1] + values[middle]) / 2
+
+
+def summarize(results):
+    """One result for a pair run several times.
+
+    The run with the median training throughput gives every field, except
+    that the varying measurements (``VARYING``) and the peak RSS are the
+    medians over the successful runs; ``runs`` keeps each run's numbers.
+    """
+    ok = [r for r in results if r["status"] == "ok"]
+    if len(results) == 1 or not ok:
+        return results[-1]
+    ok.sort(key=lambda r: r["train_rows_per_s"])
+    summary = dict(ok[(len(ok) - 1) // 2])
+    for key in (*VARYING, "peak_rss_mib"):
+        summary[key] = _median([r[key] for r in ok])
+    summary["rss_increase_mib"] = (
+        summary["peak_rss_mib"] - summary["rss_before_fit_mib"]
+    )
+    summary["runs"] = [
+        {"round": r.get("round"), "status": r["status"]}
+        | {key: r[key] for key in KEPT_PER_RUN if key in r}
+        for r in results
+    ]
+    summary.pop("round", None)
+    return summary
+
+
 # --------------------------------------------------------------------------
 # Markdown
 # --------------------------------------------------------------------------
@@ -388,6 +461,8 @@ def render_markdown(doc):
                         f"DISTURBED: other processes used {other:.2f} CPUs "
                         f"during {phase}"
                     )
+            if len(r.get("runs", [])) > 1:
+                notes.append(_runs_note(r["runs"]))
             hwm = r.get("vm_hwm_mib")
             if hwm and abs(r["peak_rss_mib"] - hwm) > 0.05 * hwm:
                 notes.append(f"VmHWM {hwm:,.0f} MiB")
@@ -417,7 +492,80 @@ def render_markdown(doc):
             cells += [f"{info['bayes_auc']:.4f}", f"{info['bayes_logloss']:.4f}", ""]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+        lines += ratio_lines(rows)
     return "\n".join(lines) + "\n"
+
+
+def _runs_note(runs):
+    ok = [run for run in runs if run["status"] == "ok"]
+    parts = [f"median of {len(ok)} runs"]
+    for key, label in (
+        ("train_rows_per_s", "train"),
+        ("predict_rows_per_s", "predict"),
+    ):
+        values = [run[key] for run in ok]
+        parts.append(f"{label} {min(values):,.0f}-{max(values):,.0f}")
+    disturbed = sum(
+        max(
+            run.get("other_processes_cpus_during_fit", 0.0),
+            run.get("other_processes_cpus_during_predict", 0.0),
+        )
+        > BUSY_THRESHOLD
+        for run in ok
+    )
+    if disturbed:
+        parts.append(f"{disturbed} disturbed")
+    if len(ok) < len(runs):
+        parts.append(f"{len(runs) - len(ok)} failed")
+    return ", ".join(parts)
+
+
+def _round_values(result, key):
+    """``{round: value}`` of a result's successful runs (one run: round 1)."""
+    runs = result.get("runs") or [dict(result, round=1)]
+    return {run["round"]: run[key] for run in runs if run["status"] == "ok"}
+
+
+def ratio_lines(rows):
+    """Markdown table: each of our contestants against the fastest DeepFM peer.
+
+    A ratio is of the medians; with several rounds, the range is of the
+    ratios within each round (ours in round k against the fastest peer in
+    round k), which a slow spell of the host affects less.
+    """
+    ok = {r["contestant"]: r for r in rows if r["status"] == "ok"}
+    peers = [name for name in DEEPFM_PEERS if name in ok]
+    ours = [name for name in ok if name.startswith("ours")]
+    if not peers or not ours:
+        return []
+    lines = [
+        "Ours against the fastest DeepFM peer (higher is better; peak RSS: "
+        "lower is better, and one-hot rows also hold the one-hot matrix):",
+        "",
+        "| contestant | train | predict | peak RSS |",
+        "|---|---|---|---|",
+    ]
+    for name in ours:
+        cells = [name]
+        for key, better in (
+            ("train_rows_per_s", max),
+            ("predict_rows_per_s", max),
+            ("peak_rss_mib", min),
+        ):
+            best = better(peers, key=lambda peer: ok[peer][key])
+            cell = f"{ok[name][key] / ok[best][key]:.2f}x {best}"
+            mine = _round_values(ok[name], key)
+            theirs = [_round_values(ok[peer], key) for peer in peers]
+            per_round = [
+                mine[k] / better(values[k] for values in theirs)
+                for k in sorted(mine)
+                if all(k in values for values in theirs)
+            ]
+            if len(per_round) > 1:
+                cell += f" (rounds {min(per_round):.2f}-{max(per_round):.2f})"
+            cells.append(cell)
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def write_outputs(doc, out):
@@ -490,6 +638,15 @@ def parse_args(argv, device):
         metavar="N",
         help="rerun a result that other processes disturbed up to N more times, "
         "keeping the least disturbed one (default 0)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run every pair N times, in N rounds over the contestants (so that "
+        "a slow spell of the host hits them alike); the tables show medians and "
+        "ranges (default 1)",
     )
     parser.add_argument(
         "--update",
@@ -591,34 +748,24 @@ def main(argv=None, device="cpu"):
             else ""
         )
         print(f"[{name}]{bayes}", flush=True)
-        for contestant in args.contestants:
-            result = None
-            for attempt in range(1 + args.retry_disturbed):
-                if args.wait_idle:
-                    wait_until_idle(args.wait_idle)
-                new = run_one(
-                    contestant,
-                    name,
-                    path,
-                    device=device,
-                    threads=args.threads,
-                    timeout=args.timeout,
-                    log_dir=log_dir,
-                )
-                new["attempt"] = attempt + 1
-                print(describe(new), flush=True)
-                if result is None or disturbance(new) < disturbance(result):
-                    result = new
-                if disturbance(result) <= BUSY_THRESHOLD:
-                    break
-            failures += result["status"] == "error"
-            doc["results"] = [
-                r
-                for r in doc["results"]
-                if (r["dataset"], r["contestant"]) != (name, contestant)
-            ]
-            doc["results"].append(result)
-            write_outputs(doc, args.out)
+        runs = {contestant: [] for contestant in args.contestants}
+        for round_ in range(args.repeat):
+            if args.repeat > 1:
+                print(f"  round {round_ + 1} of {args.repeat}", flush=True)
+            for contestant in args.contestants:
+                result = run_pair(contestant, name, path, device, args, log_dir)
+                result["round"] = round_ + 1
+                runs[contestant].append(result)
+                doc["results"] = [
+                    r
+                    for r in doc["results"]
+                    if (r["dataset"], r["contestant"]) != (name, contestant)
+                ]
+                doc["results"].append(summarize(runs[contestant]))
+                write_outputs(doc, args.out)
+        failures += sum(
+            summarize(results)["status"] == "error" for results in runs.values()
+        )
     write_outputs(doc, args.out)
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
     return 1 if failures else 0
