@@ -301,23 +301,22 @@ class FeatureEncoder:
             values = np.ones((n_rows, self.n_fields_), dtype=np.float32)
         blocked = []
         for j, spec in enumerate(self.columns_):
+            name = _column_name(feature_names, j)
             column = X.iloc[:, j] if frame else X[:, j]
             if isinstance(spec, _LabelColumn):
-                name = _column_name(feature_names, j)
                 indices[:, j] = self.offsets_[j] + spec.local_rows(column, name)
             elif frame:
                 numeric = isinstance(spec, _NumericColumn)
                 blocked.append(
-                    (j, spec, _as_float(column) if numeric else _as_codes(column))
+                    (j, name, spec, _as_float(column) if numeric else _as_codes(column))
                 )
             else:
-                blocked.append((j, spec, column))
+                blocked.append((j, name, spec, column))
         # Row blocks outer, columns inner: a block of X and of the output stay
         # in cache, where whole strided columns would not.
         for start in range(0, n_rows, ROW_BLOCK):
             rows = slice(start, start + ROW_BLOCK)
-            for j, spec, column in blocked:
-                name = _column_name(feature_names, j)
+            for j, name, spec, column in blocked:
                 if isinstance(spec, _NumericColumn):
                     indices[rows, j] = self.offsets_[j]
                     values[rows, j] = spec.scaled(_as_float(column[rows]), name)
