@@ -1,9 +1,10 @@
 """What DeepFMClassifier and DeepFMRegressor share: parameters, input
-validation, building the skorch net, fitting and raw prediction."""
+validation, the default training recipe and raw prediction."""
 
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_array, check_random_state
@@ -16,11 +17,13 @@ from sklearn.utils.validation import (
 from skorch.callbacks import Callback
 
 from ._batching import EncodedDataset, HoldoutSplit
-from ._encoding import FeatureEncoder, is_dataframe
+from ._encoding import FeatureEncoder, check_container, is_dataframe, is_polars
+from ._linear import design_matrix, fit_linear
 from ._model import DeepFM
-from ._net import DeepFMNet
+from ._net import DeepFMNet, predict_rows
 from ._optim import DenseSparseAdam
 from ._schedule import TrainingSchedule
+from ._threads import torch_threads
 
 OPTIMIZERS = {
     "adam": DenseSparseAdam,
@@ -30,17 +33,14 @@ OPTIMIZERS = {
     "rmsprop": torch.optim.RMSprop,
 }
 
-# The first-order weights take larger steps than the embeddings and the MLP:
-# at the MLP's learning rate they are still under-fit when the MLP starts to
-# over-fit (the role FTRL plays for the wide part of Wide & Deep).
-LINEAR_LR_FACTOR = 5.0
-
-# Upper bound on the optimizer steps of linear warm-up before the full model
-# trains (the warm-up also ends when the validation loss stops improving).
-LINEAR_WARMUP_STEPS = 2000
-
 # Below this many rows, 'auto' early stopping would validate on too few rows.
 EARLY_STOPPING_MIN_SAMPLES = 1000
+
+# Optimizer steps of the deep part before an epoch without improvement of the
+# validation loss counts towards n_iter_no_change (see _schedule.py).
+MIN_STEPS = 1000
+
+DOCS_URL = "https://sklearn-deepfm.readthedocs.io/en/stable"
 
 
 def _check_device(device):
@@ -96,14 +96,25 @@ def _auto_batch_size(n_samples):
     return int(np.clip(n_samples // 50, 64, 1024))
 
 
+def _doc_link_params(estimator):
+    return {"name": type(estimator).__name__}
+
+
 class BaseDeepFM(BaseEstimator):
     """Shared implementation; use DeepFMClassifier or DeepFMRegressor."""
+
+    _doc_link_module = "sklearn_deepfm"
+    _doc_link_template = DOCS_URL + "/generated/sklearn_deepfm.{name}.html"
+
+    def _doc_link_url_param_generator(self):
+        return _doc_link_params(self)
 
     _parameter_constraints = {
         "embedding_dim": [Interval(numbers.Integral, 1, None, closed="left")],
         "hidden_units": ["array-like"],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "batch_norm": ["boolean"],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "batch_size": [
             Interval(numbers.Integral, 1, None, closed="left"),
@@ -114,6 +125,7 @@ class BaseDeepFM(BaseEstimator):
         "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "warm_start": ["boolean"],
         "fields": ["array-like", None],
         "categorical_features": [
             "array-like",
@@ -122,6 +134,7 @@ class BaseDeepFM(BaseEstimator):
         ],
         "device": [str, torch.device],
         "mixed_precision": ["boolean", StrOptions({"auto"})],
+        "n_jobs": [numbers.Integral, None],
         "callbacks": [list, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -134,6 +147,7 @@ class BaseDeepFM(BaseEstimator):
         hidden_units=(256, 128),
         dropout=0.0,
         batch_norm=False,
+        alpha=0.0,
         lr=2e-3,
         batch_size="auto",
         max_epochs=100,
@@ -141,10 +155,12 @@ class BaseDeepFM(BaseEstimator):
         early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=2,
+        warm_start=False,
         fields=None,
         categorical_features="auto",
         device="cpu",
         mixed_precision=False,
+        n_jobs=None,
         callbacks=None,
         random_state=None,
         verbose=0,
@@ -153,6 +169,7 @@ class BaseDeepFM(BaseEstimator):
         self.hidden_units = hidden_units
         self.dropout = dropout
         self.batch_norm = batch_norm
+        self.alpha = alpha
         self.lr = lr
         self.batch_size = batch_size
         self.max_epochs = max_epochs
@@ -160,10 +177,12 @@ class BaseDeepFM(BaseEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
         self.fields = fields
         self.categorical_features = categorical_features
         self.device = device
         self.mixed_precision = mixed_precision
+        self.n_jobs = n_jobs
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
@@ -173,11 +192,42 @@ class BaseDeepFM(BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        net = getattr(self, "net_", None)
+        if (
+            net is not None
+            and torch.device(self.device).type == "cuda"
+            and not torch.cuda.is_available()
+        ):
+            # skorch has mapped the weights to the CPU (with a DeviceWarning);
+            # the estimator follows, so that the loaded model predicts
+            self.device = str(net.device)
+
+    def set_params(self, **params):
+        name = type(self).__name__
+        valid = self.get_params(deep=False)
+        for key in params:
+            if key not in valid:
+                hint = ""
+                if key.split("__")[0] in ("optimizer", "module", "criterion"):
+                    hint = (
+                        " Set the L2 penalty with alpha and the learning rate with "
+                        "lr; pass a torch.optim.Optimizer subclass as optimizer "
+                        "for anything else."
+                    )
+                raise ValueError(
+                    f"Invalid parameter {key!r} for estimator {name}. Valid "
+                    f"parameters are: {sorted(valid)!r}.{hint}"
+                )
+        return super().set_params(**params)
+
     # input ----------------------------------------------------------------
     def _validate_X(self, X, reset):
         """Check X's shape and kind; set or compare feature names and width."""
         name = type(self).__name__
-        if is_dataframe(X):
+        check_container(X, name)
+        if is_dataframe(X) or is_polars(X):
             for axis, what in ((0, "sample(s)"), (1, "feature(s)")):
                 if X.shape[axis] < 1:
                     raise ValueError(
@@ -186,21 +236,19 @@ class BaseDeepFM(BaseEstimator):
                     )
             checked = X
         else:
+            kind = getattr(getattr(X, "dtype", None), "kind", None)
+            if kind is None and not sp.issparse(X):
+                kind = np.asarray(X).dtype.kind
             checked = check_array(
                 X,
                 accept_sparse=True,
                 accept_large_sparse=True,
-                dtype="numeric",
+                dtype=None if kind in ("O", "U", "S") else "numeric",
                 ensure_all_finite=False,
                 estimator=self,
                 input_name="X",
             )
-        validate_data(
-            self,
-            checked,
-            skip_check_array=True,
-            reset=reset,
-        )
+        validate_data(self, checked, skip_check_array=True, reset=reset)
         return checked
 
     def _encode(self, X):
@@ -209,10 +257,8 @@ class BaseDeepFM(BaseEstimator):
         return self._encoder.transform(X, getattr(self, "feature_names_in_", None))
 
     # training -------------------------------------------------------------
-    def _fit(
-        self, X, y, sample_weight, n_outputs, criterion, initial_bias, classes=None
-    ):
-        """Encode X, build the skorch net and train it.
+    def _fit(self, X, y, sample_weight, task, n_outputs, criterion, classes=None):
+        """Encode X, build the skorch net and train it by the default recipe.
 
         ``y`` is already encoded (float32 targets or int64 class indices).
         """
@@ -223,14 +269,75 @@ class BaseDeepFM(BaseEstimator):
                 "hidden_units must be positive layer widths, got "
                 f"{self.hidden_units!r}."
             )
-        self._encoder = FeatureEncoder(self.fields, self.categorical_features)
-        feature_names = getattr(self, "feature_names_in_", None)
-        self._encoder.fit(X, feature_names)
-        rows = self._encoder.transform(X, feature_names)
-        self.n_fields_ = self._encoder.n_fields_
-        self.fields_ = self._encoder.fields_
-        self.is_categorical_ = self._encoder.categorical_
+        optimizer = self._optimizer_class()
+        callbacks = self._user_callbacks()
+        with torch_threads(self.n_jobs):
+            return self._train(
+                X,
+                y,
+                sample_weight,
+                task,
+                n_outputs,
+                criterion,
+                classes,
+                device,
+                hidden_units,
+                optimizer,
+                callbacks,
+            )
 
+    def _optimizer_class(self):
+        optimizer = self.optimizer
+        if isinstance(optimizer, str):
+            return OPTIMIZERS[optimizer]
+        if not issubclass(optimizer, torch.optim.Optimizer):
+            raise ValueError(
+                f"optimizer must be one of {sorted(OPTIMIZERS)} or a subclass of "
+                f"torch.optim.Optimizer, got {optimizer!r}."
+            )
+        return optimizer
+
+    def _user_callbacks(self):
+        callbacks = list(self.callbacks or [])
+        for callback in callbacks:
+            instance = callback[1] if isinstance(callback, tuple) else callback
+            if not isinstance(instance, Callback) and not (
+                isinstance(instance, type) and issubclass(instance, Callback)
+            ):
+                raise ValueError(
+                    f"callbacks must be skorch callbacks or (name, callback) tuples, "
+                    f"got {callback!r}."
+                )
+        return callbacks
+
+    def _warm(self):
+        return self.warm_start and hasattr(self, "net_")
+
+    def _train(
+        self,
+        X,
+        y,
+        sample_weight,
+        task,
+        n_outputs,
+        criterion,
+        classes,
+        device,
+        hidden_units,
+        optimizer,
+        callbacks,
+    ):
+        feature_names = getattr(self, "feature_names_in_", None)
+        warm = self._warm()
+        if not warm:
+            self._encoder = FeatureEncoder(self.fields, self.categorical_features)
+            self._encoder.fit(X, feature_names)
+            self._encoder.warn_guesses(type(self).__name__)
+            self.input_layout_ = self._encoder.layout_
+            self.n_fields_ = self.input_layout_.n_fields
+            self.fields_ = self.input_layout_.column_fields
+            self.is_categorical_ = self.input_layout_.is_categorical
+        rows = self._encoder.transform(X, feature_names)
         weight = (sample_weight / sample_weight.mean()).astype(np.float32)
         dataset = EncodedDataset(rows, y, weight)
         n_samples = len(dataset)
@@ -242,76 +349,118 @@ class BaseDeepFM(BaseEstimator):
         early_stopping = self.early_stopping
         if early_stopping == "auto":
             early_stopping = n_samples >= EARLY_STOPPING_MIN_SAMPLES
-        callbacks = list(self.callbacks or [])
-        train_split = None
+        train, valid = dataset, None
         if early_stopping:
-            train_split = HoldoutSplit(
-                self.validation_fraction, classes is not None, split_seed
-            )
-            schedule = TrainingSchedule(
-                patience=self.n_iter_no_change, warmup_steps=LINEAR_WARMUP_STEPS
-            )
-            callbacks.append(("schedule", schedule))
-        optimizer = self.optimizer
-        if isinstance(optimizer, str):
-            optimizer = OPTIMIZERS[optimizer]
-        elif not issubclass(optimizer, torch.optim.Optimizer):
-            raise ValueError(
-                f"optimizer must be one of {sorted(OPTIMIZERS)} or a subclass of "
-                f"torch.optim.Optimizer, got {optimizer!r}."
-            )
-        for callback in callbacks:
-            instance = callback[1] if isinstance(callback, tuple) else callback
-            if not isinstance(instance, Callback) and not (
-                isinstance(instance, type) and issubclass(instance, Callback)
-            ):
-                raise ValueError(
-                    f"callbacks must be skorch callbacks or (name, callback) tuples, "
-                    f"got {callback!r}."
+            train, valid = self._holdout(dataset, classes, split_seed)
+            callbacks.append(
+                (
+                    "schedule",
+                    TrainingSchedule(
+                        patience=self.n_iter_no_change, min_steps=MIN_STEPS
+                    ),
                 )
+            )
 
         batch_size = self.batch_size
         if batch_size == "auto":
             batch_size = _auto_batch_size(n_samples)
-        self.net_ = DeepFMNet(
-            module=DeepFM,
-            module__n_embeddings=self._encoder.n_embeddings_,
-            module__n_fields=self.n_fields_,
-            module__embedding_dim=self.embedding_dim,
-            module__hidden_units=hidden_units,
-            module__n_outputs=n_outputs,
-            module__dropout=self.dropout,
-            module__batch_norm=self.batch_norm,
-            module__sparse=optimizer is DenseSparseAdam,
-            module__mlp_dtype=_mlp_dtype(self.mixed_precision, device),
-            criterion=criterion,
-            criterion__reduction="none",
-            optimizer=optimizer,
-            optimizer__param_groups=[("linear.*", {"lr": self.lr * LINEAR_LR_FACTOR})],
-            lr=self.lr,
-            batch_size=batch_size,
-            max_epochs=self.max_epochs,
-            train_split=train_split,
-            callbacks=callbacks,
-            device=str(device),
-            verbose=self.verbose,
-            shuffle_seed=int(shuffle_seed),
-            classes=classes,
-        )
+        params = {
+            "module": DeepFM,
+            "module__n_embeddings": self._encoder.n_embeddings_,
+            "module__n_fields": self.n_fields_,
+            "module__embedding_dim": self.embedding_dim,
+            "module__hidden_units": hidden_units,
+            "module__n_outputs": n_outputs,
+            "module__dropout": self.dropout,
+            "module__batch_norm": self.batch_norm,
+            "module__sparse": optimizer is DenseSparseAdam,
+            "module__mlp_dtype": _mlp_dtype(self.mixed_precision, device),
+            "criterion": criterion,
+            "criterion__reduction": "none",
+            "optimizer": optimizer,
+            "optimizer__weight_decay": self.alpha,
+            "lr": self.lr,
+            "batch_size": batch_size,
+            "iterator_valid__batch_size": predict_rows(device, batch_size),
+            "max_epochs": self.max_epochs,
+            "train_split": None,
+            "callbacks": callbacks,
+            "device": str(device),
+            "verbose": self.verbose,
+            "shuffle_seed": int(shuffle_seed),
+            "classes": classes,
+        }
+        if self.verbose:
+            print(f"{type(self).__name__} input:\n{self.input_layout_}")
         cuda_devices = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(int(torch_seed))
-            self.net_.initialize()
-            with torch.no_grad():
-                self.net_.module_.linear.bias.copy_(torch.as_tensor(initial_bias))
-            self.net_.partial_fit(dataset)
+            if warm:
+                self.net_.move_to(device)
+                self.net_.enable_interactions()
+                self.net_.set_params(
+                    **{k: v for k, v in params.items() if not k.startswith("module")}
+                )
+                self.net_.initialize_optimizer()
+                self.net_.initialize_callbacks()
+            else:
+                self.net_ = DeepFMNet(**params)
+                self.net_.initialize()
+                self.linear_C_ = self._solve_linear(task, train, valid)
+            self.net_.partial_fit((train, valid) if valid is not None else train)
+        self.interactions_kept_ = True
+        if valid is not None:
+            self.interactions_kept_ = self.net_.keep_interactions(valid)
+            if not self.interactions_kept_:
+                # the model is the linear part alone: refit it on every row
+                self._solve_linear(task, dataset, None, C=self.linear_C_)
         self.history_ = self.net_.history
         return self
+
+    def _holdout(self, dataset, classes, seed):
+        stratify = classes is not None
+        if stratify:
+            counts = np.bincount(dataset.y.astype(np.int64), minlength=len(classes))
+            n_valid = int(np.ceil(self.validation_fraction * len(dataset)))
+            if counts.min() < 2 or n_valid < len(classes):
+                raise ValueError(
+                    f"Early stopping holds out a stratified validation_fraction="
+                    f"{self.validation_fraction} of the rows, which needs at least 2 "
+                    f"rows of every class and a hold-out of at least one row per "
+                    f"class; the smallest class has {counts.min()} row(s) and the "
+                    f"hold-out would have {n_valid} row(s) for {len(classes)} "
+                    "classes. Set early_stopping=False, raise validation_fraction, "
+                    "or merge the rarest classes."
+                )
+        return HoldoutSplit(self.validation_fraction, stratify, seed)(dataset)
+
+    def _solve_linear(self, task, train, valid, C=None):
+        """Fit the first-order part as scikit-learn's linear model (C chosen
+        on ``valid`` when given) and fix it in the net; returns C."""
+        n_embeddings = self._encoder.n_embeddings_
+        fit_rows = (
+            design_matrix(train.rows, n_embeddings),
+            train.y,
+            train.sample_weight,
+        )
+        valid_rows = None
+        if valid is not None:
+            valid_rows = (
+                design_matrix(valid.rows, n_embeddings),
+                valid.y,
+                valid.sample_weight,
+            )
+        weight, bias, C = fit_linear(task, fit_rows, valid_rows, C=C, random_state=0)
+        self.net_.set_linear(weight, bias)
+        return C
 
     def _raw_predict(self, X):
         """Module outputs for X, float64 of shape (n_samples, n_outputs)."""
         rows = self._encode(X)
-        return self.net_.predict_raw(EncodedDataset(rows))
+        device = _check_device(self.device)
+        with torch_threads(self.n_jobs):
+            self.net_.move_to(device)
+            return self.net_.predict_raw(EncodedDataset(rows))
 
     def _sample_weight(self, sample_weight, X):
         sample_weight = _check_sample_weight(

@@ -1,25 +1,52 @@
-"""Turning user input into embedding rows and values.
+"""Turning user input into embedding rows and values, by one rule for every
+container.
 
 :class:`FeatureEncoder` learns, at ``fit``, which embedding rows each input
 column owns, and turns any later input into
 :class:`~sklearn_deepfm._batching.RegularRows` (one slot per field) or
-:class:`~sklearn_deepfm._batching.RaggedRows` (any number of slots).
+:class:`~sklearn_deepfm._batching.RaggedRows` (any number of slots).  What it
+learnt is described by :class:`~sklearn_deepfm._layout.InputLayout`.
 
-* Dense arrays and DataFrames: every column is a field.  A categorical
-  column owns one embedding row per category seen in ``fit`` plus one
-  *unknown* row that receives categories never seen, negative codes and
-  missing values.  A numeric column owns one row, scaled by the column's
-  standardised value.
 * Sparse matrices: every column owns one embedding row, scaled by the
   stored value; columns are grouped into fields by
   :mod:`~sklearn_deepfm._fields`.  Sparse input is never densified.
+* Dense arrays, pandas and polars DataFrames are read column by column, the
+  same way whatever the container:
+
+  - labels (strings, pandas ``category``, polars ``Categorical``, objects)
+    and booleans are categorical;
+  - numbers are categorical under ``categorical_features='auto'`` when they
+    are integer codes, negative codes included as long as there is only one
+    negative value (``OrdinalEncoder``'s ``unknown_value`` or
+    ``encoded_missing_value``), else numeric;
+  - 0/1 columns forming a one-hot block (the rule of
+    :func:`~sklearn_deepfm._fields.infer_sparse_fields`) are one field, as
+    in a sparse matrix;
+  - a categorical field owns one row per category seen in ``fit`` plus an
+    *unknown* row for categories never seen, negative codes and missing
+    values; a numeric column owns one row scaled by its standardised value
+    (NaN and infinity are errors there);
+  - dates, times and durations are errors: derive numbers or categories
+    from them first.
 """
+
+import math
+import numbers
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
 
 from ._batching import RaggedRows, RegularRows
 from ._fields import check_fields, infer_sparse_fields
+from ._layout import (
+    CATEGORICAL,
+    INDICATOR,
+    NUMERIC,
+    SPARSE,
+    FieldLayout,
+    InputLayout,
+)
 
 UNKNOWN = 0  # local row of the unknown category within a categorical field
 
@@ -32,6 +59,12 @@ LOOKUP_TABLE_RATIO = 4
 # Rows of a dense input encoded together.
 ROW_BLOCK = 4096
 
+# 'auto' reads an integer column with more distinct values than this share
+# of the rows (and at least HIGH_CARDINALITY_MIN of them) as categorical, but
+# says so: it may be an identifier, or a quantity.
+HIGH_CARDINALITY_SHARE = 0.5
+HIGH_CARDINALITY_MIN = 100
+
 
 def index_dtype(n_embeddings):
     """Smallest integer dtype (int32 or int64) that numbers every embedding row:
@@ -40,34 +73,191 @@ def index_dtype(n_embeddings):
 
 
 def is_dataframe(X):
+    """Whether X is a pandas DataFrame."""
     return hasattr(X, "columns") and hasattr(X, "iloc") and hasattr(X, "dtypes")
 
 
-def _is_numeric_dtype(dtype):
-    return getattr(dtype, "kind", "O") in "iuf" and str(dtype) != "category"
+def is_polars(X):
+    """Whether X is a polars DataFrame."""
+    return type(X).__module__.split(".")[0] == "polars" and hasattr(X, "to_series")
 
 
-def _column_name(feature_names, j):
-    if feature_names is None:
-        return f"column {j}"
-    return f"column {j} ({feature_names[j]!r})"
+def check_container(X, estimator_name):
+    """Raise a TypeError for containers the estimators cannot read in memory."""
+    if hasattr(X, "__dask_graph__"):
+        raise TypeError(
+            f"{estimator_name}.fit reads data held in memory and got a dask "
+            f"{type(X).__name__}. Stream it through partial_fit instead, for "
+            "example with dask_ml.wrappers.Incremental, or call .compute() "
+            "if it fits in memory."
+        )
+    if sp.issparse(X) or isinstance(X, np.ndarray) or is_dataframe(X) or is_polars(X):
+        return
+    if hasattr(X, "__dataframe__") or hasattr(X, "column_names"):
+        raise TypeError(
+            f"{estimator_name} reads numpy arrays, scipy sparse matrices and "
+            f"pandas or polars DataFrames; got {type(X).__module__}."
+            f"{type(X).__name__}. Convert it to one of those first."
+        )
 
 
-def _looks_label_encoded(column):
-    finite = column[np.isfinite(column)]
-    return bool(np.all(finite >= 0) and np.all(finite == np.round(finite)))
+class _Table:
+    """Column access to a dense array or a pandas or polars DataFrame."""
+
+    def __init__(self, X, feature_names):
+        self.X = X
+        self.kind = (
+            "pandas" if is_dataframe(X) else "polars" if is_polars(X) else "array"
+        )
+        self.n_rows, self.n_columns = X.shape
+        self.feature_names = feature_names
+
+    def column(self, j):
+        if self.kind == "pandas":
+            return self.X.iloc[:, j]
+        if self.kind == "polars":
+            return self.X.to_series(j)
+        return self.X[:, j]
+
+    def name(self, j):
+        if self.feature_names is None:
+            return f"x{j}"
+        return str(self.feature_names[j])
+
+    def describe(self, j):
+        if self.feature_names is None:
+            return f"column {j}"
+        return f"column {j} ({self.feature_names[j]!r})"
 
 
+# reading one column ---------------------------------------------------------
+LABELS, BOOLEAN, NUMBERS = "labels", "boolean", "numbers"
+
+
+def _read_kind(column, name):
+    """How a column's values are read: LABELS, BOOLEAN or NUMBERS.
+
+    Dates, times and durations raise: they are neither categories nor
+    quantities the model can use as they are.
+    """
+    dtype = column.dtype
+    if type(column).__module__.split(".")[0] == "polars":
+        temporal = dtype.is_temporal()
+        boolean = str(dtype) == "Boolean"
+        numeric = dtype.is_numeric()
+    else:
+        kind = getattr(dtype, "kind", "O")
+        text = str(dtype)
+        temporal = kind in "mM" or text.startswith("period")
+        boolean = kind == "b" or text == "boolean"
+        numeric = kind in "iuf" and text != "category"
+        if kind == "O" and isinstance(column, np.ndarray):
+            numeric = _holds_only_numbers(column)
+            if not numeric:
+                _check_labels(column, name)
+    if temporal:
+        raise TypeError(
+            f"{name} holds dates, times or durations ({dtype}). DeepFM reads "
+            "categories and numbers only: derive features from it (for example "
+            "the hour or the weekday, as numbers or categories), or convert it "
+            "to strings to use each value as a category."
+        )
+    if boolean:
+        return BOOLEAN
+    return NUMBERS if numeric else LABELS
+
+
+def _holds_only_numbers(column):
+    """Whether an object array holds real numbers (and missing values) only."""
+    return all(
+        value is None
+        or (isinstance(value, numbers.Real) and not isinstance(value, bool))
+        for value in column
+    )
+
+
+def _check_labels(column, name):
+    """Raise a TypeError for values of an object array that are neither
+    labels nor numbers (dicts, lists, ...)."""
+    for value in column:
+        if not (value is None or isinstance(value, (str, bytes, numbers.Number))):
+            raise TypeError(
+                f"{name} holds a value of type {type(value).__name__}; every "
+                "value must be a category label or a number (an argument must "
+                f"be a string or a real number, not {type(value).__name__!r})."
+            )
+
+
+def _as_float(column):
+    """A numeric column (ndarray, pandas or polars Series) as float64, with
+    missing values as NaN."""
+    if hasattr(column, "to_numpy"):
+        if type(column).__module__.split(".")[0] == "polars":
+            import polars as pl
+
+            return column.cast(pl.Float64).to_numpy()
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    if column.dtype == object:
+        return np.array([np.nan if v is None else v for v in column], dtype=np.float64)
+    return np.asarray(column, dtype=np.float64)
+
+
+def _as_codes(column):
+    """A categorical numeric column as given when it holds plain integers (no
+    float conversion needed), else as float64 with missing values as NaN."""
+    dtype = getattr(column, "dtype", None)
+    if isinstance(column, np.ndarray) and dtype.kind in "iu":
+        return np.ascontiguousarray(column)
+    return _as_float(column)
+
+
+def _as_labels(column):
+    """Any column as an object ndarray of labels (None or NaN when missing)."""
+    module = type(column).__module__.split(".")[0]
+    if module == "polars":
+        return column.to_numpy().astype(object, copy=False)
+    if module == "pandas":
+        return column.astype(object).to_numpy()
+    return np.asarray(column, dtype=object)
+
+
+def _is_missing(value):
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _check_no_infinity(values, name):
+    if values.dtype.kind == "f" and np.isinf(values).any():
+        raise ValueError(
+            f"Input X contains infinity in {name}. Infinity is neither a "
+            "category nor a usable quantity: replace it (for example with NaN, "
+            "which a categorical column reads as missing)."
+        )
+
+
+def _integer_codes(values):
+    """Whether numeric values look like category codes: integers, with at
+    most one distinct negative value (an encoder's unknown or missing code)."""
+    finite = values[np.isfinite(values)]
+    if not np.all(finite == np.round(finite)):
+        return False, 0
+    negatives = np.unique(finite[finite < 0])
+    return negatives.size <= 1, negatives.size
+
+
+# fitted columns -------------------------------------------------------------
 class _CategoricalColumn:
     """Integer codes (any numeric dtype) mapped to local rows; negatives unknown."""
 
+    kind = CATEGORICAL
+
     def __init__(self, values, name):
+        _check_no_infinity(values, name)
         known = values[np.isfinite(values) & (values >= 0)]
         if np.any(known != np.round(known)):
             raise ValueError(
                 f"Categorical {name} holds non-integer values such as "
                 f"{known[known != np.round(known)][0]!r}. Label-encode it (for "
-                "example with OrdinalEncoder) or pass a pandas DataFrame."
+                "example with OrdinalEncoder) or pass it as strings."
             )
         self.categories = np.unique(known)
         self.size = self.categories.size + 1
@@ -84,7 +274,12 @@ class _CategoricalColumn:
                 1, self.categories.size + 1
             )
 
-    def local_rows(self, values, name):
+    def prepare(self, column, name):
+        values = _as_codes(column)
+        _check_no_infinity(values, name)
+        return values
+
+    def local_rows(self, values):
         if self.categories.size == 0:
             return np.full(values.shape, UNKNOWN)
         if self._table is not None:
@@ -104,27 +299,59 @@ class _CategoricalColumn:
 
 
 class _LabelColumn:
-    """Any hashable labels (a non-numeric DataFrame column) mapped to local rows."""
+    """Any hashable labels (strings, categories, objects) mapped to local rows.
 
-    def __init__(self, series, name):
-        import pandas as pd
+    The categories are kept as a plain object array (sorted when they can
+    be), so a fitted model holds no pandas or polars objects.
+    """
 
-        labels = pd.unique(series.dropna())
+    kind = CATEGORICAL
+
+    def __init__(self, labels, name):
+        distinct = {label for label in labels if not _is_missing(label)}
         try:
-            labels = sorted(labels)
+            ordered = sorted(distinct)
         except TypeError:
-            labels = list(labels)
-        self.categories = pd.Index(labels, dtype=object)
-        self.size = len(self.categories) + 1
+            ordered = sorted(distinct, key=repr)
+        self.categories = np.empty(len(ordered), dtype=object)
+        self.categories[:] = ordered
+        self.size = len(ordered) + 1
 
-    def local_rows(self, series, name):
-        codes = self.categories.get_indexer(series.astype(object))
-        return codes.astype(np.int64) + 1
+    def prepare(self, column, name):
+        return _as_labels(column)
+
+    def local_rows(self, labels):
+        try:
+            import pandas as pd
+        except ImportError:  # pragma: no cover - pandas ships with the tests
+            position = {label: i for i, label in enumerate(self.categories)}
+            return np.array([position.get(v, -1) + 1 for v in labels], dtype=np.int64)
+        index = pd.Index(self.categories, dtype=object)
+        return index.get_indexer(labels).astype(np.int64) + 1
+
+
+class _IndicatorBlock:
+    """Dense 0/1 columns of one one-hot block read as one categorical field:
+    the active column's row, the unknown row when none is set."""
+
+    kind = INDICATOR
+
+    def __init__(self, names):
+        self.categories = np.array(names, dtype=object)
+        self.size = len(names) + 1
+
+    def prepare(self, columns, name):
+        return np.column_stack([_as_float(column) for column in columns])
+
+    def local_rows(self, block):
+        active = np.nan_to_num(block) != 0
+        return np.where(active.any(axis=1), active.argmax(axis=1) + 1, UNKNOWN)
 
 
 class _NumericColumn:
     """A real-valued column: one embedding row scaled by the standardised value."""
 
+    kind = NUMERIC
     size = 1
 
     def __init__(self, values, name):
@@ -133,8 +360,12 @@ class _NumericColumn:
         std = float(np.std(values))
         self.scale = std if std > 0 else 1.0
 
-    def scaled(self, values, name):
+    def prepare(self, column, name):
+        values = _as_float(column)
         _check_finite(values, name)
+        return values
+
+    def scaled(self, values):
         return ((values - self.mean) / self.scale).astype(np.float32)
 
 
@@ -178,7 +409,7 @@ def _categorical_mask(categorical_features, n_columns, feature_names):
         if feature_names is None:
             raise ValueError(
                 "categorical_features given as column names needs X to be a "
-                "pandas DataFrame with string column names."
+                "DataFrame with string column names."
             )
         position = {name: j for j, name in enumerate(feature_names)}
         missing = [name for name in spec if name not in position]
@@ -194,6 +425,39 @@ def _categorical_mask(categorical_features, n_columns, feature_names):
     )
 
 
+def _indicator_blocks(table, candidates):
+    """Groups (lists of >= 2 column indices) of 0/1 columns that form one-hot
+    blocks, by the sparse field rule applied to each contiguous run of
+    ``candidates`` (a bool mask of 0/1 columns)."""
+    blocks, j = [], 0
+    while j < table.n_columns:
+        if not candidates[j]:
+            j += 1
+            continue
+        run = [j]
+        while run[-1] + 1 < table.n_columns and candidates[run[-1] + 1]:
+            run.append(run[-1] + 1)
+        j = run[-1] + 1
+        if len(run) < 2:
+            continue
+        dense = np.column_stack([_as_float(table.column(c)) for c in run])
+        fields = infer_sparse_fields(sp.csr_matrix(dense.astype(np.float32)))
+        for field in np.unique(fields):
+            members = [run[i] for i in np.flatnonzero(fields == field)]
+            if len(members) >= 2:
+                blocks.append(members)
+    return blocks
+
+
+def _is_binary(column, kind):
+    if kind == BOOLEAN:
+        return True
+    if kind != NUMBERS:
+        return False
+    values = _as_float(column)
+    return bool(np.all((values == 0) | (values == 1)))
+
+
 class FeatureEncoder:
     """Learns the embedding layout of the training input and encodes inputs.
 
@@ -206,6 +470,8 @@ class FeatureEncoder:
 
     Attributes
     ----------
+    layout_ : InputLayout
+        What ``fit`` decided, field by field.
     n_embeddings_ : int
         Rows of the shared embedding table.
     n_fields_ : int
@@ -213,6 +479,8 @@ class FeatureEncoder:
         Field id of each input column.
     categorical_ : ndarray of shape (n_features,) of bool or None
         Which columns are categorical (None for sparse input).
+    guesses_ : list of str
+        The readings of 'auto' that may be wrong, one sentence each.
     """
 
     def __init__(self, fields=None, categorical_features="auto"):
@@ -220,27 +488,50 @@ class FeatureEncoder:
         self.categorical_features = categorical_features
 
     def fit(self, X, feature_names=None):
+        self.guesses_ = []
         if sp.issparse(X) or self.fields is not None:
-            self._fit_sparse(_as_csr(X))
+            self._fit_sparse(_as_csr(X), feature_names)
         else:
-            self._fit_columns(X, feature_names)
+            self._fit_columns(_Table(X, feature_names))
+        self.n_embeddings_ = self.layout_.n_embeddings
+        self.n_fields_ = self.layout_.n_fields
+        self.fields_ = self.layout_.column_fields
+        self.categorical_ = self.layout_.is_categorical
         return self
 
     def transform(self, X, feature_names=None):
-        if self.columns_ is None:
+        if self.layout_.sparse:
             return self._transform_sparse(_as_csr(X))
-        return self._transform_columns(X, feature_names)
+        if sp.issparse(X):
+            raise ValueError(
+                "This model was fitted on dense columns (an array or a "
+                "DataFrame) and got a sparse matrix. Pass the same kind of input "
+                "as in fit, or refit on the sparse matrix."
+            )
+        return self._transform_columns(_Table(X, feature_names))
 
     # sparse ---------------------------------------------------------------
-    def _fit_sparse(self, X):
+    def _fit_sparse(self, X, feature_names):
         if self.fields is None:
-            self.fields_ = infer_sparse_fields(X)
+            column_fields = infer_sparse_fields(X)
         else:
-            self.fields_ = check_fields(self.fields, X.shape[1])
-        self.n_fields_ = int(self.fields_.max()) + 1
-        self.n_embeddings_ = X.shape[1]
-        self.categorical_ = None
-        self.columns_ = None
+            column_fields = check_fields(self.fields, X.shape[1])
+        n_fields = int(column_fields.max()) + 1 if column_fields.size else 0
+        layouts = []
+        for field in range(n_fields):
+            columns = tuple(int(c) for c in np.flatnonzero(column_fields == field))
+            layouts.append(
+                FieldLayout(
+                    field=field,
+                    columns=columns,
+                    names=tuple(_name(feature_names, c) for c in columns),
+                    kind=SPARSE,
+                    offset=columns[0],
+                    n_embeddings=len(columns),
+                )
+            )
+        self.layout_ = InputLayout(tuple(layouts), X.shape[1], X.shape[1], True)
+        self._columns = None
 
     def _transform_sparse(self, X):
         finite = np.isfinite(X.data)
@@ -264,82 +555,134 @@ class FeatureEncoder:
         return RaggedRows(X, self.fields_)
 
     # dense arrays and DataFrames -----------------------------------------
-    def _fit_columns(self, X, feature_names):
-        frame = is_dataframe(X)
-        n_columns = X.shape[1]
-        marked = _categorical_mask(self.categorical_features, n_columns, feature_names)
-        self.columns_ = []
-        for j in range(n_columns):
-            name = _column_name(feature_names, j)
-            column = X.iloc[:, j] if frame else X[:, j]
-            if not _is_numeric_dtype(column.dtype) and column.dtype.kind != "b":
-                self.columns_.append(_LabelColumn(column, name))
-                continue
-            values = _as_float(column)
-            categorical = _looks_label_encoded(values) if marked is None else marked[j]
-            if categorical or column.dtype.kind == "b":
-                self.columns_.append(_CategoricalColumn(values, name))
-            else:
-                self.columns_.append(_NumericColumn(values, name))
-        sizes = np.array([column.size for column in self.columns_], dtype=np.int64)
-        self.offsets_ = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        self.n_embeddings_ = int(sizes.sum())
-        self.n_fields_ = n_columns
-        self.fields_ = np.arange(n_columns)
-        self.categorical_ = np.array(
-            [not isinstance(column, _NumericColumn) for column in self.columns_]
+    def _fit_columns(self, table):
+        marked = _categorical_mask(
+            self.categorical_features, table.n_columns, table.feature_names
         )
+        kinds = [
+            _read_kind(table.column(j), table.describe(j))
+            for j in range(table.n_columns)
+        ]
+        blocks = {}
+        if isinstance(self.categorical_features, str):
+            binary = [_is_binary(table.column(j), kinds[j]) for j in range(len(kinds))]
+            blocks = {block[0]: block for block in _indicator_blocks(table, binary)}
+        in_block = {j for block in blocks.values() for j in block}
 
-    def _transform_columns(self, X, feature_names):
-        frame = is_dataframe(X)
-        n_rows = X.shape[0]
+        specs, layouts, offset = [], [], 0
+        for j in range(table.n_columns):
+            if j in in_block and j not in blocks:
+                continue
+            columns = blocks.get(j, [j])
+            spec = self._fit_column(table, j, kinds[j], marked, columns)
+            specs.append((columns, spec))
+            layouts.append(
+                FieldLayout(
+                    field=len(layouts),
+                    columns=tuple(columns),
+                    names=tuple(table.name(c) for c in columns),
+                    kind=spec.kind,
+                    offset=offset,
+                    n_embeddings=spec.size,
+                    categories=getattr(spec, "categories", None),
+                    mean=getattr(spec, "mean", None),
+                    scale=getattr(spec, "scale", None),
+                )
+            )
+            offset += spec.size
+        self._columns = specs
+        self.layout_ = InputLayout(tuple(layouts), table.n_columns, offset, False)
+
+    def _fit_column(self, table, j, kind, marked, columns):
+        name = table.describe(j)
+        column = table.column(j)
+        if len(columns) > 1:
+            return _IndicatorBlock([table.name(c) for c in columns])
+        if kind == LABELS:
+            return _LabelColumn(_as_labels(column), name)
+        values = _as_float(column)
+        if kind == BOOLEAN:
+            return _CategoricalColumn(values, name)
+        if marked is not None:
+            if marked[j]:
+                return _CategoricalColumn(values, name)
+            return _NumericColumn(values, name)
+        _check_no_infinity(values, name)
+        codes, n_negative = _integer_codes(values)
+        if not codes:
+            if n_negative > 1:
+                self.guesses_.append(
+                    f"{name} holds integers with {n_negative} distinct negative "
+                    "values and was read as numeric; if these are category codes, "
+                    "list it in categorical_features."
+                )
+            return _NumericColumn(values, name)
+        spec = _CategoricalColumn(values, name)
+        n_categories = spec.size - 1
+        if n_categories >= max(
+            HIGH_CARDINALITY_MIN, HIGH_CARDINALITY_SHARE * table.n_rows
+        ):
+            self.guesses_.append(
+                f"{name} holds {n_categories:,} distinct integers in "
+                f"{table.n_rows:,} rows and was read as categorical (most "
+                "categories are rare); if it is a quantity, set "
+                "categorical_features to read it as numeric."
+            )
+        return spec
+
+    def warn_guesses(self, estimator_name):
+        """One warning listing every reading of 'auto' that may be wrong."""
+        if self.guesses_:
+            warnings.warn(
+                f"{estimator_name} read the input with categorical_features='auto'"
+                "; check these guesses (input_layout_ shows every field):\n- "
+                + "\n- ".join(self.guesses_),
+                UserWarning,
+                stacklevel=4,
+            )
+
+    def _transform_columns(self, table):
+        if table.n_columns != self.layout_.n_features_in:
+            raise ValueError(
+                f"X has {table.n_columns} columns, but the model was fitted on "
+                f"{self.layout_.n_features_in}."
+            )
+        n_rows = table.n_rows
         indices = np.empty(
             (n_rows, self.n_fields_), dtype=index_dtype(self.n_embeddings_)
         )
         values = None
-        if not self.categorical_.all():
+        if not all(spec.kind != NUMERIC for _, spec in self._columns):
             values = np.ones((n_rows, self.n_fields_), dtype=np.float32)
-        blocked = []
-        for j, spec in enumerate(self.columns_):
-            name = _column_name(feature_names, j)
-            column = X.iloc[:, j] if frame else X[:, j]
-            if isinstance(spec, _LabelColumn):
-                indices[:, j] = self.offsets_[j] + spec.local_rows(column, name)
-            elif frame:
-                numeric = isinstance(spec, _NumericColumn)
-                blocked.append(
-                    (j, name, spec, _as_float(column) if numeric else _as_codes(column))
-                )
+        prepared = []
+        for field, (columns, spec) in enumerate(self._columns):
+            name = table.describe(columns[0])
+            if isinstance(spec, _IndicatorBlock):
+                source = spec.prepare([table.column(c) for c in columns], name)
+            elif table.kind == "array" and not isinstance(spec, _LabelColumn):
+                source = table.column(columns[0])  # sliced per row block below
             else:
-                blocked.append((j, name, spec, column))
+                source = spec.prepare(table.column(columns[0]), name)
+            prepared.append((field, name, spec, source, table.kind == "array"))
+        offsets = [layout.offset for layout in self.layout_.fields]
         # Row blocks outer, columns inner: a block of X and of the output stay
         # in cache, where whole strided columns would not.
         for start in range(0, n_rows, ROW_BLOCK):
             rows = slice(start, start + ROW_BLOCK)
-            for j, name, spec, column in blocked:
+            for field, name, spec, source, raw in prepared:
+                block = source[rows]
+                if raw and not isinstance(spec, (_IndicatorBlock, _LabelColumn)):
+                    block = spec.prepare(block, name)
                 if isinstance(spec, _NumericColumn):
-                    indices[rows, j] = self.offsets_[j]
-                    values[rows, j] = spec.scaled(_as_float(column[rows]), name)
+                    indices[rows, field] = offsets[field]
+                    values[rows, field] = spec.scaled(block)
                 else:
-                    local = spec.local_rows(_as_codes(column[rows]), name)
-                    indices[rows, j] = self.offsets_[j] + local
+                    indices[rows, field] = offsets[field] + spec.local_rows(block)
         return RegularRows(indices, values)
 
 
-def _as_codes(column):
-    """A categorical column as given when it holds plain integers (no float
-    conversion needed), else as float64 with missing values as NaN."""
-    dtype = getattr(column, "dtype", None)
-    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
-        return np.ascontiguousarray(column)
-    return _as_float(column)
-
-
-def _as_float(column):
-    """A column (ndarray or Series) as float64, pandas NA as NaN."""
-    if hasattr(column, "to_numpy"):
-        return column.to_numpy(dtype=np.float64, na_value=np.nan)
-    return np.asarray(column, dtype=np.float64)
+def _name(feature_names, j):
+    return f"x{j}" if feature_names is None else str(feature_names[j])
 
 
 def _as_csr(X):

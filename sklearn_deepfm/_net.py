@@ -5,10 +5,14 @@ subclass only replaces the data path (slicing encoded arrays instead of
 skorch's per-row, densifying Dataset) and weights the loss per sample.
 """
 
+import re
+import sys
+
 import numpy as np
 import torch
 from sklearn.utils import ClassifierTags
 from skorch import NeuralNet
+from skorch.callbacks import PrintLog
 from skorch.dataset import get_len
 from skorch.utils import to_tensor
 
@@ -36,6 +40,27 @@ def _keep_on_device(dataset, device):
     return dataset.nbytes <= RESIDENT_SHARE * free
 
 
+def predict_rows(device, batch_size):
+    """Rows per batch when predicting or validating on ``device``."""
+    return max(PREDICT_ROWS.get(device.type, PREDICT_ROWS_DEFAULT), batch_size)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class EpochTable(PrintLog):
+    """skorch's per-epoch table, coloured only when printed to a terminal,
+    so that a log redirected to a file carries no colour codes."""
+
+    def format_row(self, row, key, color):
+        text = super().format_row(row, key, color)
+        if isinstance(text, str) and not (
+            self.sink is print and getattr(sys.stdout, "isatty", lambda: False)()
+        ):
+            text = _ANSI.sub("", text)
+        return text
+
+
 def _defer_loss_values(device):
     """Whether to read the batch losses back once per epoch instead of once
     per batch: on CUDA, where reading one waits for the device."""
@@ -51,20 +76,14 @@ class DeepFMNet(NeuralNet):
         Seed of the per-epoch shuffling order.
     classes : ndarray or None
         Encoded class indices ``0..n_classes-1`` for classification.
-    predict_batch_size : int or None
-        Rows per batch when predicting or validating (no gradients kept);
-        None picks it by device (``PREDICT_ROWS``).
     **kwargs
         Passed to :class:`skorch.NeuralNet`.  The criterion must be built
         with ``reduction='none'``.
     """
 
-    def __init__(
-        self, *args, shuffle_seed=0, predict_batch_size=None, classes=None, **kwargs
-    ):
+    def __init__(self, *args, shuffle_seed=0, classes=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.shuffle_seed = shuffle_seed
-        self.predict_batch_size = predict_batch_size
         self.classes = classes
 
     @property
@@ -81,6 +100,18 @@ class DeepFMNet(NeuralNet):
             tags.estimator_type = "classifier"
             tags.classifier_tags = ClassifierTags()
         return tags
+
+    def get_default_callbacks(self):
+        return [
+            (name, EpochTable() if name == "print_log" else callback)
+            for name, callback in super().get_default_callbacks()
+        ]
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        """``X`` may be a ``(train, valid)`` pair of datasets split beforehand."""
+        if isinstance(X, tuple):
+            return X
+        return super().get_split_datasets(X, y, **fit_params)
 
     def get_dataset(self, X, y=None):
         if not isinstance(X, EncodedDataset):
@@ -108,11 +139,10 @@ class DeepFMNet(NeuralNet):
         return BatchIterator(dataset, batch_size, copy_to=copy_to)
 
     def _predict_rows(self):
-        rows = self.predict_batch_size
+        rows = getattr(self, "iterator_valid__batch_size", None)
         if rows is None:
-            device = torch.device(self.device).type
-            rows = PREDICT_ROWS.get(device, PREDICT_ROWS_DEFAULT)
-        return max(rows, self.batch_size)
+            return predict_rows(torch.device(self.device), self.batch_size)
+        return rows
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
         """skorch's epoch loop; on CUDA the batch losses are recorded at the
@@ -146,6 +176,65 @@ class DeepFMNet(NeuralNet):
         target = to_tensor(y_true, device=self.device)
         weight = to_tensor(X["sample_weight"], device=self.device)
         return (self.criterion_(y_pred, target) * weight).mean()
+
+    # what the estimators ask of the module ----------------------------------
+    def set_linear(self, weight, bias):
+        """Set the first-order weights and bias and keep them fixed in
+        training (see :mod:`~sklearn_deepfm._linear`)."""
+        linear = self.module_.linear
+        with torch.no_grad():
+            linear.weight.weight.copy_(torch.as_tensor(weight))
+            linear.bias.copy_(torch.as_tensor(bias))
+        linear.requires_grad_(False)
+
+    def set_bias(self, bias):
+        """Set the output bias (the log prior odds for classifiers)."""
+        with torch.no_grad():
+            self.module_.linear.bias.copy_(torch.as_tensor(bias))
+
+    def enable_interactions(self):
+        """Train and predict with the FM and deep parts (again)."""
+        self.module_.linear_only = False
+
+    def move_to(self, device):
+        """Predict (and train) on ``device`` from now on."""
+        if torch.device(self.device) != device:
+            self.module_.to(device)
+            self.device = str(device)
+
+    def row_losses(self, dataset):
+        """Weighted loss of every row of ``dataset``, float64 ndarray."""
+        self._set_training(False)
+        losses = []
+        with torch.inference_mode():
+            for start in range(0, len(dataset), self._predict_rows()):
+                X, y = dataset.batch(slice(start, start + self._predict_rows()))
+                y_pred = self.infer(X)
+                target = to_tensor(y, device=self.device)
+                weight = to_tensor(X["sample_weight"], device=self.device)
+                losses.append(self.criterion_(y_pred, target) * weight)
+        return torch.cat(losses).to(device="cpu", dtype=torch.float64).numpy()
+
+    def keep_interactions(self, dataset):
+        """Keep the FM and deep parts only if they beat the linear part alone
+        on the rows of ``dataset`` (the validation rows).
+
+        The interactions are kept when they lower the mean validation loss by
+        more than one standard error of the per-row difference: on few or
+        noisy validation rows a chance improvement does not replace the
+        linear model.  Returns whether they were kept.
+        """
+        module = self.module_
+        full = self.row_losses(dataset)
+        module.linear_only = True
+        linear = self.row_losses(dataset)
+        difference = full - linear
+        n_rows = difference.size
+        standard_error = difference.std(ddof=1) / np.sqrt(n_rows) if n_rows > 1 else 0
+        keep = bool(difference.mean() < -standard_error)
+        module.linear_only = not keep
+        self.history.record("interactions_kept", keep)
+        return keep
 
     def predict_raw(self, dataset):
         """Raw module outputs for every row, as a float64 ndarray.

@@ -25,10 +25,14 @@ class DenseSparseAdam(torch.optim.Optimizer):
     lr : float, default=1e-3
     betas : tuple of float, default=(0.9, 0.999)
     eps : float, default=1e-8
+    weight_decay : float, default=0
+        L2 penalty: ``weight_decay * param`` is added to each gradient, for a
+        sparse gradient only on the rows it holds (the rows the batch used).
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
-        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps})
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0):
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
+        super().__init__(params, defaults)
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -59,6 +63,8 @@ class DenseSparseAdam(torch.optim.Optimizer):
     def _sparse_update(param, state, group):
         beta1, beta2 = group["betas"]
         rows, values = _distinct_rows_and_values(param.grad)
+        if group["weight_decay"]:
+            values = values.add(param[rows], alpha=group["weight_decay"])
         exp_avg = state["exp_avg"][rows].mul_(beta1).add_(values, alpha=1 - beta1)
         exp_avg_sq = state["exp_avg_sq"][rows].mul_(beta2)
         exp_avg_sq.addcmul_(values, values, value=1 - beta2)
@@ -75,6 +81,8 @@ class DenseSparseAdam(torch.optim.Optimizer):
         beta1, beta2 = group["betas"]
         params = [param for param, _ in entries]
         grads = [param.grad for param in params]
+        if group["weight_decay"]:
+            grads = torch._foreach_add(grads, params, alpha=group["weight_decay"])
         exp_avgs = [state["exp_avg"] for _, state in entries]
         exp_avg_sqs = [state["exp_avg_sq"] for _, state in entries]
         steps = [state["step"] for _, state in entries]

@@ -29,10 +29,14 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         Dropout rate after each hidden layer.
     batch_norm : bool, default=False
         Whether to batch-normalise each hidden layer.
+    alpha : float, default=0.0
+        L2 penalty of the FM and deep parts, as in
+        :class:`~sklearn.neural_network.MLPRegressor`: ``alpha * w`` is
+        added to the gradient of every trained weight (for the embeddings,
+        of the rows a batch uses).  The first-order part is regularised by
+        its own ``C`` (see ``early_stopping``).
     lr : float, default=2e-3
-        Learning rate of the embeddings and the deep part.  The first-order
-        weights and the bias learn 5 times faster (a linear model needs
-        larger steps than the network to fit before the network over-fits).
+        Learning rate of the embeddings and the deep part.
     batch_size : int or 'auto', default='auto'
         Rows per training step. 'auto' uses ``clip(n_samples // 50, 64, 1024)``.
     max_epochs : int, default=100
@@ -40,56 +44,97 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         stopping usually ends training sooner).
     optimizer : {'adam', 'adamw', 'sgd', 'adagrad', 'rmsprop'} or \
             torch.optim.Optimizer subclass, default='adam'
-        Optimizer used for all parameters.
+        Optimizer of the FM and deep parts.
     early_stopping : 'auto' or bool, default='auto'
-        Whether to train with the default recipe, which holds out
-        ``validation_fraction`` of the training rows (seeded by ``random_state``):
-        first a linear warm-up trains only the first-order weights and the
-        bias while the validation loss improves (at most 2,000 steps, counted
-        in whole epochs); then the whole model trains, the learning rates
-        are multiplied by 0.1 after every epoch whose validation loss does
-        not improve, and training stops after ``n_iter_no_change`` such
-        epochs; finally the weights of the best epoch, warm-up included, are
-        restored.  The ``phase`` and ``best_epoch`` of each epoch are
-        recorded in ``history_``.  'auto' enables it when the training set
-        has at least 1000 rows; with False, the model trains for
+        Whether to train with the default recipe, which never ends below a
+        ridge regression on the same features.  It holds out
+        ``validation_fraction`` of the training rows (seeded by
+        ``random_state``), then:
+
+        1. solves the first-order part as :class:`~sklearn.linear_model.Ridge`
+           on the one-hot (and standardised numeric) features and the
+           standardised target, with ``alpha = 1 / C`` and ``C`` chosen by
+           validation squared error among 0.03, 0.1, 0.3, 1 and 3
+           (``linear_C_``), and keeps it fixed;
+        2. trains the FM and deep parts on top (they start at zero, so
+           training starts from the ridge regression), multiplies the
+           learning rate by 0.1 after every epoch whose validation loss does
+           not improve and stops after ``n_iter_no_change`` such epochs, then
+           restores the best epoch;
+        3. keeps the FM and deep parts only if they lower the validation
+           squared error by more than one standard error of the per-row
+           difference (``interactions_kept_``); otherwise the model is the
+           ridge regression alone, refitted on all rows.
+
+        'auto' enables it when the training set has at least 1000 rows.
+        With False, the first-order part is a ridge regression with
+        ``alpha=1`` on all rows and the FM and deep parts train for
         ``max_epochs`` epochs on all rows.
     validation_fraction : float, default=0.1
         Share of the training rows held out for early stopping.
     n_iter_no_change : int, default=2
         Epochs without improvement of the validation loss before stopping.
+        Epochs count only once the FM and deep parts have taken 1,000
+        optimizer steps: on small data an epoch is a few dozen steps, too few
+        for the interactions to leave their flat start (until then the
+        learning rate is not lowered either).  The best epoch is restored
+        whatever happens after it.
+    warm_start : bool, default=False
+        When True, ``fit`` reuses the fitted input layout, first-order part
+        and weights of the previous call and trains the FM and deep parts
+        further (with a fresh optimizer), as ``MLPRegressor`` does; the
+        input must have the same columns.
     fields : array-like of shape (n_features,), default=None
         Field label of each column of a sparse matrix (or of a numeric array,
-        which is then read as a sparse one).  None infers the fields of
-        sparse input from contiguous one-hot blocks.
+        which is then read as a sparse one): columns that share a label form
+        one field of the deep part.  None infers the fields of sparse input
+        from contiguous one-hot blocks (each column of the input of a
+        ``OneHotEncoder`` becomes one field; see the user guide); dense 0/1
+        one-hot blocks (``pd.get_dummies``, a densified one-hot matrix) are
+        grouped by the same rule.
     categorical_features : 'auto', 'from_dtype', None, array-like of bool, \
             int or str, default='auto'
-        Which columns of a dense array or DataFrame are categorical, as in
-        :class:`~sklearn.ensemble.HistGradientBoostingRegressor`.  'auto'
-        treats a numeric column as categorical when all its values are
-        non-negative integers; non-numeric DataFrame columns always are.
-        Unseen categories, negative codes and missing values map to a
-        per-field unknown embedding.
+        Which columns of a dense array or DataFrame (pandas or polars) are
+        categorical, as in
+        :class:`~sklearn.ensemble.HistGradientBoostingRegressor`: a boolean
+        mask, column indices or column names.  Strings, categories and
+        booleans always are.  'auto' also reads a numeric column as
+        categorical when its values are integer codes (such as
+        ``OrdinalEncoder`` produces), with at most one distinct negative code
+        (its ``unknown_value`` or ``encoded_missing_value``); a warning names
+        the columns where that guess may be wrong.  With 'from_dtype' or None
+        numeric columns are numeric.  Categories unseen in ``fit``, negative
+        codes and missing values map to a per-field unknown embedding.
+        Numeric columns are standardised and scale one embedding each;
+        NaN and infinity are errors there.  Dates and durations are errors:
+        derive numbers or categories from them.  ``input_layout_`` shows what
+        was decided.
     device : str, default='cpu'
         Torch device to train and predict on: 'cpu', 'cuda' or 'cuda:N'.
+        Changing it on a fitted model moves the model there at the next
+        prediction.
     mixed_precision : bool or 'auto', default=False
         Whether the matrix products of the deep part run in bfloat16 (under
         ``torch.autocast``); the parameters, the embeddings, the FM and the
         outputs stay float32.  On a CPU with AMX tiles (Intel Xeon of the 4th
         generation and later) it trained 1.3 to 1.6 times and predicted about
-        2 times faster at the benchmark's setting; with the default recipe
-        the test AUC of each seed moved by at most 0.001 on five of six real
-        data sets and fell by 0.007 on one seed of the sixth (Avazu).  On
-        CPUs without native bfloat16 it is much slower.  'auto'
-        enables it only on CPUs with AMX tiles (not on CUDA); True forces it,
-        and on CUDA needs a device with bfloat16 support.
+        2 times faster at the benchmark's setting.  On CPUs without native
+        bfloat16 it is much slower.  'auto' enables it only on CPUs with AMX
+        tiles (not on CUDA); True forces it, and on CUDA needs a device with
+        bfloat16 support.
+    n_jobs : int, default=None
+        CPU threads torch uses while this estimator fits and predicts (the
+        global setting is restored afterwards): None keeps torch's setting,
+        -1 uses all cores.  Set it to 1 inside a search with ``n_jobs`` so
+        that parallel fits do not compete for cores.
     callbacks : list of skorch callbacks, default=None
         Extra skorch callbacks (instances or ``(name, callback)`` tuples).
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation, shuffling, dropout and the validation
         split.  An int gives identical predictions on CPU for identical data.
     verbose : int, default=0
-        1 prints skorch's per-epoch table.
+        1 prints what ``fit`` decided about the input (``input_layout_``),
+        then skorch's per-epoch table (coloured only on a terminal).
 
     Attributes
     ----------
@@ -103,6 +148,16 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         Field id of each input column.
     is_categorical_ : ndarray of shape (`n_features_in_`,) of bool or None
         Which columns were treated as categorical (None for sparse input).
+    input_layout_ : InputLayout
+        What ``fit`` decided about the input, field by field: the columns
+        of each field, how they are read, their categories or scaling and
+        their embedding rows.  Print it to see it.
+    linear_C_ : float
+        Inverse regularisation strength of the first-order part.
+    interactions_kept_ : bool
+        Whether the model uses its FM and deep parts (False: the validation
+        rows showed no gain over the first-order part alone, which is then
+        the whole model).
     net_ : skorch.NeuralNet
         The fitted skorch net; ``net_.module_`` is the torch module.
     history_ : skorch.History
@@ -123,6 +178,55 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
     >>> reg.score(X, y) > 0.8
     True
     """
+
+    def __init__(
+        self,
+        *,
+        embedding_dim=10,
+        hidden_units=(256, 128),
+        dropout=0.0,
+        batch_norm=False,
+        alpha=0.0,
+        lr=2e-3,
+        batch_size="auto",
+        max_epochs=100,
+        optimizer="adam",
+        early_stopping="auto",
+        validation_fraction=0.1,
+        n_iter_no_change=2,
+        warm_start=False,
+        fields=None,
+        categorical_features="auto",
+        device="cpu",
+        mixed_precision=False,
+        n_jobs=None,
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+    ):
+        super().__init__(
+            embedding_dim=embedding_dim,
+            hidden_units=hidden_units,
+            dropout=dropout,
+            batch_norm=batch_norm,
+            alpha=alpha,
+            lr=lr,
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            optimizer=optimizer,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            warm_start=warm_start,
+            fields=fields,
+            categorical_features=categorical_features,
+            device=device,
+            mixed_precision=mixed_precision,
+            n_jobs=n_jobs,
+            callbacks=callbacks,
+            random_state=random_state,
+            verbose=verbose,
+        )
 
     @fit_context
     def fit(self, X, y, sample_weight=None):
@@ -147,17 +251,20 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         X = self._validate_X(X, reset=True)
         check_consistent_length(X, y)
         sample_weight = self._sample_weight(sample_weight, X)
-        self._y_mean = float(np.average(y, weights=sample_weight))
-        spread = np.sqrt(np.average((y - self._y_mean) ** 2, weights=sample_weight))
-        self._y_scale = float(spread) if spread > 0 else 1.0
+        if not self._warm():  # a warm start keeps the scale the weights learnt
+            self._y_mean = float(np.average(y, weights=sample_weight))
+            spread = np.sqrt(
+                np.average((y - self._y_mean) ** 2, weights=sample_weight)
+            )
+            self._y_scale = float(spread) if spread > 0 else 1.0
         target = ((y - self._y_mean) / self._y_scale).astype(np.float32)
         return self._fit(
             X,
             target,
             sample_weight,
+            task="regression",
             n_outputs=1,
             criterion=torch.nn.MSELoss,
-            initial_bias=np.zeros(1, dtype=np.float32),
         )
 
     def predict(self, X):

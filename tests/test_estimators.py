@@ -80,7 +80,7 @@ def test_predictions_do_not_depend_on_batching():
     X, y = make_categorical(n_samples=1000)
     model = DeepFMClassifier(**FAST).fit(X, y)
     full = model.decision_function(X)
-    model.net_.predict_batch_size = 7
+    model.net_.iterator_valid__batch_size = 7
     assert_allclose(model.decision_function(X), full, rtol=1e-6, atol=1e-7)
     assert_allclose(model.decision_function(X[::-1])[::-1], full, rtol=1e-6, atol=1e-7)
     assert_allclose(
@@ -172,34 +172,44 @@ def test_skorch_callbacks_and_history():
     assert {"train_loss", "dur"} <= set(model.history_[0])
 
 
-def test_early_stopping_warms_up_linear_then_restores_the_best_epoch():
+def test_early_stopping_restores_the_best_epoch_after_the_minimum_steps():
     X, y = make_categorical(n_samples=2000)
     model = DeepFMClassifier(
         hidden_units=(64,), max_epochs=100, early_stopping=True, random_state=0
     ).fit(X, y)
     history = model.history_
     assert len(history) < 100
-    phases = history[:, "phase"]
-    assert phases[0] == "linear" and phases[-1] == "full"
     losses = np.array(history[:, "valid_loss"])
-    # the warm-up ends when the validation loss stops improving, or with the
-    # epoch that reaches 2,000 linear steps
-    n_warmup = phases.count("linear")
-    warmup_steps = sum(history[:n_warmup, "train_batch_count"])
-    if warmup_steps < 2000:
-        assert n_warmup == 1 or losses[n_warmup - 1] >= losses[: n_warmup - 1].min() * (
-            1 - 1e-4
-        )
-    else:
-        assert warmup_steps - history[n_warmup - 1, "train_batch_count"] < 2000
     best = history[-1, "best_epoch"]
     assert losses[best - 1] == losses.min()
-    # stopped n_iter_no_change epochs after the best, once the full model had
-    # taken its minimum number of steps
+    # stopped n_iter_no_change epochs after the best, once the deep part had
+    # taken its documented minimum number of steps
     assert best <= len(history) - model.n_iter_no_change
-    full_steps = sum(h["train_batch_count"] for h in history if h["phase"] == "full")
-    assert full_steps >= 1000
-    assert model.net_.module_.linear_only is False  # predicts with the full model
+    steps = np.cumsum(history[:, "train_batch_count"])
+    patience = model.n_iter_no_change
+    assert steps[-patience] >= 1000  # no epoch counted before 1,000 steps
+    assert steps[-patience - 1] < 1000 or best == len(history) - patience
+    assert history[-1, "interactions_kept"] == model.interactions_kept_
+
+
+def test_without_interactions_the_model_is_the_logistic_regression():
+    # first-order data only: the deep part cannot beat the linear part on the
+    # validation rows, so the model is a LogisticRegression refitted on all
+    # rows with the chosen C, on the same one-hot features
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 8, size=(3000, 4))
+    logit = np.array([-1.0, -0.5, 0.0, 0.3, 0.6, 1.0, -0.2, 0.4])[X].sum(axis=1)
+    y = (rng.random(3000) < 1 / (1 + np.exp(-logit))).astype(int)
+    model = DeepFMClassifier(hidden_units=(32,), random_state=0).fit(X, y)
+    assert model.interactions_kept_ is False
+    assert model.linear_C_ in (0.03, 0.1, 0.3, 1.0, 3.0)
+    linear = make_pipeline(
+        OneHotEncoder(handle_unknown="ignore"),
+        LogisticRegression(C=model.linear_C_, max_iter=1000),
+    ).fit(X, y)
+    assert_allclose(
+        model.decision_function(X), linear.decision_function(X), atol=2e-3
+    )
 
 
 def test_verbose_prints_the_epoch_table(capsys):
@@ -253,7 +263,7 @@ def test_device_data_path_trains_the_same_model(monkeypatch):
     monkeypatch.setattr(_net, "_defer_loss_values", lambda device: True)
     got = DeepFMClassifier(**params).fit(X, y)
     assert_allclose(got.predict_proba(X), expected.predict_proba(X))
-    for key in ("train_loss", "valid_loss", "train_batch_count", "phase"):
+    for key in ("train_loss", "valid_loss", "train_batch_count", "best_epoch"):
         assert got.history_[:, key] == expected.history_[:, key]
     batch_losses = [
         b["train_loss"] for b in got.history_[-1, "batches"] if "train_loss" in b

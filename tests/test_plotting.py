@@ -233,8 +233,8 @@ def test_interactions_of_a_dataframe_skip_the_unknown_rows():
     assert display.field_names == ["colour", "size", "price"]
 
     # embedding rows: colour = unknown + 3 categories, size = unknown + 4, price
-    encoder = model._encoder
-    assert_array_equal(encoder.offsets_, [0, 4, 9])
+    offsets = [field.offset for field in model.input_layout_.fields]
+    assert_array_equal(offsets, [0, 4, 9])
     counts = [
         {
             1 + c: int((frame["colour"] == label).sum())

@@ -16,27 +16,26 @@ def _field_names(model):
             if names[field] is None:
                 names[field] = str(label)
         return names
-    feature_names = getattr(model, "feature_names_in_", None)
-    if feature_names is not None and len(feature_names) == n_fields:
-        return [str(name) for name in feature_names]
+    if getattr(model, "feature_names_in_", None) is not None:
+        return [
+            field.names[0] if len(field.names) == 1 else f"{field.names[0]}..."
+            for field in model.input_layout_.fields
+        ]
     return [f"field {field}" for field in range(n_fields)]
 
 
 def _field_rows(model):
-    """Embedding rows of the known features of each field (a list of arrays).
-
-    Dense and DataFrame input: field ``f`` owns rows ``offsets_[f]`` to
-    ``offsets_[f] + size``, the first of which is the unknown category of a
-    categorical field.  Sparse input: row ``j`` is column ``j``.
-    """
-    encoder = model._encoder
-    if encoder.columns_ is None:
-        return [np.flatnonzero(model.fields_ == f) for f in range(model.n_fields_)]
+    """Embedding rows of the known features of each field (a list of arrays),
+    from the fitted ``input_layout_``: the unknown row of a categorical field
+    is left out; for sparse input, row ``j`` is column ``j``."""
     rows = []
-    for f, column in enumerate(encoder.columns_):
-        start = int(encoder.offsets_[f])
-        first = start + 1 if model.is_categorical_[f] else start
-        rows.append(np.arange(first, start + column.size))
+    for field in model.input_layout_.fields:
+        if field.kind == "sparse":
+            rows.append(np.asarray(field.columns, dtype=np.int64))
+        elif field.kind == "numeric":
+            rows.append(np.arange(field.offset, field.offset + 1))
+        else:
+            rows.append(np.arange(field.offset + 1, field.offset + field.n_embeddings))
     return rows
 
 

@@ -1,0 +1,143 @@
+"""What ``fit`` decided about the input: the fields, how each is read, and
+which embedding rows it owns.
+
+:class:`InputLayout` is the public, printable description of a fitted
+encoder (the estimators expose it as ``input_layout_``).  Everything that
+applies the fitted input rule outside the encoder (the ONNX converter, a
+user checking the model) reads it from here.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Field kinds.
+CATEGORICAL = "categorical"  # one column of codes or labels; row 0 is unknown
+INDICATOR = "indicator"  # dense 0/1 columns of one one-hot block; row 0: none set
+NUMERIC = "numeric"  # one standardised column scaling one embedding row
+SPARSE = "sparse"  # columns of a sparse matrix, each one row scaled by its value
+
+
+@dataclass(frozen=True)
+class FieldLayout:
+    """One field of the deep part and the input columns it is read from.
+
+    Attributes
+    ----------
+    field : int
+        Field id (position in the deep part's input).
+    columns : tuple of int
+        Input columns of the field.
+    names : tuple of str
+        Names of those columns (``'x3'`` for column 3 when X had no names).
+    kind : {'categorical', 'indicator', 'numeric', 'sparse'}
+        How the columns are read:
+
+        - ``'categorical'``: one column; each category seen in ``fit`` owns an
+          embedding row, and row ``offset`` (the unknown row) receives
+          categories never seen, negative codes and missing values;
+        - ``'indicator'``: several dense 0/1 columns of one one-hot block
+          (``pd.get_dummies``, a densified ``OneHotEncoder``); the active
+          column's row is used, and row ``offset`` when none is set;
+        - ``'numeric'``: one column, standardised with ``mean`` and
+          ``scale``, scaling the single row ``offset``;
+        - ``'sparse'``: columns of a sparse matrix; column ``c`` owns row
+          ``c``, scaled by the stored value (no standardisation).
+    offset : int
+        First embedding row of the field (dense input); for sparse input the
+        rows are the column indices themselves.
+    n_embeddings : int
+        Embedding rows the field owns.
+    categories : ndarray or None
+        Categories in row order (row ``offset + 1 + i`` is ``categories[i]``)
+        for categorical and indicator fields (the column names of an
+        indicator block), else None.
+    mean, scale : float or None
+        Standardisation of a numeric field, else None.
+    """
+
+    field: int
+    columns: tuple
+    names: tuple
+    kind: str
+    offset: int
+    n_embeddings: int
+    categories: object = None
+    mean: float | None = None
+    scale: float | None = None
+
+    def summary(self):
+        """One line: how the field is read and what it owns."""
+        if self.kind == NUMERIC:
+            return f"numeric, mean {self.mean:.4g}, scale {self.scale:.4g}"
+        if self.kind == SPARSE:
+            return f"{len(self.columns)} sparse column(s), each scaling its own row"
+        n_categories = len(self.categories)
+        what = "categories" if self.kind == CATEGORICAL else "0/1 columns"
+        return f"{self.kind}, {n_categories:,} {what} + 1 unknown row"
+
+
+@dataclass(frozen=True)
+class InputLayout:
+    """The fitted input rule: every field, in the order the deep part sees them.
+
+    Print it to see what ``fit`` decided.
+
+    Attributes
+    ----------
+    fields : tuple of FieldLayout
+    n_features_in : int
+        Columns of the training input.
+    n_embeddings : int
+        Rows of the shared embedding table.
+    sparse : bool
+        Whether the input was read as a sparse matrix (fields of columns)
+        rather than column by column.
+    """
+
+    fields: tuple
+    n_features_in: int
+    n_embeddings: int
+    sparse: bool
+
+    @property
+    def n_fields(self):
+        return len(self.fields)
+
+    @property
+    def is_categorical(self):
+        """Per input column: read as categorical (None for sparse input)."""
+        if self.sparse:
+            return None
+        mask = np.zeros(self.n_features_in, dtype=bool)
+        for field in self.fields:
+            mask[list(field.columns)] = field.kind != NUMERIC
+        return mask
+
+    @property
+    def column_fields(self):
+        """Field id of each input column."""
+        fields = np.empty(self.n_features_in, dtype=np.int64)
+        for field in self.fields:
+            fields[list(field.columns)] = field.field
+        return fields
+
+    def __str__(self):
+        source = "a sparse matrix" if self.sparse else "columns"
+        lines = [
+            f"{self.n_fields} field(s) read from {source} of "
+            f"{self.n_features_in} column(s); {self.n_embeddings:,} embedding rows"
+        ]
+        for field in self.fields:
+            lines.append(f"  field {field.field}: {_names(field)}: {field.summary()}")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"<InputLayout\n{self}\n>"
+
+
+def _names(field, shown=3):
+    names = list(field.names[:shown])
+    more = len(field.names) - shown
+    text = ", ".join(repr(name) for name in names)
+    return text + (f" and {more} more" if more > 0 else "")

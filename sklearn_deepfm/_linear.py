@@ -1,0 +1,108 @@
+"""The first-order part solved as scikit-learn solves a linear model.
+
+The default recipe does not learn the first-order weights by stochastic
+gradient steps: it fits :class:`~sklearn.linear_model.LogisticRegression`
+(classification) or :class:`~sklearn.linear_model.Ridge` (regression) on the
+one-hot / value matrix of the encoded rows, the same features a user's
+``OneHotEncoder`` + ``StandardScaler`` pipeline gives a linear model, to
+convergence, with the regularisation chosen on the validation rows.  The
+FM and deep parts then learn on top of that fixed linear model.
+"""
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression, Ridge
+
+from ._batching import RegularRows
+
+# Inverse regularisation strengths tried, from strongest to weakest (each fit
+# starts from the previous solution); C=1 is scikit-learn's default.
+C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
+MAX_ITER = 1000
+
+
+def design_matrix(rows, n_embeddings):
+    """The encoded rows as a CSR matrix of shape (n_samples, n_embeddings):
+    entry ``(i, r)`` is the value with which row ``i`` uses embedding row
+    ``r`` (1 for a category)."""
+    if not isinstance(rows, RegularRows):
+        return rows.matrix
+    indices = np.asarray(rows.indices)
+    n_samples, n_slots = indices.shape
+    values = rows.values
+    data = (
+        np.ones(indices.size, dtype=np.float32)
+        if values is None
+        else np.asarray(values, dtype=np.float32).ravel()
+    )
+    indptr = np.arange(0, indices.size + 1, n_slots, dtype=np.int64)
+    return sp.csr_matrix(
+        (data, indices.ravel(), indptr), shape=(n_samples, n_embeddings)
+    )
+
+
+def _model(task, C, random_state):
+    if task == "regression":
+        return Ridge(alpha=1.0 / C)
+    return LogisticRegression(
+        C=C, max_iter=MAX_ITER, warm_start=True, random_state=random_state
+    )
+
+
+def _validation_loss(model, task, A, y, weight):
+    if task == "regression":
+        residual = model.predict(A) - y
+        return float(np.average(residual**2, weights=weight))
+    log_proba = model.predict_log_proba(A)
+    picked = log_proba[np.arange(len(y)), y.astype(np.int64)]
+    return float(-np.average(picked, weights=weight))
+
+
+def fit_linear(task, train, valid=None, C=None, random_state=None):
+    """Solve the first-order part.
+
+    Parameters
+    ----------
+    task : {'binary', 'multiclass', 'regression'}
+    train : tuple (A, y, sample_weight)
+        Design matrix (see :func:`design_matrix`), encoded targets (0/1,
+        class indices, or the standardised target) and sample weights.
+    valid : tuple (A, y, sample_weight) or None
+        Validation rows on which ``C`` is chosen (by log-loss or squared
+        error) among :data:`C_GRID`; None fits ``C`` (default 1).
+    C : float or None
+        Inverse regularisation strength to use without choosing.
+
+    Returns
+    -------
+    weight : ndarray of shape (n_embeddings, n_outputs), float32
+    bias : ndarray of shape (n_outputs,), float32
+    C : float
+        The inverse regularisation strength used.
+    """
+    A, y, weight = train
+    grid = C_GRID if valid is not None and C is None else (C or 1.0,)
+    best = None
+    model = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for candidate in grid:
+            if model is None or task == "regression":
+                model = _model(task, candidate, random_state)
+            else:
+                model.set_params(C=candidate)
+            model.fit(A, y, sample_weight=weight)
+            score = 0.0 if valid is None else _validation_loss(model, task, *valid)
+            if best is None or score < best[0]:
+                best = (score, candidate, _coefficients(model, task))
+    _, chosen, (coef, intercept) = best
+    return coef, intercept, chosen
+
+
+def _coefficients(model, task):
+    coef = np.atleast_2d(model.coef_).T.astype(np.float32)
+    intercept = np.atleast_1d(model.intercept_).astype(np.float32)
+    return coef, intercept

@@ -1,0 +1,31 @@
+"""How many CPU threads torch uses while an estimator fits or predicts."""
+
+import contextlib
+import os
+
+import torch
+
+
+def n_threads(n_jobs):
+    """Threads for ``n_jobs`` by joblib's convention (None: torch's own
+    setting; -1: all cores; -2: all but one), at least one."""
+    if n_jobs is None:
+        return torch.get_num_threads()
+    if n_jobs < 0:
+        return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+    return max(1, n_jobs)
+
+
+@contextlib.contextmanager
+def torch_threads(n_jobs):
+    """Run the block with torch's CPU threads set by ``n_jobs``, and restore
+    the global setting afterwards."""
+    before = torch.get_num_threads()
+    wanted = n_threads(n_jobs)
+    if wanted != before:
+        torch.set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
