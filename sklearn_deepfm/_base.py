@@ -36,10 +36,6 @@ OPTIMIZERS = {
 # Below this many rows, 'auto' early stopping would validate on too few rows.
 EARLY_STOPPING_MIN_SAMPLES = 1000
 
-# Optimizer steps of the deep part before an epoch without improvement of the
-# validation loss counts towards n_iter_no_change (see _schedule.py).
-MIN_STEPS = 1000
-
 DOCS_URL = "https://sklearn-deepfm.readthedocs.io/en/stable"
 
 
@@ -355,9 +351,7 @@ class BaseDeepFM(BaseEstimator):
             callbacks.append(
                 (
                     "schedule",
-                    TrainingSchedule(
-                        patience=self.n_iter_no_change, min_steps=MIN_STEPS
-                    ),
+                    TrainingSchedule(patience=self.n_iter_no_change),
                 )
             )
 

@@ -81,12 +81,9 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
     validation_fraction : float, default=0.1
         Share of the training rows held out for early stopping.
     n_iter_no_change : int, default=2
-        Epochs without improvement of the validation loss before stopping.
-        Epochs count only once the FM and deep parts have taken 1,000
-        optimizer steps: on small data an epoch is a few dozen steps, too few
-        for the interactions to leave their flat start (until then the
-        learning rate is not lowered either).  The best epoch is restored
-        whatever happens after it.
+        Epochs without improvement of the validation loss before stopping;
+        the learning rate is divided by 10 after each of them, and the best
+        epoch is restored whatever happens after it.
     warm_start : bool, default=False
         When True, ``fit`` reuses the fitted input layout, first-order part
         and weights of the previous call and trains the FM and deep parts
@@ -291,9 +288,7 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
                 f"but y contains only one class: {classes[0]!r}."
             )
         if self.class_weight is not None:
-            sample_weight = sample_weight * compute_sample_weight(
-                self.class_weight, y
-            )
+            sample_weight = sample_weight * compute_sample_weight(self.class_weight, y)
         if n_classes == 2:
             target, task = y_index.astype(np.float32), "binary"
             criterion = torch.nn.BCEWithLogitsLoss

@@ -56,9 +56,8 @@ def _validation_loss(model, task, A, y, weight):
     if task == "regression":
         residual = model.predict(A) - y
         return float(np.average(residual**2, weights=weight))
-    log_proba = model.predict_log_proba(A)
-    picked = log_proba[np.arange(len(y)), y.astype(np.int64)]
-    return float(-np.average(picked, weights=weight))
+    proba = model.predict_proba(A)[np.arange(len(y)), y.astype(np.int64)]
+    return float(-np.average(np.log(np.clip(proba, 1e-15, None)), weights=weight))
 
 
 def fit_linear(task, train, valid=None, C=None, random_state=None):

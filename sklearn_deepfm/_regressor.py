@@ -73,12 +73,9 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
     validation_fraction : float, default=0.1
         Share of the training rows held out for early stopping.
     n_iter_no_change : int, default=2
-        Epochs without improvement of the validation loss before stopping.
-        Epochs count only once the FM and deep parts have taken 1,000
-        optimizer steps: on small data an epoch is a few dozen steps, too few
-        for the interactions to leave their flat start (until then the
-        learning rate is not lowered either).  The best epoch is restored
-        whatever happens after it.
+        Epochs without improvement of the validation loss before stopping;
+        the learning rate is divided by 10 after each of them, and the best
+        epoch is restored whatever happens after it.
     warm_start : bool, default=False
         When True, ``fit`` reuses the fitted input layout, first-order part
         and weights of the previous call and trains the FM and deep parts
@@ -253,9 +250,7 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         sample_weight = self._sample_weight(sample_weight, X)
         if not self._warm():  # a warm start keeps the scale the weights learnt
             self._y_mean = float(np.average(y, weights=sample_weight))
-            spread = np.sqrt(
-                np.average((y - self._y_mean) ** 2, weights=sample_weight)
-            )
+            spread = np.sqrt(np.average((y - self._y_mean) ** 2, weights=sample_weight))
             self._y_scale = float(spread) if spread > 0 else 1.0
         target = ((y - self._y_mean) / self._y_scale).astype(np.float32)
         return self._fit(

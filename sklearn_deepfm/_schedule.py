@@ -6,9 +6,7 @@ near zero, so training starts from the linear model.  Then:
 
 1. after every epoch whose validation loss does not improve, every learning
    rate is multiplied by ``factor``; after ``patience`` such epochs training
-   stops.  Epochs count only once ``min_steps`` optimizer steps have been
-   taken: on small data an epoch is a few dozen steps, too few for the
-   interactions to leave the flat start of training;
+   stops;
 2. the weights of the best epoch are restored.
 
 Whether the restored interactions are kept at all is decided afterwards on
@@ -33,25 +31,19 @@ class TrainingSchedule(Callback):
         History key to minimise.
     tol : float, default=1e-4
         Relative improvement that counts as one.
-    min_steps : int, default=1000
-        Optimizer steps before an epoch without improvement counts.
     """
 
-    def __init__(
-        self, patience=2, factor=0.1, monitor="valid_loss", tol=1e-4, min_steps=1000
-    ):
+    def __init__(self, patience=2, factor=0.1, monitor="valid_loss", tol=1e-4):
         self.patience = patience
         self.factor = factor
         self.monitor = monitor
         self.tol = tol
-        self.min_steps = min_steps
 
     def on_train_begin(self, net, **kwargs):
         self.best_score_ = float("inf")
         self.best_epoch_ = 0
         self.best_state_ = None
         self.misses_ = 0
-        self.steps_ = 0
 
     def on_epoch_end(self, net, **kwargs):
         history = net.history
@@ -65,8 +57,7 @@ class TrainingSchedule(Callback):
             self.best_state_ = copy.deepcopy(net.module_.state_dict())
             self.misses_ = 0
         history.record("best_epoch", self.best_epoch_)
-        self.steps_ += history[-1, "train_batch_count"]
-        if improved or self.steps_ < self.min_steps:
+        if improved:
             return
         self.misses_ += 1
         for group in net.optimizer_.param_groups:

@@ -1,0 +1,319 @@
+"""No silent surprises: one input rule whatever the container, what fit
+decided made visible, the scikit-learn knobs users reach for, and a clear
+error wherever the input cannot be read."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.compose import make_column_transformer
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from skorch.callbacks import Callback, ProgressBar
+
+from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
+from sklearn_deepfm.datasets import load_adult
+
+from .conftest import FAST, make_categorical
+
+
+@pytest.fixture(scope="module")
+def adult():
+    X, y = load_adult(return_X_y=True)
+    X, _, y, _ = train_test_split(X, y, train_size=4000, stratify=y, random_state=0)
+    return X.reset_index(drop=True), y.to_numpy()
+
+
+def _columns(X):
+    return (
+        list(X.select_dtypes("number").columns),
+        list(X.select_dtypes("category").columns),
+    )
+
+
+# one rule for every container -----------------------------------------------
+def test_ordinal_encoder_missing_code_keeps_columns_categorical(adult):
+    X, y = adult
+    assert X["workclass"].isna().any()  # missing values in the training rows
+    encoder = OrdinalEncoder(encoded_missing_value=-1, dtype=np.int64)
+    _, categorical = _columns(X)
+    codes = encoder.fit_transform(X[categorical])
+    assert (codes == -1).any()
+    model = DeepFMClassifier(**FAST).fit(codes, y)
+    assert model.is_categorical_.all()
+    # the -1 code is the unknown row, like a category never seen
+    layout = model.input_layout_.fields[categorical.index("workclass")]
+    assert -1 not in layout.categories
+    missing = codes.copy()
+    missing[:, 0] = -1
+    unseen = codes.copy()
+    unseen[:, 0] = 999
+    assert_allclose(model.predict_proba(missing), model.predict_proba(unseen))
+
+
+def test_several_negative_integers_read_as_numeric_with_a_warning():
+    X, y = make_categorical(n_samples=300)
+    X = X - 3  # codes 0..5 become -3..2: a quantity, or codes?
+    with pytest.warns(UserWarning, match="3 distinct negative values"):
+        model = DeepFMClassifier(**FAST).fit(X, y)
+    assert not model.is_categorical_.any()
+
+
+def test_high_cardinality_integers_are_flagged_once():
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.integers(0, 5, 400), rng.permutation(400)])
+    y = rng.integers(0, 2, 400)
+    with pytest.warns(UserWarning) as record:
+        DeepFMClassifier(**FAST).fit(X, y)
+    messages = [
+        str(w.message) for w in record if "categorical_features" in str(w.message)
+    ]
+    assert len(messages) == 1 and "column 1" in messages[0]
+    assert "400 distinct integers" in messages[0]
+
+
+@pytest.mark.parametrize("form", ["toarray", "pandas_output", "get_dummies"])
+def test_dense_one_hot_gets_the_fields_of_sparse_one_hot(adult, form):
+    X, y = adult
+    numeric, categorical = _columns(X)
+    X = X.copy()
+    X[numeric] = StandardScaler().fit_transform(X[numeric])
+    sparse = make_column_transformer(
+        ("passthrough", numeric),
+        (OneHotEncoder(handle_unknown="ignore"), categorical),
+    ).fit_transform(X)
+    reference = DeepFMClassifier(**FAST).fit(sparse, y)
+    assert reference.n_fields_ == 14
+    if form == "toarray":
+        dense = sparse.toarray()
+    elif form == "pandas_output":
+        dense = (
+            make_column_transformer(
+                ("passthrough", numeric),
+                (
+                    OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                    categorical,
+                ),
+            )
+            .set_output(transform="pandas")
+            .fit_transform(X)
+        )
+    else:
+        dense = pd.get_dummies(X, columns=categorical)
+    model = DeepFMClassifier(**FAST).fit(dense, y)
+    assert model.n_fields_ == 14
+    kinds = {field.kind for field in model.input_layout_.fields}
+    assert kinds == {"numeric", "indicator"}
+    auc_dense = roc_auc_score(y, model.decision_function(dense))
+    auc_sparse = roc_auc_score(y, reference.decision_function(sparse))
+    assert abs(auc_dense - auc_sparse) < 0.02
+
+
+def test_polars_dataframe_is_read_like_the_pandas_one(adult):
+    pl = pytest.importorskip("polars")
+    X, y = adult
+    frame = X.iloc[:1500]
+    polars_frame = pl.from_pandas(frame)
+    from_pandas = DeepFMClassifier(**FAST).fit(frame, y[:1500])
+    from_polars = DeepFMClassifier(**FAST).fit(polars_frame, y[:1500])
+    assert_array_equal(from_polars.is_categorical_, from_pandas.is_categorical_)
+    assert_array_equal(from_polars.feature_names_in_, frame.columns)
+    assert_allclose(
+        from_polars.predict_proba(polars_frame), from_pandas.predict_proba(frame)
+    )
+    # either container predicts for a model fitted on the other
+    assert_allclose(
+        from_pandas.predict_proba(polars_frame), from_pandas.predict_proba(frame)
+    )
+
+
+def test_string_ndarray_needs_no_encoder():
+    X, y = load_adult(return_X_y=True, as_frame=False)
+    X, y = X[:1500], y[:1500]
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    frame = load_adult(return_X_y=True)[0].iloc[:1500]
+    categorical = [frame[c].dtype == "category" for c in frame.columns]
+    assert_array_equal(model.is_categorical_[categorical], True)
+    assert np.isfinite(model.predict_proba(X)).all()
+
+
+def test_other_containers_get_a_type_error():
+    pa = pytest.importorskip("pyarrow")
+    X, y = make_categorical(n_samples=100)
+    table = pa.table({f"c{j}": X[:, j] for j in range(X.shape[1])})
+    with pytest.raises(TypeError, match="pandas or polars DataFrames.*pyarrow"):
+        DeepFMClassifier(**FAST).fit(table, y)
+
+
+def test_dask_collections_point_to_partial_fit():
+    dd = pytest.importorskip("dask.dataframe")
+    X, y = make_categorical(n_samples=100)
+    frame = dd.from_pandas(pd.DataFrame(X), npartitions=2)
+    with pytest.raises(TypeError, match="partial_fit"):
+        DeepFMClassifier(**FAST).fit(frame, y)
+
+
+def test_datetime_columns_are_an_error():
+    X, y = make_categorical(n_samples=100)
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    frame["when"] = pd.date_range("2026-01-01", periods=100, freq="h")
+    with pytest.raises(TypeError, match=r"column 4 \('when'\) holds dates"):
+        DeepFMClassifier(**FAST).fit(frame, y)
+
+
+@pytest.mark.parametrize("column", [0, 3])
+def test_infinity_is_an_error_in_fit_and_predict(column):
+    X, y = make_categorical(n_samples=200)
+    X = X.astype(float)
+    X[:, 3] += 0.5  # column 3 is numeric, the others codes
+    bad = X.copy()
+    bad[5, column] = np.inf
+    with pytest.raises(ValueError, match=f"infinity in.*column {column}"):
+        DeepFMClassifier(**FAST).fit(bad, y)
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    with pytest.raises(ValueError, match=f"infinity in.*column {column}"):
+        model.predict(bad)
+
+
+def test_sparse_matrix_to_a_model_fitted_on_dense_columns():
+    X, y = make_categorical(n_samples=200)
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    with pytest.raises(ValueError, match="fitted on dense columns.*sparse matrix"):
+        model.predict(sp.csr_matrix(X))
+
+
+# what fit decided ------------------------------------------------------------
+def test_input_layout_shows_every_field_and_verbose_prints_it(adult, capsys):
+    X, y = adult
+    model = DeepFMClassifier(**{**FAST, "max_epochs": 1, "verbose": 1}).fit(X, y)
+    layout = model.input_layout_
+    assert layout.n_fields == 14 and not layout.sparse
+    workclass = layout.fields[list(X.columns).index("workclass")]
+    assert workclass.kind == "categorical"
+    assert list(workclass.categories) == sorted(X["workclass"].dropna().unique())
+    assert workclass.n_embeddings == len(workclass.categories) + 1
+    text = str(layout)
+    assert "'workclass': categorical, 8 categories + 1 unknown row" in text
+    out = capsys.readouterr().out
+    assert text in out and out.index(text) < out.index("train_loss")
+
+
+def test_verbose_log_to_a_file_has_no_colour_codes(capsys):
+    X, y = make_categorical(n_samples=1200)
+    DeepFMClassifier(**{**FAST, "verbose": 1}).fit(X, y)
+    out = capsys.readouterr().out  # captured: not a terminal
+    assert "valid_loss" in out
+    assert not re.search(r"\x1b\[", out)
+
+
+def test_progress_bar_reaches_the_end_of_every_epoch():
+    X, y = make_categorical(n_samples=1500)
+    model = DeepFMClassifier(
+        callbacks=[ProgressBar()], **{**FAST, "early_stopping": True}
+    ).fit(X, y)
+    bar = dict(model.net_.callbacks_)["ProgressBar"].pbar_
+    assert bar.total is not None and bar.n == bar.total
+
+
+def test_html_repr_links_to_the_api_page():
+    html = DeepFMClassifier()._repr_html_()
+    assert "generated/sklearn_deepfm.DeepFMClassifier.html" in html
+    assert "generated/sklearn_deepfm.DeepFMRegressor.html" in (
+        DeepFMRegressor()._repr_html_()
+    )
+
+
+# the knobs users reach for ---------------------------------------------------
+def test_unknown_parameters_name_the_estimator_and_the_knob():
+    with pytest.raises(TypeError, match=r"DeepFMClassifier\.__init__"):
+        DeepFMClassifier(weight_decay=1e-4)
+    with pytest.raises(TypeError, match=r"DeepFMRegressor\.__init__"):
+        DeepFMRegressor(class_weight="balanced")
+    with pytest.raises(ValueError, match="for estimator DeepFMClassifier.*alpha"):
+        DeepFMClassifier().set_params(optimizer__weight_decay=1e-4)
+
+
+def test_alpha_penalises_the_weights():
+    X, y = make_categorical()
+    plain = DeepFMClassifier(**FAST).fit(X, y)
+    penalised = DeepFMClassifier(alpha=0.1, **FAST).fit(X, y)
+    assert penalised.net_.get_params()["optimizer__weight_decay"] == 0.1
+    norm = [
+        sum(float((p.detach() ** 2).sum()) for p in m.net_.module_.mlp.parameters())
+        for m in (plain, penalised)
+    ]
+    assert norm[1] < norm[0]
+
+
+def test_class_weight_is_sample_weight_by_class():
+    X, y = make_categorical(n_samples=800)
+    weights = {0: 1.0, 1: 3.0}
+    by_class = DeepFMClassifier(class_weight=weights, **FAST).fit(X, y)
+    by_sample = DeepFMClassifier(**FAST).fit(
+        X, y, sample_weight=np.where(y == 1, 3.0, 1.0)
+    )
+    assert_allclose(by_class.predict_proba(X), by_sample.predict_proba(X))
+    plain = DeepFMClassifier(**FAST).fit(X, y)
+    assert by_class.predict_proba(X)[:, 1].mean() > plain.predict_proba(X)[:, 1].mean()
+    balanced = DeepFMClassifier(class_weight="balanced", **FAST).fit(X, y)
+    assert np.isfinite(balanced.predict_proba(X)).all()
+
+
+def test_warm_start_continues_from_the_previous_fit():
+    X, y = make_categorical(n_samples=1200)
+    model = DeepFMClassifier(warm_start=True, **FAST).fit(X, y)
+    n_epochs = len(model.history_)
+    first_loss = model.history_[-1, "train_loss"]
+    layout = model.input_layout_
+    model.fit(X, y)
+    assert model.input_layout_ is layout  # the layout of the first fit is kept
+    # the history goes on, as MLPClassifier's loss_curve_ does
+    assert len(model.history_) > n_epochs
+    assert model.history_[n_epochs, "train_loss"] < first_loss * 1.05
+    assert model.history_[n_epochs, "train_loss"] < model.history_[0, "train_loss"]
+    with pytest.raises(ValueError, match="classes of the previous fit"):
+        model.fit(X, np.where(y == 1, 2, 0))
+
+
+def test_n_jobs_sets_torch_threads_during_fit_and_restores_them():
+    seen = []
+
+    class Threads(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            seen.append(torch.get_num_threads())
+
+    before = torch.get_num_threads()
+    X, y = make_categorical(n_samples=200)
+    model = DeepFMClassifier(n_jobs=1, callbacks=[Threads()], **FAST).fit(X, y)
+    assert set(seen) == {1}
+    assert torch.get_num_threads() == before
+    model.predict(X)
+    assert torch.get_num_threads() == before
+
+
+# clear errors ---------------------------------------------------------------
+def test_device_change_on_a_fitted_model_is_honoured():
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA")
+    X, y = make_categorical(n_samples=200)
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    model.set_params(device="cuda")
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        model.predict(X)
+    model.set_params(device="cpu")
+    assert model.predict(X).shape == (200,)
+
+
+def test_early_stopping_with_a_one_member_class_says_what_to_do():
+    X, y = make_categorical(n_samples=1200)
+    y = y.copy()
+    y[0] = 2  # a class with one member
+    with pytest.raises(ValueError, match="validation_fraction.*early_stopping=False"):
+        DeepFMClassifier(**{**FAST, "early_stopping": True}).fit(X, y)
+    model = DeepFMClassifier(**{**FAST, "early_stopping": False}).fit(X, y)
+    assert_array_equal(model.classes_, [0, 1, 2])
