@@ -44,8 +44,9 @@ model.fit(X, y)
 # solved on the first-order features; ``best_epoch`` is the epoch whose
 # weights are kept, and ``interactions_kept`` (last epoch) says whether the
 # FM and deep parts beat the logistic regression on the held-out rows.
-# ``verbose=1`` prints a similar table while training; ``callbacks=[skorch.callbacks.ProgressBar()]`` adds a progress
-# bar over the batches of each epoch.
+# ``verbose=1`` prints a similar table while training;
+# ``callbacks=[skorch.callbacks.ProgressBar()]`` adds a progress bar over the
+# batches of each epoch.
 columns = ["epoch", "train_loss", "valid_loss", "valid_auc", "best_epoch"]
 history = pd.DataFrame(
     [{key: row.get(key) for key in columns} for row in model.history_]
