@@ -33,6 +33,12 @@ OPTIMIZERS = {
     "rmsprop": torch.optim.RMSprop,
 }
 
+# partial_fit learns the first-order weights by gradient steps (fit solves
+# them instead); they take larger steps than the embeddings and the MLP, as
+# the wide part of Wide & Deep does with FTRL.
+LINEAR_LR_FACTOR = 20.0
+PARTIAL_FIT_LINEAR_START = True
+
 # Below this many rows, 'auto' early stopping would validate on too few rows.
 EARLY_STOPPING_MIN_SAMPLES = 1000
 
@@ -329,15 +335,13 @@ class BaseDeepFM(BaseEstimator):
             self._encoder = FeatureEncoder(self.fields, self.categorical_features)
             self._encoder.fit(X, feature_names)
             self._encoder.warn_guesses(type(self).__name__)
-            self.input_layout_ = self._encoder.layout_
-            self.n_fields_ = self.input_layout_.n_fields
-            self.fields_ = self.input_layout_.column_fields
-            self.is_categorical_ = self.input_layout_.is_categorical
+            self._set_layout()
         rows = self._encoder.transform(X, feature_names)
         weight = (sample_weight / sample_weight.mean()).astype(np.float32)
         dataset = EncodedDataset(rows, y, weight)
         n_samples = len(dataset)
 
+        self._n_partial_fit_calls = 0
         rng = check_random_state(self.random_state)
         torch_seed, shuffle_seed, split_seed = rng.randint(
             np.iinfo(np.int32).max, size=3
@@ -411,6 +415,110 @@ class BaseDeepFM(BaseEstimator):
         self.history_ = self.net_.history
         return self
 
+    def _partial_fit(
+        self, X, y, sample_weight, task, n_outputs, criterion, classes, bias
+    ):
+        """One pass over the rows given, keeping the model and the optimizer
+        state; the first call fixes the input layout."""
+        device = _check_device(self.device)
+        first = not hasattr(self, "net_")
+        feature_names = getattr(self, "feature_names_in_", None)
+        with torch_threads(self.n_jobs):
+            if first:
+                self._start_partial_fit(X, task, n_outputs, criterion, classes, bias)
+            else:
+                self._learn_categories(X, feature_names)
+                self.net_.move_to(device)
+                self.net_.stream(self._user_callbacks())
+                self.interactions_kept_ = True
+            rows = self._encoder.transform(X, feature_names)
+            weight = (sample_weight / sample_weight.mean()).astype(np.float32)
+            dataset = EncodedDataset(rows, y, weight)
+            if first and PARTIAL_FIT_LINEAR_START:
+                # start the first-order part from a LogisticRegression (Ridge)
+                # on the first batch; it goes on learning by gradient steps
+                self.linear_C_ = self._solve_linear(
+                    task, dataset, None, C=1.0, fixed=False
+                )
+            self._n_partial_fit_calls = getattr(self, "_n_partial_fit_calls", 0) + 1
+            seed = self._partial_fit_seed()
+            self.net_.shuffle_seed = seed
+            cuda_devices = [device.index or 0] if device.type == "cuda" else []
+            with torch.random.fork_rng(devices=cuda_devices):
+                torch.manual_seed(seed)
+                self.net_.partial_fit(dataset, epochs=1)
+        self.history_ = self.net_.history
+        return self
+
+    def _partial_fit_seed(self):
+        """A seed for this call, from random_state and the number of calls."""
+        base = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        return int((base + 7919 * self._n_partial_fit_calls) % np.iinfo(np.int32).max)
+
+    def _start_partial_fit(self, X, task, n_outputs, criterion, classes, bias):
+        device = _check_device(self.device)
+        hidden_units = tuple(int(width) for width in self.hidden_units)
+        optimizer = self._optimizer_class()
+        feature_names = getattr(self, "feature_names_in_", None)
+        self._encoder = FeatureEncoder(self.fields, self.categorical_features)
+        self._encoder.fit(X, feature_names)
+        self._encoder.warn_guesses(type(self).__name__)
+        self._set_layout()
+        batch_size = self.batch_size
+        if batch_size == "auto":
+            batch_size = _auto_batch_size(X.shape[0])
+        self.net_ = DeepFMNet(
+            module=DeepFM,
+            module__n_embeddings=self._encoder.n_embeddings_,
+            module__n_fields=self.n_fields_,
+            module__embedding_dim=self.embedding_dim,
+            module__hidden_units=hidden_units,
+            module__n_outputs=n_outputs,
+            module__dropout=self.dropout,
+            module__batch_norm=self.batch_norm,
+            module__sparse=optimizer is DenseSparseAdam,
+            module__mlp_dtype=_mlp_dtype(self.mixed_precision, device),
+            criterion=criterion,
+            criterion__reduction="none",
+            optimizer=optimizer,
+            optimizer__weight_decay=self.alpha,
+            optimizer__param_groups=[("linear.*", {"lr": self.lr * LINEAR_LR_FACTOR})],
+            lr=self.lr,
+            batch_size=batch_size,
+            iterator_valid__batch_size=predict_rows(device, batch_size),
+            max_epochs=1,
+            train_split=None,
+            callbacks=self._user_callbacks(),
+            device=str(device),
+            verbose=self.verbose,
+            classes=classes,
+        )
+        if self.verbose:
+            print(f"{type(self).__name__} input:\n{self.input_layout_}")
+        self._n_partial_fit_calls = 0
+        cuda_devices = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda_devices):
+            torch.manual_seed(self._partial_fit_seed())
+            self.net_.initialize()
+        self.net_.set_bias(bias)
+        self.interactions_kept_ = True
+
+    def _learn_categories(self, X, feature_names):
+        """Give the categories first seen in X their own embedding rows."""
+        unseen = self._encoder.unseen_categories(X, feature_names)
+        new_rows = self._encoder.extend(unseen)
+        if new_rows is None:
+            return
+        generator = torch.Generator().manual_seed(self._partial_fit_seed() + 1)
+        self.net_.grow(new_rows, self._encoder.n_embeddings_, generator)
+        self._set_layout()
+
+    def _set_layout(self):
+        self.input_layout_ = self._encoder.layout_
+        self.n_fields_ = self.input_layout_.n_fields
+        self.fields_ = self.input_layout_.column_fields
+        self.is_categorical_ = self.input_layout_.is_categorical
+
     def _holdout(self, dataset, classes, seed):
         stratify = classes is not None
         if stratify:
@@ -428,7 +536,7 @@ class BaseDeepFM(BaseEstimator):
                 )
         return HoldoutSplit(self.validation_fraction, stratify, seed)(dataset)
 
-    def _solve_linear(self, task, train, valid, C=None):
+    def _solve_linear(self, task, train, valid, C=None, fixed=True):
         """Fit the first-order part as scikit-learn's linear model (C chosen
         on ``valid`` when given) and fix it in the net; returns C."""
         n_embeddings = self._encoder.n_embeddings_
@@ -445,7 +553,7 @@ class BaseDeepFM(BaseEstimator):
                 valid.sample_weight,
             )
         weight, bias, C = fit_linear(task, fit_rows, valid_rows, C=C, random_state=0)
-        self.net_.set_linear(weight, bias)
+        self.net_.set_linear(weight, bias, fixed=fixed)
         return C
 
     def _raw_predict(self, X):

@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
+    _check_y,
     check_consistent_length,
     validate_data,
 )
@@ -303,6 +304,94 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
             n_outputs=1 if n_classes == 2 else n_classes,
             criterion=criterion,
             classes=np.arange(n_classes),
+        )
+
+    @fit_context
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train on one more batch of rows: one pass, keeping the model.
+
+        As :meth:`sklearn.linear_model.SGDClassifier.partial_fit`: the first
+        call needs ``classes`` and fixes the input layout (fields, which
+        columns are categorical, numeric scaling) and the batch size; later
+        calls must bring the same columns.  Categories first seen in a later
+        call get embedding rows of their own from then on (the tables grow
+        with the vocabulary, never with the number of rows).  Unlike
+        :meth:`fit`, there is no hold-out, no early stopping and no solved
+        first-order part: every part learns by gradient steps (the
+        first-order weights with 5 times the learning rate).  After ``fit``,
+        ``partial_fit`` trains the fitted model further.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like of shape (n_classes,), default=None
+            Every class label that will ever appear; required on the first
+            call, and must be the same on later calls.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : DeepFMClassifier
+        """
+        first = not hasattr(self, "net_")
+        if first and classes is None:
+            raise ValueError(
+                "classes must be passed on the first call to partial_fit: every "
+                "class label that will ever appear in y."
+            )
+        if classes is not None:
+            classes = np.unique(classes)
+            if not first and not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    f"classes={classes.tolist()} differs from the classes of the "
+                    f"first call, {self.classes_.tolist()}."
+                )
+        y = _check_y(y, estimator=self)
+        check_classification_targets(y)
+        X = self._validate_X(X, reset=first)
+        check_consistent_length(X, y)
+        sample_weight = self._sample_weight(sample_weight, X)
+        known = classes if first else self.classes_
+        if known.size < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs at least 2 classes; classes holds "
+                f"{known.tolist()}."
+            )
+        unexpected = np.setdiff1d(np.unique(y), known)
+        if unexpected.size:
+            raise ValueError(
+                f"y holds labels {unexpected.tolist()} that are not in classes "
+                f"{known.tolist()}."
+            )
+        if self.class_weight is not None:
+            if isinstance(self.class_weight, str):
+                raise ValueError(
+                    "class_weight='balanced' needs every row at once; pass a dict "
+                    "of weights to partial_fit, or use fit."
+                )
+            sample_weight = sample_weight * compute_sample_weight(self.class_weight, y)
+        y_index = np.searchsorted(known, y)
+        n_classes = known.size
+        prior = np.bincount(y_index, weights=sample_weight, minlength=n_classes)
+        prior = np.clip(prior / prior.sum(), 1e-6, 1)
+        if n_classes == 2:
+            target, criterion = y_index.astype(np.float32), torch.nn.BCEWithLogitsLoss
+            bias = np.log(prior[1:] / prior[:1])
+        else:
+            target, criterion = y_index.astype(np.int64), torch.nn.CrossEntropyLoss
+            bias = np.log(prior)
+        if first:
+            self.classes_ = known
+        return self._partial_fit(
+            X,
+            target,
+            sample_weight,
+            task="binary" if n_classes == 2 else "multiclass",
+            n_outputs=1 if n_classes == 2 else n_classes,
+            criterion=criterion,
+            classes=np.arange(n_classes),
+            bias=bias.astype(np.float32),
         )
 
     def decision_function(self, X):

@@ -246,29 +246,31 @@ def _integer_codes(values):
 
 # fitted columns -------------------------------------------------------------
 class _CategoricalColumn:
-    """Integer codes (any numeric dtype) mapped to local rows; negatives unknown."""
+    """Integer codes (any numeric dtype) mapped to local rows; negatives unknown.
+
+    ``categories`` are in row order: local row ``1 + i`` is ``categories[i]``
+    (sorted after ``fit``; categories learnt later are appended).
+    """
 
     kind = CATEGORICAL
 
     def __init__(self, values, name):
-        _check_no_infinity(values, name)
-        known = values[np.isfinite(values) & (values >= 0)]
-        if np.any(known != np.round(known)):
-            raise ValueError(
-                f"Categorical {name} holds non-integer values such as "
-                f"{known[known != np.round(known)][0]!r}. Label-encode it (for "
-                "example with OrdinalEncoder) or pass it as strings."
-            )
-        self.categories = np.unique(known)
+        self.categories = _known_codes(values, name)
+        self._index()
+
+    def _index(self):
         self.size = self.categories.size + 1
+        order = np.argsort(self.categories, kind="stable")
+        self._sorted = self.categories[order]
+        self._rows_of_sorted = (order + 1).astype(index_dtype(self.size))
         # Codes up to a few times the number of categories (label-encoded data)
         # are looked up in a table, which is much faster than a binary search.
         self._table = None
-        if self.categories.size and self.categories[-1] < max(
+        if self.categories.size and self._sorted[-1] < max(
             LOOKUP_TABLE_MIN_SIZE, LOOKUP_TABLE_RATIO * self.categories.size
         ):
             self._table = np.zeros(
-                int(self.categories[-1]) + 1, dtype=index_dtype(self.size)
+                int(self._sorted[-1]) + 1, dtype=index_dtype(self.size)
             )
             self._table[self.categories.astype(np.int64)] = np.arange(
                 1, self.categories.size + 1
@@ -278,6 +280,18 @@ class _CategoricalColumn:
         values = _as_codes(column)
         _check_no_infinity(values, name)
         return values
+
+    def unseen(self, values, name):
+        """Valid codes among ``values`` (prepared) that have no row yet."""
+        known = _known_codes(values, name)
+        return known[self.local_rows(known) == UNKNOWN]
+
+    def extend(self, categories):
+        """Give each of ``categories`` (unseen codes) a row after the others."""
+        self.categories = np.concatenate(
+            [self.categories, np.asarray(categories, dtype=self.categories.dtype)]
+        )
+        self._index()
 
     def local_rows(self, values):
         if self.categories.size == 0:
@@ -292,33 +306,52 @@ class _CategoricalColumn:
             local = self._table[codes]
             local[~inside | (codes != values)] = UNKNOWN
             return local
-        position = np.searchsorted(self.categories, values)
-        position = np.minimum(position, self.categories.size - 1)
-        found = self.categories[position] == values
-        return np.where(found, position + 1, UNKNOWN)
+        position = np.searchsorted(self._sorted, values)
+        position = np.minimum(position, self._sorted.size - 1)
+        found = self._sorted[position] == values
+        return np.where(found, self._rows_of_sorted[position], UNKNOWN)
+
+
+def _known_codes(values, name):
+    """The distinct valid codes (finite, non-negative integers) of ``values``."""
+    _check_no_infinity(values, name)
+    known = values[np.isfinite(values) & (values >= 0)]
+    if np.any(known != np.round(known)):
+        raise ValueError(
+            f"Categorical {name} holds non-integer values such as "
+            f"{known[known != np.round(known)][0]!r}. Label-encode it (for "
+            "example with OrdinalEncoder) or pass it as strings."
+        )
+    return np.unique(known).astype(np.float64)
 
 
 class _LabelColumn:
     """Any hashable labels (strings, categories, objects) mapped to local rows.
 
-    The categories are kept as a plain object array (sorted when they can
-    be), so a fitted model holds no pandas or polars objects.
+    The categories are kept as a plain object array in row order (sorted,
+    when they can be, after ``fit``; labels learnt later are appended), so a
+    fitted model holds no pandas or polars objects.
     """
 
     kind = CATEGORICAL
 
     def __init__(self, labels, name):
-        distinct = {label for label in labels if not _is_missing(label)}
-        try:
-            ordered = sorted(distinct)
-        except TypeError:
-            ordered = sorted(distinct, key=repr)
-        self.categories = np.empty(len(ordered), dtype=object)
-        self.categories[:] = ordered
-        self.size = len(ordered) + 1
+        self.categories = _object_array(_sorted_labels(labels))
+        self.size = len(self.categories) + 1
 
     def prepare(self, column, name):
         return _as_labels(column)
+
+    def unseen(self, labels, name):
+        """Labels among ``labels`` (prepared) that have no row yet, sorted."""
+        missing = np.array([_is_missing(label) for label in labels], dtype=bool)
+        new = labels[(self.local_rows(labels) == UNKNOWN) & ~missing]
+        return _object_array(_sorted_labels(new))
+
+    def extend(self, categories):
+        """Give each of ``categories`` (unseen labels) a row after the others."""
+        self.categories = np.concatenate([self.categories, _object_array(categories)])
+        self.size = len(self.categories) + 1
 
     def local_rows(self, labels):
         try:
@@ -328,6 +361,20 @@ class _LabelColumn:
             return np.array([position.get(v, -1) + 1 for v in labels], dtype=np.int64)
         index = pd.Index(self.categories, dtype=object)
         return index.get_indexer(labels).astype(np.int64) + 1
+
+
+def _sorted_labels(labels):
+    distinct = {label for label in labels if not _is_missing(label)}
+    try:
+        return sorted(distinct)
+    except TypeError:
+        return sorted(distinct, key=repr)
+
+
+def _object_array(values):
+    array = np.empty(len(values), dtype=object)
+    array[:] = list(values)
+    return array
 
 
 class _IndicatorBlock:
@@ -569,18 +616,26 @@ class FeatureEncoder:
             blocks = {block[0]: block for block in _indicator_blocks(table, binary)}
         in_block = {j for block in blocks.values() for j in block}
 
-        specs, layouts, offset = [], [], 0
+        specs = []
         for j in range(table.n_columns):
             if j in in_block and j not in blocks:
                 continue
             columns = blocks.get(j, [j])
             spec = self._fit_column(table, j, kinds[j], marked, columns)
             specs.append((columns, spec))
+        self._columns = specs
+        self._names = [table.name(j) for j in range(table.n_columns)]
+        self._describe_columns()
+
+    def _describe_columns(self):
+        """Build ``layout_`` from the fitted columns (after fit or growth)."""
+        layouts, offset = [], 0
+        for field, (columns, spec) in enumerate(self._columns):
             layouts.append(
                 FieldLayout(
-                    field=len(layouts),
+                    field=field,
                     columns=tuple(columns),
-                    names=tuple(table.name(c) for c in columns),
+                    names=tuple(self._names[c] for c in columns),
                     kind=spec.kind,
                     offset=offset,
                     n_embeddings=spec.size,
@@ -590,8 +645,54 @@ class FeatureEncoder:
                 )
             )
             offset += spec.size
-        self._columns = specs
-        self.layout_ = InputLayout(tuple(layouts), table.n_columns, offset, False)
+        self.layout_ = InputLayout(tuple(layouts), len(self._names), offset, False)
+        self.n_embeddings_ = offset
+
+    # growth ---------------------------------------------------------------
+    def unseen_categories(self, X, feature_names=None):
+        """Per field, the categories of ``X`` that have no embedding row yet
+        (an empty list for fields that cannot grow: numeric, indicator and
+        sparse fields)."""
+        if self.layout_.sparse:
+            return [[] for _ in self.layout_.fields]
+        table = _Table(X, feature_names)
+        found = []
+        for columns, spec in self._columns:
+            if not hasattr(spec, "unseen"):
+                found.append([])
+                continue
+            name = table.describe(columns[0])
+            found.append(
+                spec.unseen(spec.prepare(table.column(columns[0]), name), name)
+            )
+        return found
+
+    def extend(self, categories):
+        """Give new categories their own embedding rows.
+
+        Parameters
+        ----------
+        categories : list with one sequence of unseen categories per field
+            As :meth:`unseen_categories` returns them.
+
+        Returns
+        -------
+        new_rows : ndarray of shape (n_embeddings before,) or None
+            The embedding row each old row moves to (None when nothing was
+            added): a field's rows stay contiguous, so later fields move.
+        """
+        if not any(len(new) for new in categories):
+            return None
+        old = [(field.offset, field.n_embeddings) for field in self.layout_.fields]
+        for (_, spec), new in zip(self._columns, categories, strict=True):
+            if len(new):
+                spec.extend(new)
+        self._describe_columns()
+        new_rows = np.empty(sum(size for _, size in old), dtype=np.int64)
+        for (start, size), field in zip(old, self.layout_.fields, strict=True):
+            new_rows[start : start + size] = field.offset + np.arange(size)
+        self.n_fields_ = self.layout_.n_fields
+        return new_rows
 
     def _fit_column(self, table, j, kind, marked, columns):
         name = table.describe(j)

@@ -168,6 +168,7 @@ class DeepFM(nn.Module):
     ):
         super().__init__()
         self.n_fields = n_fields
+        self.embedding_init_std = embedding_init_std
         self.mlp_dtype = mlp_dtype
         self.linear_only = False
         self.linear = FeaturesLinear(n_embeddings, n_outputs, sparse=sparse)

@@ -178,14 +178,43 @@ class DeepFMNet(NeuralNet):
         return (self.criterion_(y_pred, target) * weight).mean()
 
     # what the estimators ask of the module ----------------------------------
-    def set_linear(self, weight, bias):
-        """Set the first-order weights and bias and keep them fixed in
-        training (see :mod:`~sklearn_deepfm._linear`)."""
+    def set_linear(self, weight, bias, fixed=True):
+        """Set the first-order weights and bias (see
+        :mod:`~sklearn_deepfm._linear`), fixed in training unless not ``fixed``."""
         linear = self.module_.linear
         with torch.no_grad():
             linear.weight.weight.copy_(torch.as_tensor(weight))
             linear.bias.copy_(torch.as_tensor(bias))
-        linear.requires_grad_(False)
+        linear.requires_grad_(not fixed)
+
+    def grow(self, new_rows, n_embeddings, generator):
+        """Grow the embedding tables to ``n_embeddings`` rows after the input
+        layout gained categories (see ``FeatureEncoder.extend``).
+
+        Old row ``r`` moves to ``new_rows[r]`` with its optimizer state; the
+        new rows start as a fitted model's rows did (small random embeddings
+        drawn from ``generator``, zero first-order weights, no optimizer
+        history).
+        """
+        module = self.module_
+        index = torch.as_tensor(new_rows, device=module.embedding.weight.device)
+        states = self.optimizer_.state if self.initialized_ else {}
+        std = module.embedding_init_std
+        for table in (module.embedding, module.linear.weight):
+            param = table.weight
+            grown = param.new_zeros((n_embeddings, param.shape[1]))
+            if table is module.embedding:
+                fresh = torch.randn(grown.shape, generator=generator) * std
+                grown.copy_(fresh.to(grown.device))
+            with torch.no_grad():
+                grown[index] = param
+            param.data = grown
+            table.num_embeddings = n_embeddings
+            for key, value in states.get(param, {}).items():
+                if torch.is_tensor(value) and value.shape[:1] == index.shape:
+                    moved = value.new_zeros((n_embeddings, *value.shape[1:]))
+                    moved[index] = value
+                    states[param][key] = moved
 
     def set_bias(self, bias):
         """Set the output bias (the log prior odds for classifiers)."""
@@ -195,6 +224,15 @@ class DeepFMNet(NeuralNet):
     def enable_interactions(self):
         """Train and predict with the FM and deep parts (again)."""
         self.module_.linear_only = False
+
+    def stream(self, callbacks):
+        """Train on from here one pass per ``partial_fit`` call: the FM and
+        deep parts on, and the recipe's early-stopping schedule (a ``fit``
+        feature) replaced by ``callbacks`` alone."""
+        self.module_.linear_only = False
+        if "schedule" in dict(self.callbacks_):
+            self.callbacks = callbacks
+            self.initialize_callbacks()
 
     def move_to(self, device):
         """Predict (and train) on ``device`` from now on."""

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 from sklearn.base import RegressorMixin
-from sklearn.utils.validation import check_consistent_length, validate_data
+from sklearn.utils.validation import _check_y, check_consistent_length, validate_data
 
 from ._base import BaseDeepFM, fit_context
 
@@ -260,6 +260,50 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
             task="regression",
             n_outputs=1,
             criterion=torch.nn.MSELoss,
+        )
+
+    @fit_context
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train on one more batch of rows: one pass, keeping the model.
+
+        As :meth:`sklearn.linear_model.SGDRegressor.partial_fit`: the first
+        call fixes the input layout (fields, which columns are categorical,
+        numeric scaling), the batch size and the target's standardisation;
+        later calls must bring the same columns.  Categories first seen in a
+        later call get embedding rows of their own from then on.  Unlike
+        :meth:`fit`, there is no hold-out, no early stopping and no solved
+        first-order part.  After ``fit``, ``partial_fit`` trains the fitted
+        model further.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : DeepFMRegressor
+        """
+        first = not hasattr(self, "net_")
+        y = _check_y(y, y_numeric=True, estimator=self)
+        X = self._validate_X(X, reset=first)
+        check_consistent_length(X, y)
+        sample_weight = self._sample_weight(sample_weight, X)
+        if first:
+            self._y_mean = float(np.average(y, weights=sample_weight))
+            spread = np.sqrt(np.average((y - self._y_mean) ** 2, weights=sample_weight))
+            self._y_scale = float(spread) if spread > 0 else 1.0
+        target = ((y - self._y_mean) / self._y_scale).astype(np.float32)
+        return self._partial_fit(
+            X,
+            target,
+            sample_weight,
+            task="regression",
+            n_outputs=1,
+            criterion=torch.nn.MSELoss,
+            classes=None,
+            bias=np.zeros(1, dtype=np.float32),
         )
 
     def predict(self, X):

@@ -1,0 +1,152 @@
+"""Data larger than memory: partial_fit chunk by chunk, a vocabulary that
+learns from the stream, and dask-ml's Incremental on a Dask cluster."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.metrics import roc_auc_score
+
+from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
+from sklearn_deepfm.datasets import make_ctr_classification
+
+from .conftest import make_categorical
+
+SMALL = {"hidden_units": (32,), "random_state": 0, "batch_size": 128, "n_jobs": 1}
+
+
+def _chunks(X, y, n_chunks):
+    return zip(np.array_split(X, n_chunks), np.array_split(y, n_chunks), strict=True)
+
+
+def test_partial_fit_over_chunks_reaches_one_fit_of_the_same_epochs():
+    X, y = make_ctr_classification(
+        n_samples=30_000,
+        n_fields=6,
+        cardinalities=30,
+        interaction_strength=1.0,
+        nonlinear_strength=1.0,
+        random_state=0,
+    )
+    X_train, y_train, X_test, y_test = X[:24_000], y[:24_000], X[24_000:], y[24_000:]
+    params = {"random_state": 0, "batch_size": 256, "n_jobs": 1}
+    streamed = DeepFMClassifier(**params)
+    for _ in range(3):
+        for X_chunk, y_chunk in _chunks(X_train, y_train, 6):
+            streamed.partial_fit(X_chunk, y_chunk, classes=[0, 1])
+    assert len(streamed.history_) == 18  # one pass per call
+    at_once = DeepFMClassifier(early_stopping=False, max_epochs=3, **params)
+    at_once.fit(X_train, y_train)
+    auc_streamed = roc_auc_score(y_test, streamed.decision_function(X_test))
+    auc_at_once = roc_auc_score(y_test, at_once.decision_function(X_test))
+    assert auc_streamed >= auc_at_once - 0.005
+
+
+def test_a_category_first_seen_in_a_later_chunk_is_learned():
+    X, y = make_categorical(n_samples=3000, n_categories=6)
+    new = X[:, 0] == 5
+    y = np.where(new, 1, y)  # category 5 of field 0 always clicks
+    first, later = ~new, new | (np.arange(len(y)) % 2 == 0)
+    model = DeepFMClassifier(**SMALL)
+    model.partial_fit(X[first], y[first], classes=[0, 1])
+    layout = model.input_layout_
+    assert 5 not in layout.fields[0].categories
+    probe = X[new][:50]
+    unknown = probe.copy()
+    unknown[:, 0] = 99  # never seen: the unknown row
+    assert_allclose(model.predict_proba(probe), model.predict_proba(unknown))
+    for _ in range(3):
+        model.partial_fit(X[later], y[later])
+    assert 5 in model.input_layout_.fields[0].categories
+    assert model.input_layout_.n_embeddings == layout.n_embeddings + 1
+    learned = model.predict_proba(probe)[:, 1]
+    assert learned.mean() > model.predict_proba(unknown)[:, 1].mean() + 0.1
+    assert learned.mean() > 0.8
+
+
+def test_string_categories_grow_too_and_memory_follows_the_vocabulary():
+    rng = np.random.default_rng(0)
+    model = DeepFMRegressor(**SMALL)
+    for chunk in range(4):
+        frame = pd.DataFrame(
+            {
+                "user": [f"u{i}" for i in rng.integers(0, 50 * (chunk + 1), 500)],
+                "x": rng.normal(size=500),
+            }
+        )
+        model.partial_fit(frame, rng.normal(size=500))
+    users = model.input_layout_.fields[0]
+    assert len(users.categories) > 150
+    weights = model.net_.module_.embedding.weight
+    assert weights.shape[0] == model.input_layout_.n_embeddings
+
+
+def test_pickling_between_calls_gives_the_same_model():
+    X, y = make_categorical(n_samples=2000)
+    chunks = list(_chunks(X, y, 4))
+    straight = DeepFMClassifier(**SMALL)
+    for X_chunk, y_chunk in chunks:
+        straight.partial_fit(X_chunk, y_chunk, classes=[0, 1])
+    resumed = DeepFMClassifier(**SMALL)
+    for X_chunk, y_chunk in chunks:
+        resumed = pickle.loads(pickle.dumps(resumed))
+        resumed.partial_fit(X_chunk, y_chunk, classes=[0, 1])
+    assert_array_equal(resumed.predict_proba(X), straight.predict_proba(X))
+
+
+def test_partial_fit_follows_scikit_learn_conventions():
+    X, y = make_categorical(n_samples=600)
+    model = DeepFMClassifier(**SMALL)
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        model.partial_fit(X, y)
+    model.partial_fit(X, y, classes=[0, 1])
+    with pytest.raises(ValueError, match="differs from the classes of the first"):
+        model.partial_fit(X, y, classes=[0, 1, 2])
+    with pytest.raises(ValueError, match=r"not in classes \[0, 1\]"):
+        model.partial_fit(X, np.where(y == 1, 3, 0))
+    with pytest.raises(ValueError, match="features"):
+        model.partial_fit(X[:, :3], y)
+    # fit starts afresh
+    refit = model.fit(X, y)
+    assert len(refit.history_) <= refit.max_epochs
+    assert refit.history_[0, "epoch"] == 1
+
+
+def test_partial_fit_after_fit_trains_the_fitted_model_further():
+    X, y = make_categorical(n_samples=1500)
+    model = DeepFMClassifier(**{**SMALL, "early_stopping": True}).fit(X, y)
+    n_epochs = len(model.history_)
+    model.partial_fit(X, y)
+    assert len(model.history_) == n_epochs + 1
+    assert "valid_loss" not in model.history_[-1]
+    assert np.isfinite(model.predict_proba(X)).all()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_dask_incremental_on_a_local_cluster():
+    dd = pytest.importorskip("dask.dataframe")
+    distributed = pytest.importorskip("distributed")
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+    X, y = make_categorical(n_samples=4000)
+    frame = pd.DataFrame(X, columns=list("abcd")).astype("category")
+    # a numeric column beside the categories
+    frame["d"] = X[:, 3] + np.random.default_rng(0).normal(scale=0.1, size=len(X))
+    frame_dask = dd.from_pandas(frame, npartitions=4)
+    y_dask = dd.from_pandas(pd.Series(y), npartitions=4)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster, distributed.Client(cluster):
+        search = wrappers.Incremental(
+            DeepFMClassifier(**SMALL), shuffle_blocks=False, random_state=0
+        )
+        search.fit(frame_dask, y_dask, classes=[0, 1])
+        fitted = search.estimator_
+        assert len(fitted.history_) == 4  # one pass per partition
+        search.partial_fit(frame_dask, y_dask, classes=[0, 1])  # a second pass
+        assert len(search.estimator_.history_) == 8
+        proba = search.predict_proba(frame_dask).compute()
+    assert_array_equal(search.estimator_.is_categorical_, [True, True, True, False])
+    assert roc_auc_score(y, proba[:, 1]) > 0.7
