@@ -384,3 +384,22 @@ def test_adult_files_ship_with_attribution():
     for name in ("adult.data.gz", "adult.test.gz", "README.md", "LICENSE"):
         assert data.joinpath(name).is_file(), name
     assert "CC BY 4.0" in data.joinpath("LICENSE").read_text(encoding="utf-8")
+
+
+def test_streamed_batches_are_the_rows_of_make_ctr_classification():
+    from sklearn_deepfm.datasets import stream_ctr_classification
+
+    params = {
+        "n_samples": 70_000,
+        "n_fields": 5,
+        "cardinalities": 40,
+        "random_state": 3,
+    }
+    X, y, proba = make_ctr_classification(return_proba=True, **params)
+    batches = list(
+        stream_ctr_classification(batch_size=30_000, return_proba=True, **params)
+    )
+    assert [len(b[1]) for b in batches] == [30_000, 30_000, 10_000]
+    np.testing.assert_array_equal(np.vstack([b[0] for b in batches]), X)
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in batches]), y)
+    np.testing.assert_allclose(np.concatenate([b[2] for b in batches]), proba)

@@ -22,7 +22,11 @@ from scipy.optimize import brentq
 from scipy.special import expit, logit
 from sklearn.utils import check_random_state
 
-__all__ = ["ctr_cardinalities", "make_ctr_classification"]
+__all__ = [
+    "ctr_cardinalities",
+    "make_ctr_classification",
+    "stream_ctr_classification",
+]
 
 # Number of thresholded three-way terms in the non-linear effect.
 _N_TRIPLES = 16
@@ -427,18 +431,116 @@ def make_ctr_classification(
     >>> bayes_auc = roc_auc_score(y, proba)
     """
     n_samples = _check_int(n_samples, "n_samples", 1)
+    fields, calibration, sample_seed, label_seed = _planted_model(
+        n_fields,
+        cardinalities,
+        n_factors,
+        (first_order_strength, interaction_strength, nonlinear_strength),
+        base_rate,
+        zipf_exponent,
+        random_state,
+    )
+    X, eta = _sample_rows(fields, calibration, n_samples, sample_seed)
+    proba = expit(eta, out=eta)
+    uniforms = np.random.default_rng(label_seed).random(n_samples)
+    y = (uniforms < proba).astype(np.int64)
+    if return_proba:
+        return X, y, proba
+    return X, y
+
+
+def stream_ctr_classification(
+    n_samples=10000,
+    n_fields=10,
+    cardinalities=100,
+    *,
+    batch_size=100_000,
+    n_factors=8,
+    first_order_strength=1.0,
+    interaction_strength=1.0,
+    nonlinear_strength=1.0,
+    base_rate=0.25,
+    zipf_exponent=1.1,
+    return_proba=False,
+    random_state=None,
+):
+    """Generate the rows of :func:`make_ctr_classification` batch by batch.
+
+    Yields exactly the rows (and labels) that :func:`make_ctr_classification`
+    returns for the same parameters, in order, ``batch_size`` rows at a time,
+    without ever holding more than one batch: a click log of any length for
+    streaming examples and benchmarks.
+
+    Parameters
+    ----------
+    n_samples, n_fields, cardinalities, n_factors, first_order_strength, \
+    interaction_strength, nonlinear_strength, base_rate, zipf_exponent, \
+    return_proba, random_state
+        As in :func:`make_ctr_classification`.
+    batch_size : int, default=100_000
+        Rows per batch (the last batch may be shorter).
+
+    Yields
+    ------
+    X : ndarray of shape (n_batch, n_fields), dtype int64
+    y : ndarray of shape (n_batch,), dtype int64
+    proba : ndarray of shape (n_batch,), dtype float64
+        Only when ``return_proba=True``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_deepfm.datasets import (
+    ...     make_ctr_classification, stream_ctr_classification)
+    >>> X, y = make_ctr_classification(n_samples=1000, n_fields=3, random_state=0)
+    >>> batches = list(stream_ctr_classification(
+    ...     n_samples=1000, n_fields=3, batch_size=300, random_state=0))
+    >>> [len(batch_y) for _, batch_y in batches]
+    [300, 300, 300, 100]
+    >>> bool(np.array_equal(np.vstack([b[0] for b in batches]), X))
+    True
+    """
+    n_samples = _check_int(n_samples, "n_samples", 1)
+    batch_size = _check_int(batch_size, "batch_size", 1)
+    fields, calibration, sample_seed, label_seed = _planted_model(
+        n_fields,
+        cardinalities,
+        n_factors,
+        (first_order_strength, interaction_strength, nonlinear_strength),
+        base_rate,
+        zipf_exponent,
+        random_state,
+    )
+    generators = _field_generators(sample_seed, len(fields))
+    labels = np.random.default_rng(label_seed)
+    for start in range(0, n_samples, batch_size):
+        n_batch = min(batch_size, n_samples - start)
+        codes = _sample_codes(fields, generators, n_batch)
+        proba = expit(_combine(_raw_terms(codes, fields), calibration))
+        y = (labels.random(n_batch) < proba).astype(np.int64)
+        X = np.ascontiguousarray(codes.T)
+        yield (X, y, proba) if return_proba else (X, y)
+
+
+def _planted_model(
+    n_fields, cardinalities, n_factors, strengths, base_rate, zipf_exponent, seed
+):
+    """The planted model of the generators and the seeds of their samples."""
     n_fields = _check_int(n_fields, "n_fields", 1)
     cardinalities = _check_cardinalities(cardinalities, n_fields)
     n_factors = _check_int(n_factors, "n_factors", 1)
     strengths = [
-        _check_real(first_order_strength, "first_order_strength"),
-        _check_real(interaction_strength, "interaction_strength"),
-        _check_real(nonlinear_strength, "nonlinear_strength"),
+        _check_real(strength, name)
+        for strength, name in zip(
+            strengths,
+            ("first_order_strength", "interaction_strength", "nonlinear_strength"),
+            strict=True,
+        )
     ]
     base_rate = _check_real(base_rate, "base_rate", high=1.0, open_interval=True)
     zipf_exponent = _check_real(zipf_exponent, "zipf_exponent")
 
-    entropy = check_random_state(random_state).randint(2**31 - 1, size=4)
+    entropy = check_random_state(seed).randint(2**31 - 1, size=4)
     model_seed, calibration_seed, sample_seed, label_seed = np.random.SeedSequence(
         entropy.tolist()
     ).spawn(4)
@@ -449,14 +551,7 @@ def make_ctr_classification(
         for c, uses in zip(cardinalities, membership, strict=True)
     ]
     calibration = _calibrate(fields, strengths, base_rate, model_rng, calibration_seed)
-
-    X, eta = _sample_rows(fields, calibration, n_samples, sample_seed)
-    proba = expit(eta, out=eta)
-    uniforms = np.random.default_rng(label_seed).random(n_samples)
-    y = (uniforms < proba).astype(np.int64)
-    if return_proba:
-        return X, y, proba
-    return X, y
+    return fields, calibration, sample_seed, label_seed
 
 
 def ctr_cardinalities(n_fields, total, *, random_state=None):
