@@ -45,7 +45,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 import _data  # noqa: E402
 import _tables  # noqa: E402
 import torch  # noqa: E402
-from run import cpu_model, git_state, package_versions  # noqa: E402
+from run import cpu_flags, cpu_model, git_state, package_versions  # noqa: E402
 from sklearn.compose import ColumnTransformer  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
@@ -103,41 +103,11 @@ MAX_FIT_RATIO = 20.0  # on mixed tables: DeepFM fit s <= 20 x LR(C=1) fit s
 EPS = 1e-7  # probabilities are clipped to [EPS, 1 - EPS] for the log loss
 MODELS = ("lr", "tuned_lr", "deepfm")
 MODEL_NAMES = {"lr": "LR (C=1)", "tuned_lr": "tuned LR", "deepfm": "DeepFM"}
-SPEED_FLAGS = (
-    "sse4_2",
-    "avx",
-    "avx2",
-    "fma",
-    "f16c",
-    "avx_vnni",
-    "avx512f",
-    "avx512bw",
-    "avx512vl",
-    "avx512_vnni",
-    "avx512_bf16",
-    "avx512_fp16",
-    "amx_tile",
-    "amx_bf16",
-    "amx_int8",
-)
 
 
 # --------------------------------------------------------------------------
 # Environment
 # --------------------------------------------------------------------------
-
-
-def cpu_flags():
-    """The speed-relevant ISA flags of the CPU (Linux), or None if unknown."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    present = set(line.split(":", 1)[1].split())
-                    return [flag for flag in SPEED_FLAGS if flag in present]
-    except OSError:
-        pass
-    return None
 
 
 def environment(args):

@@ -45,6 +45,24 @@ DATASET_ALIASES = {
     "adult": "adult",
     "frappe": "frappe",
 }
+SPEED_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx_vnni",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_tile",
+    "amx_bf16",
+    "amx_int8",
+)
+
 PACKAGES = [
     "torch",
     "numpy",
@@ -72,6 +90,19 @@ def cpu_model():
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def cpu_flags():
+    """The speed-relevant ISA flags of the CPU (Linux), or None if unknown."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    present = set(line.split(":", 1)[1].split())
+                    return [flag for flag in SPEED_FLAGS if flag in present]
+    except OSError:
+        pass
+    return None
 
 
 def package_versions():
@@ -104,6 +135,7 @@ def collect_meta(args, device):
         ),
         "device": device,
         "cpu": cpu_model(),
+        "cpu_flags": cpu_flags(),
         "logical_cpus": os.cpu_count(),
         "threads": args.threads,
         "platform": platform.platform(),

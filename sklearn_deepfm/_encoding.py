@@ -344,9 +344,8 @@ class _LabelColumn:
 
     def unseen(self, labels, name):
         """Labels among ``labels`` (prepared) that have no row yet, sorted."""
-        missing = np.array([_is_missing(label) for label in labels], dtype=bool)
-        new = labels[(self.local_rows(labels) == UNKNOWN) & ~missing]
-        return _object_array(_sorted_labels(new))
+        candidates = labels[self.local_rows(labels) == UNKNOWN]
+        return _object_array(_sorted_labels(candidates))
 
     def extend(self, categories):
         """Give each of ``categories`` (unseen labels) a row after the others."""
