@@ -94,6 +94,12 @@ def _holdout(folder):
 
 
 def _peak_rss_mib():
+    """Peak RSS of this process (VmHWM: unlike ``ru_maxrss``, which Linux
+    carries over from the parent through fork and exec, it starts afresh)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -260,6 +266,11 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--dir", default="/tmp/sklearn_deepfm_streaming")
     parser.add_argument("--out", default=str(BENCH_DIR / "results" / "streaming.json"))
+    parser.add_argument(
+        "--reuse-log",
+        action="store_true",
+        help="reuse the log already written in --dir by the same settings",
+    )
     parser.add_argument("--child", choices=["stream", "memory"])
     parser.add_argument("--n", type=int)
     parser.add_argument("--epochs", type=int, default=1)
@@ -276,7 +287,12 @@ def main(argv=None):
     from run import cpu_flags, cpu_model, git_state, package_versions
 
     folder = Path(args.dir)
-    log = write_log(folder, args.rows, args.holdout_rows, args.file_rows)
+    done = folder / "log.json"
+    if args.reuse_log and done.exists():
+        log = json.loads(done.read_text())
+    else:
+        log = write_log(folder, args.rows, args.holdout_rows, args.file_rows)
+        done.write_text(json.dumps(log))
     print("log", log, flush=True)
     short = _child(args, "stream", args.small_rows)
     long = _child(args, "stream", args.rows)

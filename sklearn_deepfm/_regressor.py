@@ -115,9 +115,11 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         ``torch.autocast``); the parameters, the embeddings, the FM and the
         outputs stay float32.  On a CPU with AMX tiles (Intel Xeon of the 4th
         generation and later) it trained 1.3 to 1.6 times and predicted about
-        2 times faster at the benchmark's setting.  On CPUs without native
-        bfloat16 it is much slower.  'auto' enables it only on CPUs with AMX
-        tiles (not on CUDA); True forces it, and on CUDA needs a device with
+        2 times faster at the benchmark's setting.  On CPUs without a native
+        bfloat16 dot product it is much slower.  'auto' enables it on CPUs
+        that have one (AMX tiles or AVX512_BF16 on x86, the BF16 extension
+        on ARM; not on CUDA) and records the decision in
+        ``mixed_precision_``; True forces it, and on CUDA needs a device with
         bfloat16 support.
     n_jobs : int, default=None
         CPU threads torch uses while this estimator fits and predicts (the
@@ -151,6 +153,8 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         their embedding rows.  Print it to see it.
     linear_C_ : float
         Inverse regularisation strength of the first-order part.
+    mixed_precision_ : bool
+        Whether the deep part runs in bfloat16 (see ``mixed_precision``).
     interactions_kept_ : bool
         Whether the model uses its FM and deep parts (False: the validation
         rows showed no gain over the first-order part alone, which is then

@@ -1,6 +1,7 @@
 """The estimators inside scikit-learn's tools, their outputs and their errors."""
 
 import pickle
+import platform
 
 import joblib
 import numpy as np
@@ -241,8 +242,14 @@ def test_mixed_precision_runs_the_deep_part_in_bfloat16(device):
     assert_allclose(proba, full.predict_proba(X), atol=0.05)
     assert mixed.score(X, y) >= full.score(X, y) - 0.02
     auto = DeepFMClassifier(mixed_precision="auto", device=device, **FAST).fit(X, y)
-    on_amx = device == "cpu" and torch.cpu._is_amx_tile_supported()
-    assert (auto.net_.module_.mlp_dtype is torch.bfloat16) == on_amx
+    native = device == "cpu" and (
+        torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
+    )
+    if device == "cpu" and platform.machine().lower() in ("aarch64", "arm64"):
+        pytest.skip("the ARM probe reads /proc/cpuinfo; checked on x86 here")
+    assert (auto.net_.module_.mlp_dtype is torch.bfloat16) == native
+    assert auto.mixed_precision_ == native
+    assert mixed.mixed_precision_ and not full.mixed_precision_
 
 
 def test_device_data_path_trains_the_same_model(monkeypatch):

@@ -136,9 +136,12 @@ def test_dask_incremental_on_a_local_cluster():
     frame["d"] = X[:, 3] + np.random.default_rng(0).normal(scale=0.1, size=len(X))
     frame_dask = dd.from_pandas(frame, npartitions=4)
     y_dask = dd.from_pandas(pd.Series(y), npartitions=4)
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster, distributed.Client(cluster):
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+    ):
         search = wrappers.Incremental(
             DeepFMClassifier(**SMALL), shuffle_blocks=False, random_state=0
         )
