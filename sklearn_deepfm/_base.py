@@ -38,7 +38,6 @@ OPTIMIZERS = {
 # them instead); they take larger steps than the embeddings and the MLP, as
 # the wide part of Wide & Deep does with FTRL.
 LINEAR_LR_FACTOR = 20.0
-PARTIAL_FIT_LINEAR_START = True
 
 # Below this many rows, 'auto' early stopping would validate on too few rows.
 EARLY_STOPPING_MIN_SAMPLES = 1000
@@ -381,34 +380,17 @@ class BaseDeepFM(BaseEstimator):
         batch_size = self.batch_size
         if batch_size == "auto":
             batch_size = _auto_batch_size(n_samples)
-        params = {
-            "module": DeepFM,
-            "module__n_embeddings": self._encoder.n_embeddings_,
-            "module__n_fields": self.n_fields_,
-            "module__embedding_dim": self.embedding_dim,
-            "module__hidden_units": hidden_units,
-            "module__n_outputs": n_outputs,
-            "module__dropout": self.dropout,
-            "module__batch_norm": self.batch_norm,
-            "module__sparse": optimizer is DenseSparseAdam,
-            "module__mlp_dtype": self._decide_precision(device),
-            "criterion": criterion,
-            "criterion__reduction": "none",
-            "optimizer": optimizer,
-            "optimizer__weight_decay": self.alpha,
-            "lr": self.lr,
-            "batch_size": batch_size,
-            "iterator_valid__batch_size": predict_rows(device, batch_size),
-            "max_epochs": self.max_epochs,
-            "train_split": None,
-            "callbacks": callbacks,
-            "device": str(device),
-            "verbose": self.verbose,
-            "shuffle_seed": int(shuffle_seed),
-            "classes": classes,
-        }
-        if self.verbose:
-            print(f"{type(self).__name__} input:\n{self.input_layout_}")
+        params = self._net_params(
+            device, hidden_units, optimizer, n_outputs, criterion, classes
+        )
+        params.update(
+            batch_size=batch_size,
+            iterator_valid__batch_size=predict_rows(device, batch_size),
+            max_epochs=self.max_epochs,
+            callbacks=callbacks,
+            shuffle_seed=int(shuffle_seed),
+        )
+        self._announce_layout()
         cuda_devices = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(int(torch_seed))
@@ -453,7 +435,7 @@ class BaseDeepFM(BaseEstimator):
             rows = self._encoder.transform(X, feature_names)
             weight = (sample_weight / sample_weight.mean()).astype(np.float32)
             dataset = EncodedDataset(rows, y, weight)
-            if first and PARTIAL_FIT_LINEAR_START:
+            if first:
                 # start the first-order part from a LogisticRegression (Ridge)
                 # on the first batch; it goes on learning by gradient steps
                 self.linear_C_ = self._solve_linear(
@@ -486,34 +468,18 @@ class BaseDeepFM(BaseEstimator):
         batch_size = self.batch_size
         if batch_size == "auto":
             batch_size = _auto_batch_size(X.shape[0])
+        params = self._net_params(
+            device, hidden_units, optimizer, n_outputs, criterion, classes
+        )
         self.net_ = DeepFMNet(
-            module=DeepFM,
-            module__n_embeddings=self._encoder.n_embeddings_,
-            module__n_fields=self.n_fields_,
-            module__embedding_dim=self.embedding_dim,
-            module__hidden_units=hidden_units,
-            module__n_outputs=n_outputs,
-            module__dropout=self.dropout,
-            module__batch_norm=self.batch_norm,
-            module__sparse=optimizer is DenseSparseAdam,
-            module__mlp_dtype=self._decide_precision(device),
-            criterion=criterion,
-            criterion__reduction="none",
-            optimizer=optimizer,
-            optimizer__weight_decay=self.alpha,
+            **params,
             optimizer__param_groups=[("linear.*", {"lr": self.lr * LINEAR_LR_FACTOR})],
-            lr=self.lr,
             batch_size=batch_size,
             iterator_valid__batch_size=predict_rows(device, batch_size),
             max_epochs=1,
-            train_split=None,
             callbacks=self._user_callbacks(),
-            device=str(device),
-            verbose=self.verbose,
-            classes=classes,
         )
-        if self.verbose:
-            print(f"{type(self).__name__} input:\n{self.input_layout_}")
+        self._announce_layout()
         self._n_partial_fit_calls = 0
         cuda_devices = [device.index or 0] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda_devices):
@@ -537,6 +503,37 @@ class BaseDeepFM(BaseEstimator):
         self.n_fields_ = self.input_layout_.n_fields
         self.fields_ = self.input_layout_.column_fields
         self.is_categorical_ = self.input_layout_.is_categorical
+
+    def _net_params(
+        self, device, hidden_units, optimizer, n_outputs, criterion, classes
+    ):
+        """The skorch net's settings that fit and partial_fit share."""
+        return {
+            "module": DeepFM,
+            "module__n_embeddings": self._encoder.n_embeddings_,
+            "module__n_fields": self.n_fields_,
+            "module__embedding_dim": self.embedding_dim,
+            "module__hidden_units": hidden_units,
+            "module__n_outputs": n_outputs,
+            "module__dropout": self.dropout,
+            "module__batch_norm": self.batch_norm,
+            "module__sparse": optimizer is DenseSparseAdam,
+            "module__mlp_dtype": self._decide_precision(device),
+            "criterion": criterion,
+            "criterion__reduction": "none",
+            "optimizer": optimizer,
+            "optimizer__weight_decay": self.alpha,
+            "lr": self.lr,
+            "train_split": None,
+            "device": str(device),
+            "verbose": self.verbose,
+            "classes": classes,
+        }
+
+    def _announce_layout(self):
+        """With verbose, print what fit decided about the input, first."""
+        if self.verbose:
+            print(f"{type(self).__name__} input:\n{self.input_layout_}")
 
     def _decide_precision(self, device):
         """The deep part's autocast dtype; ``mixed_precision_`` records it."""
