@@ -64,7 +64,9 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
            :class:`~sklearn.linear_model.LogisticRegression` on the one-hot
            (and standardised numeric) features, to convergence, with ``C``
            chosen by validation log-loss among 0.03, 0.1, 0.3, 1 and 3
-           (``linear_C_``), and keeps it fixed;
+           (``linear_C_``; C other than 1 only when it beats C=1 by more
+           than one standard error of the per-row difference, so that a
+           few noisy validation rows do not move it), and keeps it fixed;
         2. trains the FM and deep parts on top (they start at zero, so
            training starts from the logistic regression), multiplies the
            learning rate by 0.1 after every epoch whose validation loss does

@@ -21,6 +21,7 @@ from ._batching import RegularRows
 # Inverse regularisation strengths tried, from strongest to weakest (each fit
 # starts from the previous solution); C=1 is scikit-learn's default.
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
+DEFAULT_C = 1.0
 MAX_ITER = 1000
 
 
@@ -52,12 +53,25 @@ def _model(task, C, random_state):
     )
 
 
-def _validation_loss(model, task, A, y, weight):
+def _row_losses(model, task, A, y, weight):
+    """Weighted loss of every validation row (log-loss or squared error)."""
     if task == "regression":
-        residual = model.predict(A) - y
-        return float(np.average(residual**2, weights=weight))
+        return weight * (model.predict(A) - y) ** 2
     proba = model.predict_proba(A)[np.arange(len(y)), y.astype(np.int64)]
-    return float(-np.average(np.log(np.clip(proba, 1e-15, None)), weights=weight))
+    return -weight * np.log(np.clip(proba, 1e-15, None))
+
+
+def _choose(losses):
+    """The C whose validation loss is lowest, if it beats C=1 (what
+    ``LogisticRegression()`` uses) by more than one standard error of the
+    per-row difference; else C=1.  On few or noisy validation rows (rare
+    positives) a chance improvement does not move C away from the default."""
+    best = min(losses, key=lambda C: losses[C].mean())
+    if best == DEFAULT_C or DEFAULT_C not in losses:
+        return best
+    difference = losses[best] - losses[DEFAULT_C]
+    standard_error = difference.std(ddof=1) / np.sqrt(difference.size)
+    return best if difference.mean() < -standard_error else DEFAULT_C
 
 
 def fit_linear(task, train, valid=None, C=None, random_state=None):
@@ -71,7 +85,8 @@ def fit_linear(task, train, valid=None, C=None, random_state=None):
         class indices, or the standardised target) and sample weights.
     valid : tuple (A, y, sample_weight) or None
         Validation rows on which ``C`` is chosen (by log-loss or squared
-        error) among :data:`C_GRID`; None fits ``C`` (default 1).
+        error) among :data:`C_GRID`, see :func:`_choose`; None fits ``C``
+        (default 1).
     C : float or None
         Inverse regularisation strength to use without choosing.
 
@@ -83,8 +98,8 @@ def fit_linear(task, train, valid=None, C=None, random_state=None):
         The inverse regularisation strength used.
     """
     A, y, weight = train
-    grid = C_GRID if valid is not None and C is None else (C or 1.0,)
-    best = None
+    grid = C_GRID if valid is not None and C is None else (C or DEFAULT_C,)
+    solutions, losses = {}, {}
     model = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -94,10 +109,11 @@ def fit_linear(task, train, valid=None, C=None, random_state=None):
             else:
                 model.set_params(C=candidate)
             model.fit(A, y, sample_weight=weight)
-            score = 0.0 if valid is None else _validation_loss(model, task, *valid)
-            if best is None or score < best[0]:
-                best = (score, candidate, _coefficients(model, task))
-    _, chosen, (coef, intercept) = best
+            solutions[candidate] = _coefficients(model, task)
+            if valid is not None:
+                losses[candidate] = _row_losses(model, task, *valid)
+    chosen = _choose(losses) if losses else grid[0]
+    coef, intercept = solutions[chosen]
     return coef, intercept, chosen
 
 
