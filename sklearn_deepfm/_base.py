@@ -39,6 +39,12 @@ OPTIMIZERS = {
 # the wide part of Wide & Deep does with FTRL.
 LINEAR_LR_FACTOR = 20.0
 
+# The first-order part's C is chosen, and the part solved for the deep part to
+# learn on top of, on at most this many training (and validation) rows: a
+# converged LogisticRegression on millions of one-hot rows takes minutes.  A
+# model left linear by the recipe is refitted on every row.
+LINEAR_MAX_ROWS = 200_000
+
 # Below this many rows, 'auto' early stopping would validate on too few rows.
 EARLY_STOPPING_MIN_SAMPLES = 1000
 
@@ -114,6 +120,14 @@ def _mlp_dtype(mixed_precision, device):
 
 def _auto_batch_size(n_samples):
     return int(np.clip(n_samples // 50, 64, 1024))
+
+
+def _at_most(dataset, n_rows, seed):
+    """``dataset``, or a seeded random subset of ``n_rows`` of its rows."""
+    if len(dataset) <= n_rows:
+        return dataset
+    rows = np.random.default_rng(seed).choice(len(dataset), n_rows, replace=False)
+    return dataset.subset(np.sort(rows))
 
 
 def _doc_link_params(estimator):
@@ -405,7 +419,13 @@ class BaseDeepFM(BaseEstimator):
             else:
                 self.net_ = DeepFMNet(**params)
                 self.net_.initialize()
-                self.linear_C_ = self._solve_linear(task, train, valid)
+                self.linear_C_ = self._solve_linear(
+                    task,
+                    _at_most(train, LINEAR_MAX_ROWS, split_seed),
+                    None
+                    if valid is None
+                    else _at_most(valid, LINEAR_MAX_ROWS, split_seed),
+                )
             self.net_.partial_fit((train, valid) if valid is not None else train)
         self.interactions_kept_ = True
         if valid is not None:

@@ -66,7 +66,8 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
            chosen by validation log-loss among 0.03, 0.1, 0.3, 1 and 3
            (``linear_C_``; C other than 1 only when it beats C=1 by more
            than one standard error of the per-row difference, so that a
-           few noisy validation rows do not move it), and keeps it fixed;
+           few noisy validation rows do not move it), and keeps it fixed
+           (on more than 200,000 rows, on a random 200,000 of them);
         2. trains the FM and deep parts on top (they start at zero, so
            training starts from the logistic regression), multiplies the
            learning rate by 0.1 after every epoch whose validation loss does
