@@ -177,6 +177,13 @@ def run_memory(args):
 
 
 def _child(args, mode, n, epochs=1):
+    """Run one measurement in a fresh process; with ``--reuse-log``, reuse a
+    result cached in ``--dir`` unless ``--rerun`` names its mode."""
+    cache = Path(args.dir) / f"result-{mode}-{n}-{epochs}.json"
+    if args.reuse_log and cache.exists() and mode not in args.rerun:
+        result = json.loads(cache.read_text())
+        print(mode, n, epochs, "(cached)", result, flush=True)
+        return result
     command = [
         sys.executable,
         __file__,
@@ -198,8 +205,17 @@ def _child(args, mode, n, epochs=1):
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     out = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["commit"] = _commit()
+    cache.write_text(json.dumps(result))
     print(mode, n, epochs, result, flush=True)
     return result
+
+
+def _commit():
+    out = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    return out.stdout.strip() or None
 
 
 def markdown(report):
@@ -270,6 +286,13 @@ def main(argv=None):
         "--reuse-log",
         action="store_true",
         help="reuse the log already written in --dir by the same settings",
+    )
+    parser.add_argument(
+        "--rerun",
+        nargs="*",
+        default=[],
+        choices=["stream", "memory"],
+        help="with --reuse-log, measure these modes again instead of reusing",
     )
     parser.add_argument("--child", choices=["stream", "memory"])
     parser.add_argument("--n", type=int)
