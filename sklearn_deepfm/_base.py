@@ -291,7 +291,7 @@ class BaseDeepFM(BaseEstimator):
         return self._encoder.transform(X, getattr(self, "feature_names_in_", None))
 
     # training -------------------------------------------------------------
-    def _fit(self, X, y, sample_weight, task, n_outputs, criterion, classes=None):
+    def _fit(self, X, y, sample_weight, task, n_outputs, criterion, bias, classes=None):
         """Encode X, build the skorch net and train it by the default recipe.
 
         ``y`` is already encoded (float32 targets or int64 class indices).
@@ -313,6 +313,7 @@ class BaseDeepFM(BaseEstimator):
                 task,
                 n_outputs,
                 criterion,
+                bias,
                 classes,
                 device,
                 hidden_units,
@@ -355,6 +356,7 @@ class BaseDeepFM(BaseEstimator):
         task,
         n_outputs,
         criterion,
+        bias,
         classes,
         device,
         hidden_units,
@@ -397,6 +399,9 @@ class BaseDeepFM(BaseEstimator):
         params = self._net_params(
             device, hidden_units, optimizer, n_outputs, criterion, classes
         )
+        if valid is None:
+            # no recipe: every part learns by gradient steps, as in partial_fit
+            params["optimizer__param_groups"] = self._linear_group()
         params.update(
             batch_size=batch_size,
             iterator_valid__batch_size=predict_rows(device, batch_size),
@@ -455,12 +460,6 @@ class BaseDeepFM(BaseEstimator):
             rows = self._encoder.transform(X, feature_names)
             weight = (sample_weight / sample_weight.mean()).astype(np.float32)
             dataset = EncodedDataset(rows, y, weight)
-            if first:
-                # start the first-order part from a LogisticRegression (Ridge)
-                # on the first batch; it goes on learning by gradient steps
-                self.linear_C_ = self._solve_linear(
-                    task, dataset, None, C=1.0, fixed=False
-                )
             self._n_partial_fit_calls = getattr(self, "_n_partial_fit_calls", 0) + 1
             seed = self._partial_fit_seed()
             self.net_.shuffle_seed = seed
@@ -493,7 +492,7 @@ class BaseDeepFM(BaseEstimator):
         )
         self.net_ = DeepFMNet(
             **params,
-            optimizer__param_groups=[("linear.*", {"lr": self.lr * LINEAR_LR_FACTOR})],
+            optimizer__param_groups=self._linear_group(),
             batch_size=batch_size,
             iterator_valid__batch_size=predict_rows(device, batch_size),
             max_epochs=1,
@@ -506,6 +505,7 @@ class BaseDeepFM(BaseEstimator):
             torch.manual_seed(self._partial_fit_seed())
             self.net_.initialize()
         self.net_.set_bias(bias)
+        self.linear_C_ = None
         self.interactions_kept_ = True
 
     def _learn_categories(self, X, feature_names):
@@ -550,6 +550,10 @@ class BaseDeepFM(BaseEstimator):
             "classes": classes,
         }
 
+    def _linear_group(self):
+        """The first-order weights learn LINEAR_LR_FACTOR times faster."""
+        return [("linear.*", {"lr": self.lr * LINEAR_LR_FACTOR})]
+
     def _announce_layout(self):
         """With verbose, print what fit decided about the input, first."""
         if self.verbose:
@@ -578,7 +582,7 @@ class BaseDeepFM(BaseEstimator):
                 )
         return HoldoutSplit(self.validation_fraction, stratify, seed)(dataset)
 
-    def _solve_linear(self, task, train, valid, C=None, fixed=True):
+    def _solve_linear(self, task, train, valid, C=None):
         """Fit the first-order part as scikit-learn's linear model (C chosen
         on ``valid`` when given) and fix it in the net; returns C."""
         n_embeddings = self._encoder.n_embeddings_
@@ -595,7 +599,7 @@ class BaseDeepFM(BaseEstimator):
                 valid.sample_weight,
             )
         weight, bias, C = fit_linear(task, fit_rows, valid_rows, C=C, random_state=0)
-        self.net_.set_linear(weight, bias, fixed=fixed)
+        self.net_.set_linear(weight, bias)
         return C
 
     def _raw_predict(self, X):

@@ -79,9 +79,10 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
            logistic regression alone, refitted on all rows.
 
         'auto' enables it when the training set has at least 1000 rows.
-        With False, the first-order part is a logistic regression with
-        ``C=1`` on all rows and the FM and deep parts train for
-        ``max_epochs`` epochs on all rows.
+        With False, there is no hold-out and nothing is solved: every part
+        learns by gradient steps on all rows for ``max_epochs`` epochs (the
+        first-order weights with 20 times the learning rate), as in
+        ``partial_fit``.
     validation_fraction : float, default=0.1
         Share of the training rows held out for early stopping.
     n_iter_no_change : int, default=2
@@ -172,8 +173,10 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         What ``fit`` decided about the input, field by field: the columns
         of each field, how they are read, their categories or scaling and
         their embedding rows.  Print it to see it.
-    linear_C_ : float
-        Inverse regularisation strength of the first-order part.
+    linear_C_ : float or None
+        Inverse regularisation strength of the solved first-order part
+        (None when it learnt by gradient steps: without early stopping, or
+        with ``partial_fit``).
     mixed_precision_ : bool
         Whether the deep part runs in bfloat16 (see ``mixed_precision``).
     interactions_kept_ : bool
@@ -297,20 +300,16 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
             )
         if self.class_weight is not None:
             sample_weight = sample_weight * compute_sample_weight(self.class_weight, y)
-        if n_classes == 2:
-            target, task = y_index.astype(np.float32), "binary"
-            criterion = torch.nn.BCEWithLogitsLoss
-        else:
-            target, task = y_index.astype(np.int64), "multiclass"
-            criterion = torch.nn.CrossEntropyLoss
+        target, criterion, bias = _targets(y_index, n_classes, sample_weight)
         return self._fit(
             X,
             target,
             sample_weight,
-            task=task,
+            task="binary" if n_classes == 2 else "multiclass",
             n_outputs=1 if n_classes == 2 else n_classes,
             criterion=criterion,
             classes=np.arange(n_classes),
+            bias=bias,
         )
 
     @fit_context
@@ -325,7 +324,7 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         with the vocabulary, never with the number of rows).  Unlike
         :meth:`fit`, there is no hold-out, no early stopping and no solved
         first-order part: every part learns by gradient steps (the
-        first-order weights with 5 times the learning rate).  After ``fit``,
+        first-order weights with 20 times the learning rate).  After ``fit``,
         ``partial_fit`` trains the fitted model further.
 
         Parameters
@@ -380,14 +379,7 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
             sample_weight = sample_weight * compute_sample_weight(self.class_weight, y)
         y_index = np.searchsorted(known, y)
         n_classes = known.size
-        prior = np.bincount(y_index, weights=sample_weight, minlength=n_classes)
-        prior = np.clip(prior / prior.sum(), 1e-6, 1)
-        if n_classes == 2:
-            target, criterion = y_index.astype(np.float32), torch.nn.BCEWithLogitsLoss
-            bias = np.log(prior[1:] / prior[:1])
-        else:
-            target, criterion = y_index.astype(np.int64), torch.nn.CrossEntropyLoss
-            bias = np.log(prior)
+        target, criterion, bias = _targets(y_index, n_classes, sample_weight)
         if first:
             self.classes_ = known
         return self._partial_fit(
@@ -398,7 +390,7 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
             n_outputs=1 if n_classes == 2 else n_classes,
             criterion=criterion,
             classes=np.arange(n_classes),
-            bias=bias.astype(np.float32),
+            bias=bias,
         )
 
     def decision_function(self, X):
@@ -456,3 +448,16 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         if scores.ndim == 1:
             return self.classes_[(scores > 0).astype(np.intp)]
         return self.classes_[np.argmax(scores, axis=1)]
+
+
+def _targets(y_index, n_classes, sample_weight):
+    """Encoded targets, the loss and the output bias at the class prior."""
+    prior = np.bincount(y_index, weights=sample_weight, minlength=n_classes)
+    prior = np.clip(prior / prior.sum(), 1e-6, 1)
+    if n_classes == 2:
+        target, criterion = y_index.astype(np.float32), torch.nn.BCEWithLogitsLoss
+        bias = np.log(prior[1:] / prior[:1])
+    else:
+        target, criterion = y_index.astype(np.int64), torch.nn.CrossEntropyLoss
+        bias = np.log(prior)
+    return target, criterion, bias.astype(np.float32)

@@ -178,14 +178,14 @@ class DeepFMNet(NeuralNet):
         return (self.criterion_(y_pred, target) * weight).mean()
 
     # what the estimators ask of the module ----------------------------------
-    def set_linear(self, weight, bias, fixed=True):
-        """Set the first-order weights and bias (see
-        :mod:`~sklearn_deepfm._linear`), fixed in training unless not ``fixed``."""
+    def set_linear(self, weight, bias):
+        """Set the first-order weights and bias and keep them fixed in
+        training (see :mod:`~sklearn_deepfm._linear`)."""
         linear = self.module_.linear
         with torch.no_grad():
             linear.weight.weight.copy_(torch.as_tensor(weight))
             linear.bias.copy_(torch.as_tensor(bias))
-        linear.requires_grad_(not fixed)
+        linear.requires_grad_(False)
 
     def grow(self, new_rows, n_embeddings, generator):
         """Grow the embedding tables to ``n_embeddings`` rows after the input

@@ -70,9 +70,10 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
            ridge regression alone, refitted on all rows.
 
         'auto' enables it when the training set has at least 1000 rows.
-        With False, the first-order part is a ridge regression with
-        ``alpha=1`` on all rows and the FM and deep parts train for
-        ``max_epochs`` epochs on all rows.
+        With False, there is no hold-out and nothing is solved: every part
+        learns by gradient steps on all rows for ``max_epochs`` epochs (the
+        first-order weights with 20 times the learning rate), as in
+        ``partial_fit``.
     validation_fraction : float, default=0.1
         Share of the training rows held out for early stopping.
     n_iter_no_change : int, default=2
@@ -154,8 +155,10 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         What ``fit`` decided about the input, field by field: the columns
         of each field, how they are read, their categories or scaling and
         their embedding rows.  Print it to see it.
-    linear_C_ : float
-        Inverse regularisation strength of the first-order part.
+    linear_C_ : float or None
+        Inverse regularisation strength of the solved first-order part
+        (None when it learnt by gradient steps: without early stopping, or
+        with ``partial_fit``).
     mixed_precision_ : bool
         Whether the deep part runs in bfloat16 (see ``mixed_precision``).
     interactions_kept_ : bool
@@ -267,6 +270,7 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
             task="regression",
             n_outputs=1,
             criterion=torch.nn.MSELoss,
+            bias=np.zeros(1, dtype=np.float32),
         )
 
     @fit_context
