@@ -52,6 +52,16 @@ def make_data(n_rows=N_ROWS, seed=0):
     return frame, y, target
 
 
+CATEGORIES = ["site", "app", "device"]
+
+
+def one_hot():
+    from sklearn.preprocessing import OneHotEncoder
+
+    X, _, _ = make_data()
+    return OneHotEncoder(handle_unknown="ignore").fit(X[CATEGORIES])
+
+
 def shard(rank, *arrays):
     rows = slice(0, SPLIT) if rank == 0 else slice(SPLIT, None)
     return [a.iloc[rows] if hasattr(a, "iloc") else a[rows] for a in arrays]
@@ -85,6 +95,19 @@ def fits(rank):
         "scale": (reg._y_mean, reg._y_scale),
         "pickle": pickle.dumps(reg) if rank == 0 else None,
     }
+    # three classes, the third absent from rank 1's rows
+    y_multi = np.asarray(X["app"]) % 3
+    keep = slice(None) if rank == 0 else y_multi != 2
+    multi = DeepFMClassifier(
+        distributed=True, class_weight="balanced", **SETTINGS
+    ).fit(X[keep], y_multi[keep])
+    out["multiclass"] = {"parameters": parameters(multi), "classes": multi.classes_}
+    # a one-hot matrix (the encoder fitted on every row, so that the columns
+    # mean the same on every process): the fields are inferred from all rows
+    sparse = DeepFMClassifier(distributed=True, **SETTINGS).fit(
+        one_hot().transform(X[CATEGORIES]), y_shard
+    )
+    out["sparse"] = {"parameters": parameters(sparse), "fields": sparse.fields_}
     # partial_fit: category 'late' first comes in the second call, on rank 1
     stream = DeepFMClassifier(distributed=True, **SETTINGS)
     half = len(y_shard) // 2

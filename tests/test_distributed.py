@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import torch.distributed as dist
 from joblib import parallel_backend
 from numpy.testing import assert_allclose, assert_array_equal
@@ -20,6 +19,7 @@ from sklearn.model_selection import GridSearchCV
 
 from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
 from sklearn_deepfm._encoding import FeatureEncoder
+from sklearn_deepfm._fields import infer_sparse_fields
 from sklearn_deepfm._linear import design_matrix, fit_linear
 from sklearn_deepfm._linear_lbfgs import fit_linear_shared
 
@@ -80,12 +80,24 @@ def one_process():
     }
 
 
-@pytest.mark.parametrize("name", ["classifier", "regressor", "stream"])
+@pytest.mark.parametrize(
+    "name", ["classifier", "regressor", "multiclass", "sparse", "stream"]
+)
 def test_every_rank_ends_with_the_same_parameters(two_processes, name):
     first, second = (rank[name]["parameters"] for rank in two_processes)
     assert first.keys() == second.keys()
     for key in first:
         assert_array_equal(first[key], second[key], err_msg=key)
+
+
+def test_classes_and_sparse_fields_are_those_of_all_rows(two_processes):
+    X, _, _ = worker.make_data()
+    expected_fields = infer_sparse_fields(
+        worker.one_hot().transform(X[worker.CATEGORIES]).tocsr()
+    )
+    for rank in two_processes:
+        assert_array_equal(rank["multiclass"]["classes"], [0, 1, 2])
+        assert_array_equal(rank["sparse"]["fields"], expected_fields)
 
 
 def test_every_rank_takes_the_same_decisions(two_processes):
