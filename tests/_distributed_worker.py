@@ -117,6 +117,15 @@ def fits(rank):
         later.iloc[::10, 0] = "late"
     stream.partial_fit(later, y_shard[half:])
     out["stream"] = {"parameters": parameters(stream), "layout": stream.input_layout_}
+    # a shard of 5 rows beside one of 2300: the small one takes empty steps
+    small = slice(None) if rank == 0 else slice(0, 5)
+    tiny = DeepFMClassifier(
+        distributed=True,
+        early_stopping=False,
+        batch_size=256,
+        **{**SETTINGS, "max_epochs": 2},
+    ).fit(X.iloc[small], y_shard[small])
+    out["tiny shard"] = {"parameters": parameters(tiny)}
     # a column of codes on one process and of fractions on the other: the
     # processes would read it differently, and both say so
     odd = X.copy()

@@ -81,7 +81,7 @@ def one_process():
 
 
 @pytest.mark.parametrize(
-    "name", ["classifier", "regressor", "multiclass", "sparse", "stream"]
+    "name", ["classifier", "regressor", "multiclass", "sparse", "stream", "tiny shard"]
 )
 def test_every_rank_ends_with_the_same_parameters(two_processes, name):
     first, second = (rank[name]["parameters"] for rank in two_processes)
