@@ -17,9 +17,11 @@ from sklearn.utils.validation import (
 )
 from skorch.callbacks import Callback
 
+from . import _distributed
 from ._batching import EncodedDataset, HoldoutSplit
 from ._encoding import FeatureEncoder, check_container, is_dataframe, is_polars
 from ._linear import design_matrix, fit_linear
+from ._linear_lbfgs import fit_linear_shared
 from ._model import DeepFM
 from ._net import DeepFMNet, predict_rows
 from ._optim import DenseSparseAdam
@@ -118,6 +120,12 @@ def _mlp_dtype(mixed_precision, device):
     return torch.bfloat16
 
 
+def _sparse_gradients(optimizer, device, shared):
+    """Whether the embedding tables give sparse gradients: with the lazy Adam,
+    except in distributed CUDA training (NCCL reduces dense tensors only)."""
+    return optimizer is DenseSparseAdam and not (shared and device.type == "cuda")
+
+
 def _auto_batch_size(n_samples):
     return int(np.clip(n_samples // 50, 64, 1024))
 
@@ -169,6 +177,7 @@ class BaseDeepFM(BaseEstimator):
         "device": [str, torch.device],
         "mixed_precision": ["boolean", StrOptions({"auto"})],
         "n_jobs": [numbers.Integral, None],
+        "distributed": ["boolean"],
         "callbacks": [list, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -195,6 +204,7 @@ class BaseDeepFM(BaseEstimator):
         device="cpu",
         mixed_precision=False,
         n_jobs=None,
+        distributed=False,
         callbacks=None,
         random_state=None,
         verbose=0,
@@ -217,6 +227,7 @@ class BaseDeepFM(BaseEstimator):
         self.device = device
         self.mixed_precision = mixed_precision
         self.n_jobs = n_jobs
+        self.distributed = distributed
         self.callbacks = callbacks
         self.random_state = random_state
         self.verbose = verbose
@@ -365,15 +376,20 @@ class BaseDeepFM(BaseEstimator):
     ):
         feature_names = getattr(self, "feature_names_in_", None)
         warm = self._warm()
+        shared = _distributed.enabled(self.distributed)
         if not warm:
             self._encoder = FeatureEncoder(self.fields, self.categorical_features)
             self._encoder.fit(X, feature_names)
+            if shared:
+                _distributed.share_encoder(self._encoder, X, feature_names)
             self._encoder.warn_guesses(type(self).__name__)
             self._set_layout()
         rows = self._encoder.transform(X, feature_names)
-        weight = (sample_weight / sample_weight.mean()).astype(np.float32)
+        weight = (sample_weight / self._mean_weight(sample_weight)).astype(np.float32)
         dataset = EncodedDataset(rows, y, weight)
         n_samples = len(dataset)
+        if shared:  # every process decides as one fit on all rows would
+            n_samples = int(_distributed.all_sum(n_samples)[0])
 
         self._n_partial_fit_calls = 0
         rng = check_random_state(self.random_state)
@@ -397,7 +413,7 @@ class BaseDeepFM(BaseEstimator):
         if batch_size == "auto":
             batch_size = _auto_batch_size(n_samples)
         params = self._net_params(
-            device, hidden_units, optimizer, n_outputs, criterion, classes
+            device, hidden_units, optimizer, n_outputs, criterion, classes, shared
         )
         if valid is None:
             # no recipe: every part learns by gradient steps, as in partial_fit
@@ -455,10 +471,13 @@ class BaseDeepFM(BaseEstimator):
             else:
                 self._learn_categories(X, feature_names)
                 self.net_.move_to(device)
+                self.net_.distributed = _distributed.enabled(self.distributed)
                 self.net_.stream(self._user_callbacks())
                 self.interactions_kept_ = True
             rows = self._encoder.transform(X, feature_names)
-            weight = (sample_weight / sample_weight.mean()).astype(np.float32)
+            weight = (sample_weight / self._mean_weight(sample_weight)).astype(
+                np.float32
+            )
             dataset = EncodedDataset(rows, y, weight)
             self._n_partial_fit_calls = getattr(self, "_n_partial_fit_calls", 0) + 1
             seed = self._partial_fit_seed()
@@ -480,15 +499,21 @@ class BaseDeepFM(BaseEstimator):
         hidden_units = tuple(int(width) for width in self.hidden_units)
         optimizer = self._optimizer_class()
         feature_names = getattr(self, "feature_names_in_", None)
+        shared = _distributed.enabled(self.distributed)
         self._encoder = FeatureEncoder(self.fields, self.categorical_features)
         self._encoder.fit(X, feature_names)
+        if shared:
+            _distributed.share_encoder(self._encoder, X, feature_names)
         self._encoder.warn_guesses(type(self).__name__)
         self._set_layout()
         batch_size = self.batch_size
         if batch_size == "auto":
-            batch_size = _auto_batch_size(X.shape[0])
+            n_samples = X.shape[0]
+            if shared:
+                n_samples = int(_distributed.all_sum(n_samples)[0])
+            batch_size = _auto_batch_size(n_samples)
         params = self._net_params(
-            device, hidden_units, optimizer, n_outputs, criterion, classes
+            device, hidden_units, optimizer, n_outputs, criterion, classes, shared
         )
         self.net_ = DeepFMNet(
             **params,
@@ -511,6 +536,8 @@ class BaseDeepFM(BaseEstimator):
     def _learn_categories(self, X, feature_names):
         """Give the categories first seen in X their own embedding rows."""
         unseen = self._encoder.unseen_categories(X, feature_names)
+        if _distributed.enabled(self.distributed):
+            unseen = _distributed.share_unseen(unseen)
         new_rows = self._encoder.extend(unseen)
         if new_rows is None:
             return
@@ -525,7 +552,7 @@ class BaseDeepFM(BaseEstimator):
         self.is_categorical_ = self.input_layout_.is_categorical
 
     def _net_params(
-        self, device, hidden_units, optimizer, n_outputs, criterion, classes
+        self, device, hidden_units, optimizer, n_outputs, criterion, classes, shared
     ):
         """The skorch net's settings that fit and partial_fit share."""
         return {
@@ -537,7 +564,7 @@ class BaseDeepFM(BaseEstimator):
             "module__n_outputs": n_outputs,
             "module__dropout": self.dropout,
             "module__batch_norm": self.batch_norm,
-            "module__sparse": optimizer is DenseSparseAdam,
+            "module__sparse": _sparse_gradients(optimizer, device, shared),
             "module__mlp_dtype": self._decide_precision(device),
             "criterion": criterion,
             "criterion__reduction": "none",
@@ -548,6 +575,7 @@ class BaseDeepFM(BaseEstimator):
             "device": str(device),
             "verbose": self.verbose,
             "classes": classes,
+            "distributed": shared,
         }
 
     def _linear_group(self):
@@ -565,12 +593,20 @@ class BaseDeepFM(BaseEstimator):
         self.mixed_precision_ = dtype is not None
         return dtype
 
+    def _mean_weight(self, sample_weight):
+        """Mean sample weight, over every process's rows when distributed."""
+        if _distributed.enabled(self.distributed):
+            return _distributed.mean_weight(sample_weight)
+        return sample_weight.mean()
+
     def _holdout(self, dataset, classes, seed):
         stratify = classes is not None
         if stratify:
             counts = np.bincount(dataset.y.astype(np.int64), minlength=len(classes))
+            if _distributed.enabled(self.distributed):
+                counts = counts[counts > 0]  # a shard may lack a class
             n_valid = int(np.ceil(self.validation_fraction * len(dataset)))
-            if counts.min() < 2 or n_valid < len(classes):
+            if counts.min() < 2 or n_valid < counts.size:
                 raise ValueError(
                     f"Early stopping holds out a stratified validation_fraction="
                     f"{self.validation_fraction} of the rows, which needs at least 2 "
@@ -598,7 +634,15 @@ class BaseDeepFM(BaseEstimator):
                 valid.y,
                 valid.sample_weight,
             )
-        weight, bias, C = fit_linear(task, fit_rows, valid_rows, C=C, random_state=0)
+        if _distributed.enabled(self.distributed):
+            n_outputs = len(self.classes_) if task == "multiclass" else 1
+            weight, bias, C = fit_linear_shared(
+                task, n_outputs, fit_rows, valid_rows, C, _distributed.all_sum
+            )
+        else:
+            weight, bias, C = fit_linear(
+                task, fit_rows, valid_rows, C=C, random_state=0
+            )
         self.net_.set_linear(weight, bias)
         return C
 

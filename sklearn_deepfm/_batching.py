@@ -229,6 +229,50 @@ class BatchIterator:
         return tensor.pin_memory().to(self.copy_to, non_blocking=True)
 
 
+class StepBatchIterator(BatchIterator):
+    """One process's training batches when several processes train one model.
+
+    The process's rows, reshuffled every epoch, are cut into exactly
+    ``len(step_rows)`` batches of sizes as even as
+    :func:`numpy.array_split` makes them, so every process takes the same
+    number of steps whatever its number of rows.  Each batch carries
+    ``step_scale = world_size / step_rows[k]`` per row: summing a batch's
+    losses times it, then averaging the gradients over the processes (as
+    DistributedDataParallel does), gives the gradient of the mean loss over
+    the rows of step ``k`` of all processes.
+
+    Parameters
+    ----------
+    dataset : EncodedDataset
+    step_rows : ndarray of shape (n_steps,)
+        Rows of each step over all processes.
+    world_size : int
+        Number of processes.
+    random_state : numpy.random.Generator
+    copy_to : torch.device or None
+    """
+
+    def __init__(self, dataset, step_rows, world_size, random_state, copy_to=None):
+        super().__init__(
+            dataset, 1, shuffle=True, random_state=random_state, copy_to=copy_to
+        )
+        self.step_scale = (world_size / np.asarray(step_rows)).astype(np.float32)
+
+    def __len__(self):
+        return self.step_scale.size
+
+    def __iter__(self):
+        order = self.random_state.permutation(len(self.dataset))
+        for scale, rows in zip(
+            self.step_scale, np.array_split(order, len(self)), strict=True
+        ):
+            X, y = self.dataset.batch(np.sort(rows))
+            X["step_scale"] = torch.full((len(rows),), float(scale))
+            if self.copy_to is not None:
+                X = {key: self._copy(value) for key, value in X.items()}
+                y = None if y is None else self._copy(y)
+            yield X, y
+
 class HoldoutSplit:
     """skorch ``train_split``: a seeded hold-out, stratified for classifiers.
 

@@ -13,6 +13,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from . import _distributed
 from ._base import BaseDeepFM, fit_context
 
 
@@ -145,6 +146,20 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         ``{class_label: weight}``, or 'balanced' for weights inversely
         proportional to the class frequencies.  They multiply
         ``sample_weight``.
+    distributed : bool, default=False
+        Whether this ``fit`` is one of several processes' fits of one model
+        (data-parallel training on ``torch.distributed``, e.g. launched by
+        ``torchrun``): every process of the initialised default process group
+        calls ``fit`` on its own shard of the rows and all of them end with
+        the same model, the one ``fit`` would make of all rows (see the user
+        guide, "Scaling out").  The categories, classes and numeric scaling
+        are gathered from every shard; the first-order part is solved on all
+        rows; gradients are averaged at every step by
+        :class:`~torch.nn.parallel.DistributedDataParallel`; early stopping
+        decides on the validation rows of all processes.  ``batch_size`` is
+        then the rows of one step over all processes.  True raises an error
+        when no process group is initialised and changes nothing in a group
+        of one process.
     callbacks : list of skorch callbacks, default=None
         Extra skorch callbacks (instances or ``(name, callback)`` tuples).
     random_state : int, RandomState instance or None, default=None
@@ -231,6 +246,7 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         device="cpu",
         mixed_precision=False,
         n_jobs=None,
+        distributed=False,
         class_weight=None,
         callbacks=None,
         random_state=None,
@@ -255,6 +271,7 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
             device=device,
             mixed_precision=mixed_precision,
             n_jobs=n_jobs,
+            distributed=distributed,
             callbacks=callbacks,
             random_state=random_state,
             verbose=verbose,
@@ -286,6 +303,10 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         check_consistent_length(X, y)
         sample_weight = self._sample_weight(sample_weight, X)
         classes, y_index = np.unique(y, return_inverse=True)
+        shared = _distributed.enabled(self.distributed)
+        if shared:  # a class of any process's rows is a class of the model
+            classes = _distributed.union(classes)
+            y_index = np.searchsorted(classes, y)
         if self._warm() and not np.array_equal(classes, self.classes_):
             raise ValueError(
                 f"warm_start=True needs the classes of the previous fit, "
@@ -299,7 +320,10 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
                 f"but y contains only one class: {classes[0]!r}."
             )
         if self.class_weight is not None:
-            sample_weight = sample_weight * compute_sample_weight(self.class_weight, y)
+            class_weight = self.class_weight
+            if shared and class_weight == "balanced":
+                class_weight = _distributed.balanced_class_weight(classes, y_index)
+            sample_weight = sample_weight * compute_sample_weight(class_weight, y)
         target, criterion, bias = _targets(y_index, n_classes, sample_weight)
         return self._fit(
             X,

@@ -781,6 +781,48 @@ class FeatureEncoder:
         return RegularRows(indices, values)
 
 
+    # several processes (merged by sklearn_deepfm._distributed) ------------
+    def field_summaries(self, X, feature_names=None):
+        """What ``fit`` read from ``X``, per field, as small picklable dicts:
+        the field's ``columns`` and ``kind``; for a categorical field its
+        ``categories``, whether they are ``labels`` (else codes) and the
+        distinct ``negatives`` among its codes; for a
+        numeric field its ``moments`` (rows, mean, sum of squared
+        deviations).  Dense input only."""
+        table = _Table(X, feature_names)
+        summaries = []
+        for columns, spec in self._columns:
+            summary = {"columns": tuple(columns), "kind": spec.kind}
+            if isinstance(spec, (_CategoricalColumn, _LabelColumn)):
+                summary["categories"] = spec.categories
+                summary["labels"] = isinstance(spec, _LabelColumn)
+            if isinstance(spec, (_CategoricalColumn, _NumericColumn)):
+                values = _as_float(table.column(columns[0]))
+            if isinstance(spec, _CategoricalColumn):
+                summary["negatives"] = np.unique(values[values < 0])
+            if isinstance(spec, _NumericColumn):
+                squares = float(np.sum((values - spec.mean) ** 2))
+                summary["moments"] = (values.size, spec.mean, squares)
+            summaries.append(summary)
+        return summaries
+
+    def set_fields(self, categories, scaling):
+        """Replace what ``fit`` learnt field by field: ``categories[f]`` (any
+        order, sorted here as ``fit`` sorts them) for categorical fields,
+        ``scaling[f] = (mean, scale)`` for numeric fields (None elsewhere)."""
+        for (_, spec), known, numeric in zip(
+            self._columns, categories, scaling, strict=True
+        ):
+            if isinstance(spec, _CategoricalColumn):
+                spec.categories = spec.categories[:0]
+                spec.extend(np.unique(np.asarray(known, dtype=np.float64)))
+            elif isinstance(spec, _LabelColumn):
+                spec.categories = spec.categories[:0]
+                spec.extend(_sorted_labels(known))
+            elif isinstance(spec, _NumericColumn):
+                spec.mean, spec.scale = numeric
+        self._describe_columns()
+
 def _name(feature_names, j):
     return f"x{j}" if feature_names is None else str(feature_names[j])
 

@@ -36,6 +36,22 @@ def infer_sparse_fields(X):
     -------
     fields : ndarray of shape (n_columns,), dtype int64
     """
+    return fields_from_evidence(*field_evidence(X))
+
+
+def field_evidence(X):
+    """What the rule reads from a canonical CSR matrix, column by column.
+
+    Returns
+    -------
+    numeric : ndarray of shape (n_columns,), bool
+        Whether the column holds a stored value other than 0 or 1.
+    previous_active : ndarray of shape (n_columns,), int64
+        The largest column active before it in one row (-1 if none).
+
+    The evidence of several blocks of rows combines into that of all rows
+    by logical or (``numeric``) and maximum (``previous_active``).
+    """
     n_columns = X.shape[1]
     numeric = np.zeros(n_columns, dtype=bool)
     numeric[X.indices[(X.data != 0) & (X.data != 1)]] = True
@@ -48,7 +64,12 @@ def infer_sparse_fields(X):
     same_row = rows[1:] == rows[:-1]
     previous_active = np.full(n_columns, -1, dtype=np.int64)
     np.maximum.at(previous_active, columns[1:][same_row], columns[:-1][same_row])
+    return numeric, previous_active
 
+
+def fields_from_evidence(numeric, previous_active):
+    """Field id per column from :func:`field_evidence`."""
+    n_columns = numeric.size
     fields = np.empty(n_columns, dtype=np.int64)
     field, start = -1, 0
     numeric_list = numeric.tolist()

@@ -109,7 +109,7 @@ def lookup(embedding, indices, distinct=None):
         return embedding(indices)
     rows, inverse = distinct
     gathered = embedding(rows).index_select(0, inverse.flatten())
-    return gathered.view(*indices.shape, -1)
+    return gathered.view(*indices.shape, embedding.embedding_dim)
 
 
 def pool_fields(embedded, fields, n_fields):

@@ -12,11 +12,17 @@ import numpy as np
 import torch
 from sklearn.utils import ClassifierTags
 from skorch import NeuralNet
-from skorch.callbacks import PrintLog
-from skorch.dataset import get_len
+from skorch.callbacks import PassthroughScoring, PrintLog
+from skorch.dataset import get_len, unpack_data
 from skorch.utils import to_tensor
 
-from ._batching import BatchIterator, EncodedDataset, RegularRows
+from . import _distributed
+from ._batching import (
+    BatchIterator,
+    EncodedDataset,
+    RegularRows,
+    StepBatchIterator,
+)
 
 # Rows per padding block at prediction; a multiple of every CPU GEMM tile height.
 PAD_ROWS = 64
@@ -28,6 +34,9 @@ PREDICT_ROWS_DEFAULT = 8192
 
 # Share of the free GPU memory that training data may take to be kept there.
 RESIDENT_SHARE = 0.5
+
+# Batch entries that are not arguments of the module.
+BATCH_ONLY = ("sample_weight", "step_scale")
 
 
 def _keep_on_device(dataset, device):
@@ -46,6 +55,26 @@ def predict_rows(device, batch_size):
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class SharedLoss(PassthroughScoring):
+    """skorch's epoch loss (the batch losses averaged by batch size), averaged
+    over the batches of every process when the net is distributed: every
+    process records the same number, and the recipe's decisions that read it
+    agree."""
+
+    def on_epoch_end(self, net, **kwargs):
+        self.distributed_ = net.distributed
+        super().on_epoch_end(net, **kwargs)
+
+    def get_avg_score(self, history):
+        if not self.distributed_:
+            return super().get_avg_score(history)
+        sizes = "train_batch_size" if self.on_train else "valid_batch_size"
+        batches = history[-1, "batches", :, [sizes, self.name]]
+        weights, scores = np.asarray(batches, dtype=np.float64).reshape(-1, 2).T
+        total, rows = _distributed.all_sum(np.dot(weights, scores), weights.sum())
+        return total / rows
 
 
 class EpochTable(PrintLog):
@@ -76,15 +105,24 @@ class DeepFMNet(NeuralNet):
         Seed of the per-epoch shuffling order.
     classes : ndarray or None
         Encoded class indices ``0..n_classes-1`` for classification.
+    distributed : bool
+        Whether the processes of torch.distributed's default process group
+        train this net together (see :mod:`~sklearn_deepfm._distributed`):
+        the module is wrapped in DistributedDataParallel while training,
+        every process takes the same number of steps per epoch, and the
+        epoch losses and ``keep_interactions`` are reduced over them.
     **kwargs
         Passed to :class:`skorch.NeuralNet`.  The criterion must be built
         with ``reduction='none'``.
     """
 
-    def __init__(self, *args, shuffle_seed=0, classes=None, **kwargs):
+    def __init__(
+        self, *args, shuffle_seed=0, classes=None, distributed=False, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.shuffle_seed = shuffle_seed
         self.classes = classes
+        self.distributed = distributed
 
     @property
     def classes_(self):
@@ -102,10 +140,15 @@ class DeepFMNet(NeuralNet):
         return tags
 
     def get_default_callbacks(self):
-        return [
+        callbacks = [
             (name, EpochTable() if name == "print_log" else callback)
             for name, callback in super().get_default_callbacks()
         ]
+        if self.distributed:
+            callbacks = [
+                (name, _shared_loss(callback)) for name, callback in callbacks
+            ]
+        return callbacks
 
     def get_split_datasets(self, X, y=None, **fit_params):
         """``X`` may be a ``(train, valid)`` pair of datasets split beforehand."""
@@ -127,6 +170,14 @@ class DeepFMNet(NeuralNet):
             dataset = dataset.to(device)
         elif device.type == "cuda":
             copy_to = device
+        if training and self.distributed:
+            return StepBatchIterator(
+                dataset,
+                _distributed.step_rows(len(dataset), self.batch_size),
+                _distributed.world_size(),
+                random_state=np.random.default_rng(self.shuffle_seed),
+                copy_to=copy_to,
+            )
         if training:
             return BatchIterator(
                 dataset,
@@ -168,14 +219,56 @@ class DeepFMNet(NeuralNet):
         self.history.record(prefix + "_batch_count", len(losses))
 
     def infer(self, x, **fit_params):
-        x = {key: value for key, value in x.items() if key != "sample_weight"}
-        return super().infer(x, **fit_params)
+        x = {key: value for key, value in x.items() if key not in BATCH_ONLY}
+        replicas = getattr(self, "replicas_", None)
+        if replicas is None or not torch.is_grad_enabled():
+            return super().infer(x, **fit_params)
+        x = to_tensor(x, device=self.device)
+        return replicas(**self._merge_x_and_fit_params(x, fit_params))
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Mean of the per-sample losses times the (mean-one) sample weights."""
+        return self._weighted_losses(y_pred, y_true, X).mean()
+
+    def _weighted_losses(self, y_pred, y_true, X):
         target = to_tensor(y_true, device=self.device)
         weight = to_tensor(X["sample_weight"], device=self.device)
-        return (self.criterion_(y_pred, target) * weight).mean()
+        return self.criterion_(y_pred, target) * weight
+
+    # training on several processes -------------------------------------------
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        """skorch's ``partial_fit``; when distributed, the module trains
+        wrapped in DistributedDataParallel, which averages the gradients of
+        every step over the processes."""
+        if not self.distributed:
+            return super().partial_fit(X, y, classes, **fit_params)
+        if not self.initialized_:
+            self.initialize()
+        # a plain attribute, not a component skorch would register and pickle
+        replicas = _distributed.wrap(self.module_, torch.device(self.device))
+        object.__setattr__(self, "replicas_", replicas)
+        try:
+            super().partial_fit(X, y, classes, **fit_params)
+        finally:
+            object.__delattr__(self, "replicas_")
+        _distributed.broadcast_buffers(self.module_)
+        return self
+
+    def train_step_single(self, batch, **fit_params):
+        """skorch's step; when distributed, the gradient is that of this
+        process's share of the mean loss over the step's rows of all
+        processes (each batch carries the share per row as ``step_scale``),
+        and the loss recorded is the mean over this process's rows."""
+        if getattr(self, "replicas_", None) is None:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        y_pred = self.infer(Xi, **fit_params)
+        losses = self._weighted_losses(y_pred, yi, Xi)
+        scale = to_tensor(Xi["step_scale"], device=self.device)
+        (losses * scale).sum().backward()
+        loss = losses.detach().sum() / max(losses.numel(), 1)
+        return {"loss": loss, "y_pred": y_pred}
 
     # what the estimators ask of the module ----------------------------------
     def set_linear(self, weight, bias):
@@ -267,9 +360,15 @@ class DeepFMNet(NeuralNet):
         module.linear_only = True
         linear = self.row_losses(dataset)
         difference = full - linear
-        n_rows = difference.size
-        standard_error = difference.std(ddof=1) / np.sqrt(n_rows) if n_rows > 1 else 0
-        keep = bool(difference.mean() < -standard_error)
+        if self.distributed:
+            mean, standard_error = _shared_mean_and_error(difference)
+        else:
+            n_rows = difference.size
+            standard_error = (
+                difference.std(ddof=1) / np.sqrt(n_rows) if n_rows > 1 else 0
+            )
+            mean = difference.mean()
+        keep = bool(mean < -standard_error)
         module.linear_only = not keep
         self.history.record("interactions_kept", keep)
         return keep
@@ -295,6 +394,24 @@ class DeepFMNet(NeuralNet):
             # one copy back at the end: no batch waits for the device
             raw = torch.cat(outputs).to(device="cpu", dtype=torch.float64).numpy()
         return raw.reshape(len(dataset), -1)
+
+
+def _shared_loss(callback):
+    """``callback`` as a :class:`SharedLoss` when it is skorch's epoch loss."""
+    if type(callback) is not PassthroughScoring:
+        return callback
+    return SharedLoss(callback.name, callback.lower_is_better, callback.on_train)
+
+
+def _shared_mean_and_error(values):
+    """Mean and standard error of the mean of ``values`` over every process's
+    rows."""
+    total, n_rows = _distributed.all_sum(values.sum(), values.size)
+    mean = total / n_rows
+    (squares,) = _distributed.all_sum(np.sum((values - mean) ** 2))
+    if n_rows < 2:
+        return mean, 0.0
+    return mean, np.sqrt(squares / (n_rows - 1)) / np.sqrt(n_rows)
 
 
 def _pad_rows(tensor, n_rows):

@@ -5,6 +5,7 @@ import torch
 from sklearn.base import RegressorMixin
 from sklearn.utils.validation import _check_y, check_consistent_length, validate_data
 
+from . import _distributed
 from ._base import BaseDeepFM, fit_context
 
 
@@ -130,6 +131,20 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         global setting is restored afterwards): None keeps torch's setting,
         -1 uses all cores.  Set it to 1 inside a search with ``n_jobs`` so
         that parallel fits do not compete for cores.
+    distributed : bool, default=False
+        Whether this ``fit`` is one of several processes' fits of one model
+        (data-parallel training on ``torch.distributed``, e.g. launched by
+        ``torchrun``): every process of the initialised default process group
+        calls ``fit`` on its own shard of the rows and all of them end with
+        the same model, the one ``fit`` would make of all rows (see the user
+        guide, "Scaling out").  The categories, classes and numeric scaling
+        are gathered from every shard; the first-order part is solved on all
+        rows; gradients are averaged at every step by
+        :class:`~torch.nn.parallel.DistributedDataParallel`; early stopping
+        decides on the validation rows of all processes.  ``batch_size`` is
+        then the rows of one step over all processes.  True raises an error
+        when no process group is initialised and changes nothing in a group
+        of one process.
     callbacks : list of skorch callbacks, default=None
         Extra skorch callbacks (instances or ``(name, callback)`` tuples).
     random_state : int, RandomState instance or None, default=None
@@ -207,6 +222,7 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         device="cpu",
         mixed_precision=False,
         n_jobs=None,
+        distributed=False,
         callbacks=None,
         random_state=None,
         verbose=0,
@@ -230,6 +246,7 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
             device=device,
             mixed_precision=mixed_precision,
             n_jobs=n_jobs,
+            distributed=distributed,
             callbacks=callbacks,
             random_state=random_state,
             verbose=verbose,
@@ -258,7 +275,9 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         X = self._validate_X(X, reset=True)
         check_consistent_length(X, y)
         sample_weight = self._sample_weight(sample_weight, X)
-        if not self._warm():  # a warm start keeps the scale the weights learnt
+        if not self._warm() and _distributed.enabled(self.distributed):
+            self._y_mean, self._y_scale = _distributed.target_scale(y, sample_weight)
+        elif not self._warm():  # a warm start keeps the scale the weights learnt
             self._y_mean = float(np.average(y, weights=sample_weight))
             spread = np.sqrt(np.average((y - self._y_mean) ** 2, weights=sample_weight))
             self._y_scale = float(spread) if spread > 0 else 1.0
@@ -301,7 +320,9 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         X = self._validate_X(X, reset=first)
         check_consistent_length(X, y)
         sample_weight = self._sample_weight(sample_weight, X)
-        if first:
+        if first and _distributed.enabled(self.distributed):
+            self._y_mean, self._y_scale = _distributed.target_scale(y, sample_weight)
+        elif first:
             self._y_mean = float(np.average(y, weights=sample_weight))
             spread = np.sqrt(np.average((y - self._y_mean) ** 2, weights=sample_weight))
             self._y_scale = float(spread) if spread > 0 else 1.0

@@ -1,0 +1,259 @@
+"""One model trained by several processes (``distributed=True``).
+
+Each process of torch.distributed's default process group calls ``fit`` on
+its own shard of the rows; all of them end with the model one process would
+fit on the union of the shards.  This module is everything the estimator and
+the net ask of the process group:
+
+* gathered once per fit (``all_gather_object``): the input's field summaries
+  (categories, numeric moments, the evidence of sparse fields), the class
+  labels, the target's and the sample weights' sums, the shard sizes;
+* summed over the processes, identically on every one (gathered, then added
+  in rank order): the first-order objective and its gradient at every
+  L-BFGS step (:mod:`~sklearn_deepfm._linear_lbfgs`), the epoch losses and
+  the statistics of ``keep_interactions``;
+* averaged at every training step by
+  :class:`~torch.nn.parallel.DistributedDataParallel`: the gradients, sparse
+  embedding gradients included (gloo reduces them as they are).
+
+Every process takes the same number of training steps per epoch (see
+:func:`step_rows`), so shards of unequal sizes never leave one waiting.
+"""
+
+import numpy as np
+from torch import distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+from ._encoding import _as_csr, _object_array, _sorted_labels
+from ._fields import field_evidence, fields_from_evidence
+from ._layout import NUMERIC
+
+
+def enabled(distributed):
+    """Whether this fit is one of several processes' fits of one model.
+
+    ``distributed=True`` needs an initialised default process group (an
+    error says so otherwise) and is a no-op in a group of one process.
+    """
+    if not distributed:
+        return False
+    if not (dist.is_available() and dist.is_initialized()):
+        raise ValueError(
+            "distributed=True trains one model over the processes of "
+            "torch.distributed's default process group, and none is "
+            "initialised. Call torch.distributed.init_process_group() in every "
+            "process first (torchrun sets the environment it reads), or set "
+            "distributed=False."
+        )
+    return dist.get_world_size() > 1
+
+
+def world_size():
+    return dist.get_world_size()
+
+
+def gather(value):
+    """``value`` of every process, in rank order (any picklable object)."""
+    values = [None] * dist.get_world_size()
+    dist.all_gather_object(values, value)
+    return values
+
+
+def all_sum(*values):
+    """Each of ``values`` (numbers or arrays) summed over the processes, in
+    rank order, so that every process gets the same bits; float64."""
+    parts = gather(values)
+    totals = []
+    for i in range(len(values)):
+        total = np.array(parts[0][i], dtype=np.float64)
+        for part in parts[1:]:
+            total += part[i]
+        totals.append(total if total.ndim else float(total))
+    return totals
+
+
+def union(values):
+    """The sorted distinct values of ``values`` over all processes."""
+    return np.unique(np.concatenate(gather(np.asarray(values))))
+
+
+def step_rows(n_rows, batch_size):
+    """Rows of each training step over all processes.
+
+    ``batch_size`` is the rows of one step over all processes.  Every process
+    cuts its ``n_rows`` shuffled rows into the same number of batches (as
+    :func:`numpy.array_split` cuts them), so a process with fewer rows takes
+    smaller batches rather than fewer steps.
+    """
+    shards = np.asarray(gather(int(n_rows)), dtype=np.int64)
+    n_steps = max(1, -(-int(shards.sum()) // batch_size))
+    step = np.arange(n_steps)
+    return sum(shard // n_steps + (step < shard % n_steps) for shard in shards)
+
+
+def wrap(module, device):
+    """``module`` in DistributedDataParallel; its parameters and buffers are
+    broadcast from process 0, and DDP checks their shapes agree."""
+    cuda = device.type == "cuda" and device.index is not None
+    device_ids = [device.index] if cuda else None
+    return DistributedDataParallel(module, device_ids=device_ids)
+
+
+def broadcast_buffers(module):
+    """Give every process process 0's buffers (batch-norm statistics, which
+    each process updates on its own rows)."""
+    for buffer in module.buffers():
+        dist.broadcast(buffer, src=0)
+
+
+def mean_weight(sample_weight):
+    """Mean sample weight over every process's rows."""
+    total, n_rows = all_sum(sample_weight.sum(), sample_weight.size)
+    return total / n_rows
+
+
+def target_scale(y, sample_weight):
+    """Weighted mean and standard deviation (1 if zero) of ``y`` over every
+    process's rows."""
+    weight, weighted = all_sum(sample_weight.sum(), np.dot(sample_weight, y))
+    mean = weighted / weight
+    (squares,) = all_sum(np.dot(sample_weight, (y - mean) ** 2))
+    spread = np.sqrt(squares / weight)
+    return float(mean), float(spread) if spread > 0 else 1.0
+
+
+def balanced_class_weight(classes, y_index):
+    """class_weight='balanced' over every process's rows, as a dict."""
+    (counts,) = all_sum(np.bincount(y_index, minlength=len(classes)))
+    weights = counts.sum() / (len(classes) * counts)
+    return dict(zip(classes.tolist(), weights.tolist(), strict=True))
+
+
+# the input ----------------------------------------------------------------
+def share_encoder(encoder, X, feature_names):
+    """Make the fitted ``encoder`` what ``fit`` would make of every process's
+    rows together: the same fields, categories (in ``fit``'s order) and
+    numeric scaling on every process."""
+    widths = gather(X.shape[1])
+    if len(set(widths)) > 1:
+        raise ValueError(
+            f"distributed=True: the processes' inputs have different numbers "
+            f"of columns ({widths}, in rank order); every shard must have the "
+            "same columns."
+        )
+    if encoder.layout_.sparse:
+        if encoder.fields is None:
+            # one rule for all rows: the field evidence of every shard, merged
+            parts = gather(field_evidence(_as_csr(X)))
+            numeric = np.logical_or.reduce([part[0] for part in parts])
+            previous = np.maximum.reduce([part[1] for part in parts])
+            encoder.fields = fields_from_evidence(numeric, previous)
+            encoder.fit(X, feature_names)
+        return
+    parts = gather(encoder.field_summaries(X, feature_names))
+    _check_same_reading(parts, encoder.categorical_features, feature_names)
+    categories, scaling = [], []
+    for fields in zip(*parts, strict=True):
+        known = [field["categories"] for field in fields if "categories" in field]
+        categories.append(np.concatenate(known) if known else None)
+        scaling.append(
+            _pooled_scaling([f["moments"] for f in fields])
+            if fields[0]["kind"] == NUMERIC
+            else None
+        )
+    encoder.set_fields(categories, scaling)
+
+
+def share_unseen(unseen):
+    """Per field, the categories without a row yet that any process's rows
+    hold (``FeatureEncoder.unseen_categories`` of every process, merged and
+    sorted as it sorts them), so that every process grows the same rows."""
+    merged = []
+    for fields in zip(*gather(unseen), strict=True):
+        new = np.concatenate([np.asarray(field) for field in fields])
+        if new.dtype == object:
+            merged.append(_object_array(_sorted_labels(new)))
+        else:
+            merged.append(np.unique(new))
+    return merged
+
+
+def _check_same_reading(parts, categorical_features, feature_names):
+    """Raise when the processes read the columns differently; one fit on all
+    rows would read them one way."""
+    reference = _reading(parts[0])
+    for rank, part in enumerate(parts[1:], start=1):
+        reading = _reading(part)
+        if reading != reference:
+            column, first, other = _first_difference(reference, reading)
+            raise ValueError(
+                f"distributed=True: the processes read the input differently: "
+                f"{_describe(column, feature_names)} is {first} on process 0 and "
+                f"{other} on process {rank}, because categorical_features="
+                f"{categorical_features!r} reads each process's own rows. Pass "
+                "categorical_features explicitly (a boolean mask, indices or "
+                "names), which also reads dense 0/1 columns one by one, so that "
+                "every process reads every column the same way."
+            )
+    if not (isinstance(categorical_features, str) and categorical_features == "auto"):
+        return
+    for field in range(len(reference)):
+        negatives = np.unique(
+            np.concatenate([part[field].get("negatives", []) for part in parts])
+        )
+        if negatives.size > 1:
+            column = reference[field][0][0]
+            raise ValueError(
+                f"distributed=True: {_describe(column, feature_names)} holds the "
+                f"negative codes {negatives.tolist()} across the processes; "
+                "categorical_features='auto' reads a column with more than one "
+                "negative code as numeric, and each process saw only one. Pass "
+                "categorical_features explicitly."
+            )
+
+
+def _reading(summaries):
+    """(columns, how they are read) of every field."""
+    reading = []
+    for field in summaries:
+        kind = field["kind"]
+        if "labels" in field:
+            kind += " (labels)" if field["labels"] else " (integer codes)"
+        reading.append((field["columns"], kind))
+    return reading
+
+
+def _first_difference(reference, reading):
+    kinds, blocks = [], []
+    for fields in (reference, reading):
+        kinds.append({c: kind for columns, kind in fields for c in columns})
+        blocks.append({c: columns for columns, _ in fields for c in columns})
+    for column in sorted(kinds[0]):
+        if kinds[0][column] != kinds[1][column]:
+            return column, kinds[0][column], kinds[1][column]
+        if blocks[0][column] != blocks[1][column]:
+            return (
+                column,
+                f"in the field of columns {list(blocks[0][column])}",
+                f"in the field of columns {list(blocks[1][column])}",
+            )
+    raise AssertionError("readings differ but no column does")  # pragma: no cover
+
+
+def _describe(column, feature_names):
+    if feature_names is None:
+        return f"column {column}"
+    return f"column {column} ({feature_names[column]!r})"
+
+
+def _pooled_scaling(moments):
+    """(mean, scale) of the union from every shard's (rows, mean, sum of
+    squared deviations), as numpy's mean and std of the union give them to
+    rounding."""
+    rows = np.array([m[0] for m in moments], dtype=np.float64)
+    means = np.array([m[1] for m in moments])
+    squares = np.array([m[2] for m in moments])
+    mean = float(np.dot(rows, means) / rows.sum())
+    total = squares.sum() + np.dot(rows, (means - mean) ** 2)
+    std = float(np.sqrt(total / rows.sum()))
+    return mean, std if std > 0 else 1.0

@@ -1,0 +1,157 @@
+"""One process of the two-process training run of ``test_distributed.py``.
+
+Run as ``python _distributed_worker.py RANK WORLD_SIZE PORT OUT_DIR``: joins
+a gloo process group on 127.0.0.1, fits the estimators of :func:`fits` on
+this rank's shard with ``distributed=True`` and pickles what the test
+compares into ``OUT_DIR/rank<RANK>.pkl``.
+"""
+
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.distributed as dist
+
+from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
+
+SETTINGS = {
+    "hidden_units": (32,),
+    "lr": 1e-2,
+    "max_epochs": 20,
+    "random_state": 0,
+    "n_jobs": 1,
+}
+
+# Rows of rank 0; rank 1 gets the rest (fewer): shards of unequal sizes.
+SPLIT = 2300
+N_ROWS = 4000
+
+
+def make_data(n_rows=N_ROWS, seed=0):
+    """Click-like rows: string and integer-coded categories and a number; the
+    label depends on an interaction.  Category 'only_on_1' of column 'site'
+    appears in the rows of rank 1 alone."""
+    rng = np.random.default_rng(seed)
+    site = rng.choice(["s0", "s1", "s2", "s3", "s4"], size=n_rows).astype(object)
+    site[SPLIT + 7 :: 50] = "only_on_1"
+    app = rng.integers(0, 8, size=n_rows)
+    device = rng.integers(0, 4, size=n_rows)
+    price = rng.gamma(2.0, 3.0, size=n_rows)
+    logit = (
+        3.0 * ((app % 4) == device)
+        + 1.0 * (site == "s1")
+        - 0.2 * price
+        + 1.0 * (site == "only_on_1")
+    )
+    y = (rng.random(n_rows) < 1 / (1 + np.exp(-logit))).astype(int)
+    frame = pd.DataFrame({"site": site, "app": app, "device": device, "price": price})
+    target = logit + rng.normal(scale=0.3, size=n_rows)
+    return frame, y, target
+
+
+CATEGORIES = ["site", "app", "device"]
+
+
+def one_hot():
+    from sklearn.preprocessing import OneHotEncoder
+
+    X, _, _ = make_data()
+    return OneHotEncoder(handle_unknown="ignore").fit(X[CATEGORIES])
+
+
+def shard(rank, *arrays):
+    rows = slice(0, SPLIT) if rank == 0 else slice(SPLIT, None)
+    return [a.iloc[rows] if hasattr(a, "iloc") else a[rows] for a in arrays]
+
+
+def parameters(model):
+    return {
+        name: tensor.detach().cpu().numpy().copy()
+        for name, tensor in model.net_.module_.state_dict().items()
+    }
+
+
+def fits(rank):
+    frame, y, target = make_data()
+    X, y_shard, target_shard = shard(rank, frame, y, target)
+    out = {}
+    clf = DeepFMClassifier(distributed=True, **SETTINGS).fit(X, y_shard)
+    out["classifier"] = {
+        "parameters": parameters(clf),
+        "layout": clf.input_layout_,
+        "history": [
+            (row.get("valid_loss"), row.get("best_epoch")) for row in clf.history_
+        ],
+        "C": clf.linear_C_,
+        "kept": clf.interactions_kept_,
+        "pickle": pickle.dumps(clf) if rank == 0 else None,
+    }
+    reg = DeepFMRegressor(distributed=True, **SETTINGS).fit(X, target_shard)
+    out["regressor"] = {
+        "parameters": parameters(reg),
+        "scale": (reg._y_mean, reg._y_scale),
+        "pickle": pickle.dumps(reg) if rank == 0 else None,
+    }
+    # three classes, the third absent from rank 1's rows
+    y_multi = np.asarray(X["app"]) % 3
+    keep = slice(None) if rank == 0 else y_multi != 2
+    multi = DeepFMClassifier(
+        distributed=True, class_weight="balanced", **SETTINGS
+    ).fit(X[keep], y_multi[keep])
+    out["multiclass"] = {"parameters": parameters(multi), "classes": multi.classes_}
+    # a one-hot matrix (the encoder fitted on every row, so that the columns
+    # mean the same on every process): the fields are inferred from all rows
+    sparse = DeepFMClassifier(distributed=True, **SETTINGS).fit(
+        one_hot().transform(X[CATEGORIES]), y_shard
+    )
+    out["sparse"] = {"parameters": parameters(sparse), "fields": sparse.fields_}
+    # partial_fit: category 'late' first comes in the second call, on rank 1
+    stream = DeepFMClassifier(distributed=True, **SETTINGS)
+    half = len(y_shard) // 2
+    stream.partial_fit(X.iloc[:half], y_shard[:half], classes=[0, 1])
+    later = X.iloc[half:].copy()
+    if rank == 1:
+        later.iloc[::10, 0] = "late"
+    stream.partial_fit(later, y_shard[half:])
+    out["stream"] = {"parameters": parameters(stream), "layout": stream.input_layout_}
+    # a shard of 5 rows beside one of 2300: the small one takes empty steps
+    small = slice(None) if rank == 0 else slice(0, 5)
+    tiny = DeepFMClassifier(
+        distributed=True,
+        early_stopping=False,
+        batch_size=256,
+        **{**SETTINGS, "max_epochs": 2},
+    ).fit(X.iloc[small], y_shard[small])
+    out["tiny shard"] = {"parameters": parameters(tiny)}
+    # a column of codes on one process and of fractions on the other: the
+    # processes would read it differently, and both say so
+    odd = X.copy()
+    odd["device"] = odd["device"] + (0.5 if rank == 1 else 0)
+    try:
+        DeepFMClassifier(distributed=True, **SETTINGS).fit(odd, y_shard)
+    except ValueError as error:
+        out["disagreement"] = str(error)
+    return out
+
+
+def main(rank, world_size, port, out_dir):
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        "gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=world_size,
+    )
+    try:
+        out = fits(rank)
+    finally:
+        dist.destroy_process_group()
+    with open(Path(out_dir) / f"rank{rank}.pkl", "wb") as file:
+        pickle.dump(out, file)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])

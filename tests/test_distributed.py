@@ -1,0 +1,268 @@
+"""Many processes: data-parallel ``fit`` with ``distributed=True`` on a real
+two-process gloo group (CPU), the first-order solver it uses, and searches on
+loky, Dask and Ray workers."""
+
+import os
+import pickle
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch.distributed as dist
+from joblib import parallel_backend
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.metrics import r2_score, roc_auc_score
+from sklearn.model_selection import GridSearchCV
+
+from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
+from sklearn_deepfm._encoding import FeatureEncoder
+from sklearn_deepfm._fields import infer_sparse_fields
+from sklearn_deepfm._linear import design_matrix, fit_linear
+from sklearn_deepfm._linear_lbfgs import fit_linear_shared
+
+from . import _distributed_worker as worker
+from .conftest import FAST, make_categorical
+
+pytestmark = pytest.mark.skipif(
+    not dist.is_available(), reason="torch.distributed is not available"
+)
+
+WORKER = Path(worker.__file__)
+TIMEOUT = 120  # seconds for the whole two-process run
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory):
+    """What both ranks of one two-process run (unequal shards) fitted."""
+    if not dist.is_gloo_available():
+        pytest.skip("torch.distributed has no gloo backend")
+    out = tmp_path_factory.mktemp("ranks")
+    port = str(_free_port())
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(WORKER.parents[1]), *filter(None, [env.get("PYTHONPATH")])]
+    )
+    ranks = [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), str(rank), "2", port, str(out)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for rank in range(2)
+    ]
+    try:
+        logs = [rank.communicate(timeout=TIMEOUT)[0].decode() for rank in ranks]
+    finally:
+        for rank in ranks:
+            rank.kill()
+    for rank, log in zip(ranks, logs, strict=True):
+        assert rank.returncode == 0, log
+    return [pickle.loads((out / f"rank{r}.pkl").read_bytes()) for r in range(2)]
+
+
+@pytest.fixture(scope="module")
+def one_process():
+    """The same estimators fitted by one process on the union of the shards."""
+    X, y, target = worker.make_data()
+    return {
+        "classifier": DeepFMClassifier(**worker.SETTINGS).fit(X, y),
+        "regressor": DeepFMRegressor(**worker.SETTINGS).fit(X, target),
+    }
+
+
+@pytest.mark.parametrize(
+    "name", ["classifier", "regressor", "multiclass", "sparse", "stream", "tiny shard"]
+)
+def test_every_rank_ends_with_the_same_parameters(two_processes, name):
+    first, second = (rank[name]["parameters"] for rank in two_processes)
+    assert first.keys() == second.keys()
+    for key in first:
+        assert_array_equal(first[key], second[key], err_msg=key)
+
+
+def test_classes_and_sparse_fields_are_those_of_all_rows(two_processes):
+    X, _, _ = worker.make_data()
+    expected_fields = infer_sparse_fields(
+        worker.one_hot().transform(X[worker.CATEGORIES]).tocsr()
+    )
+    for rank in two_processes:
+        assert_array_equal(rank["multiclass"]["classes"], [0, 1, 2])
+        assert_array_equal(rank["sparse"]["fields"], expected_fields)
+
+
+def test_every_rank_takes_the_same_decisions(two_processes):
+    first, second = (rank["classifier"] for rank in two_processes)
+    assert first["history"] == second["history"]  # losses, best epoch
+    assert (first["C"], first["kept"]) == (second["C"], second["kept"])
+
+
+def test_quality_matches_one_process_on_all_rows(two_processes, one_process):
+    X_test, y_test, target_test = worker.make_data(4000, seed=1)
+    # saved on rank 0, loaded here, a process without a process group
+    classifier = pickle.loads(two_processes[0]["classifier"]["pickle"])
+    auc = roc_auc_score(y_test, classifier.predict_proba(X_test)[:, 1])
+    single = one_process["classifier"].predict_proba(X_test)[:, 1]
+    assert abs(auc - roc_auc_score(y_test, single)) < 0.005
+    regressor = pickle.loads(two_processes[0]["regressor"]["pickle"])
+    r2 = r2_score(target_test, regressor.predict(X_test))
+    single = one_process["regressor"].predict(X_test)
+    assert abs(r2 - r2_score(target_test, single)) < 0.005
+    assert_allclose(
+        two_processes[0]["regressor"]["scale"],
+        (one_process["regressor"]._y_mean, one_process["regressor"]._y_scale),
+        rtol=1e-12,
+    )
+
+
+def test_vocabulary_is_that_of_one_process_on_all_rows(two_processes, one_process):
+    expected = one_process["classifier"].input_layout_
+    for rank in two_processes:
+        layout = rank["classifier"]["layout"]
+        assert layout.n_embeddings == expected.n_embeddings
+        for field, single in zip(layout.fields, expected.fields, strict=True):
+            assert (field.kind, field.offset) == (single.kind, single.offset)
+            if single.categories is not None:
+                assert_array_equal(field.categories, single.categories)
+            else:
+                assert_allclose([field.mean, field.scale], [single.mean, single.scale])
+
+
+def test_a_category_seen_only_on_rank_1_is_known_to_rank_0(two_processes):
+    site = two_processes[0]["classifier"]["layout"].fields[0]
+    assert "only_on_1" in site.categories
+    model = pickle.loads(two_processes[0]["classifier"]["pickle"])
+    X, _, _ = worker.make_data(2)
+    X["site"] = ["only_on_1", "never_seen"]
+    rows = model._encoder.transform(X, model.feature_names_in_).indices[:, 0]
+    assert rows[0] != site.offset and rows[1] == site.offset  # own row, unknown row
+    # partial_fit: a category first seen on rank 1 in a later call grows
+    # the tables of both ranks
+    for rank in two_processes:
+        assert "late" in rank["stream"]["layout"].fields[0].categories
+
+
+def test_ranks_reading_a_column_differently_both_raise(two_processes):
+    for rank in two_processes:
+        assert "categorical_features" in rank["disagreement"]
+        assert "column 2 ('device')" in rank["disagreement"]
+
+
+def test_distributed_needs_a_process_group():
+    if dist.is_initialized():
+        pytest.skip("a process group is initialised in this process")
+    X, y = make_categorical(n_samples=100)
+    with pytest.raises(ValueError, match="init_process_group"):
+        DeepFMClassifier(distributed=True, **FAST).fit(X, y)
+
+
+def test_a_group_of_one_process_changes_nothing(tmp_path):
+    if dist.is_initialized() or not dist.is_gloo_available():
+        pytest.skip("needs gloo and no process group in this process")
+    X, y = make_categorical(n_samples=1200)
+    alone = DeepFMClassifier(**FAST).fit(X, y).predict_proba(X)
+    dist.init_process_group(
+        "gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1
+    )
+    try:
+        shared = DeepFMClassifier(distributed=True, **FAST).fit(X, y)
+    finally:
+        dist.destroy_process_group()
+    assert_array_equal(shared.predict_proba(X), alone)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_shared_linear_solver_is_scikit_learns_model(task):
+    """With one process the summed objective is the whole one: the solution
+    and the chosen C are scikit-learn's (LogisticRegression, Ridge)."""
+    X, y, target = worker.make_data(3000, seed=2)
+    encoder = FeatureEncoder().fit(X)
+    A = design_matrix(encoder.transform(X), encoder.n_embeddings_)
+    weight = np.random.default_rng(0).uniform(0.5, 1.5, len(y)).astype(np.float32)
+    targets = {
+        "binary": y.astype(np.float32),
+        "multiclass": X["app"].to_numpy() % 3,
+        "regression": ((target - target.mean()) / target.std()).astype(np.float32),
+    }[task]
+    train = (A[:2400], targets[:2400], weight[:2400])
+    valid = (A[2400:], targets[2400:], weight[2400:])
+
+    def one_process_sum(*values):
+        return [np.asarray(value, dtype=np.float64) for value in values]
+
+    n_outputs = 3 if task == "multiclass" else 1
+    expected = fit_linear(task, train, valid, random_state=0)
+    found = fit_linear_shared(task, n_outputs, train, valid, None, one_process_sum)
+    assert found[2] == expected[2]  # C
+    assert_allclose(found[0], expected[0], atol=1e-4)
+    assert_allclose(found[1], expected[1], atol=1e-4)
+
+
+# searches -------------------------------------------------------------------
+SEARCH = {"hidden_units": (32,), "max_epochs": 3, "random_state": 0, "n_jobs": 1}
+
+
+def _search(n_jobs):
+    X, y = make_categorical(n_samples=600)
+    search = GridSearchCV(
+        DeepFMClassifier(**SEARCH),
+        {"embedding_dim": [4, 8]},
+        cv=2,
+        scoring="roc_auc",
+        n_jobs=n_jobs,
+    )
+    return search.fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def sequential_search():
+    return _search(n_jobs=None)
+
+
+def _same_search(search, expected):
+    assert search.best_params_ == expected.best_params_
+    assert_allclose(
+        search.cv_results_["mean_test_score"],
+        expected.cv_results_["mean_test_score"],
+    )
+
+
+def test_search_on_loky_processes(sequential_search):
+    with parallel_backend("loky"):
+        _same_search(_search(n_jobs=2), sequential_search)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_search_on_a_dask_cluster(sequential_search):
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+        parallel_backend("dask"),
+    ):
+        _same_search(_search(n_jobs=-1), sequential_search)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_search_on_ray(sequential_search):
+    ray = pytest.importorskip("ray")
+    from ray.util.joblib import register_ray
+
+    register_ray()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        with parallel_backend("ray"):
+            _same_search(_search(n_jobs=2), sequential_search)
+    finally:
+        ray.shutdown()
