@@ -101,6 +101,33 @@ class MultiLayerPerceptron(nn.Module):
         """Float ``(batch, n_inputs)``."""
         return self.layers(x)
 
+    def affine_layers(self):
+        """The network as it predicts (eval mode): a list of ``(weight,
+        bias)`` float32 arrays of shapes ``(n_out, n_in)`` and ``(n_out,)``,
+        a ReLU between consecutive layers.
+
+        Dropout is the identity, and batch norm, an affine map of the running
+        statistics, is folded into the linear layer before it.
+        """
+        affine = []
+        for layer in self.layers:
+            if isinstance(layer, nn.Linear):
+                affine.append([layer.weight.double(), layer.bias.double()])
+            elif isinstance(layer, nn.BatchNorm1d):
+                weight, bias = affine[-1]
+                scale = layer.weight.double() / torch.sqrt(
+                    layer.running_var.double() + layer.eps
+                )
+                affine[-1] = [
+                    weight * scale[:, None],
+                    (bias - layer.running_mean.double()) * scale
+                    + layer.bias.double(),
+                ]
+        return [
+            tuple(part.detach().cpu().float().numpy() for part in layer)
+            for layer in affine
+        ]
+
 
 def distinct_rows(indices: Tensor) -> Distinct:
     """``(rows, inverse)``: the sorted distinct values of ``indices`` and where
