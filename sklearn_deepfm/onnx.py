@@ -50,7 +50,7 @@ from skl2onnx.common.data_types import (
 )
 
 from ._classifier import DeepFMClassifier
-from ._layout import CATEGORICAL, INDICATOR, NUMERIC
+from ._layout import CATEGORICAL, INDICATOR
 from ._regressor import DeepFMRegressor
 
 __all__ = []
@@ -58,6 +58,12 @@ __all__ = []
 # Operators whose axes arrive as an input (ReduceSum) need opset 13.
 MIN_OPSET = 13
 ML_OPSET = 2  # ai.onnx.ml LabelEncoder with default values
+# A categorical field of integer codes is read through a table indexed by
+# code when its largest code is below max(TABLE_MIN_SIZE, TABLE_RATIO *
+# n_categories), as in the encoder, else through a LabelEncoder (a hash
+# table, slower per row).
+TABLE_MIN_SIZE = 1 << 16
+TABLE_RATIO = 4
 INPUT_TYPES = (
     FloatTensorType,
     DoubleTensorType,
@@ -125,6 +131,7 @@ class _Columns:
                 f"ONNX graph has {len(inputs)} inputs for it; give one input "
                 "with every column or one input per column."
             )
+        self.n_features = n_features
         self.split = len(inputs) > 1
         for variable in inputs:
             if not isinstance(variable.type, INPUT_TYPES):
@@ -149,8 +156,11 @@ class _Columns:
                 ]
             return parts[0] if len(parts) == 1 else graph.op("Concat", *parts, axis=1)
         source = self.inputs[0].onnx_name
-        index = graph.const(np.array(columns, dtype=np.int64), "columns")
-        taken = graph.op("Gather", source, index, axis=1)
+        if list(columns) == list(range(self.n_features)):
+            taken = source
+        else:
+            index = graph.const(np.array(columns, dtype=np.int64), "columns")
+            taken = graph.op("Gather", source, index, axis=1)
         if to is not None and self.proto_type(columns[0]) != to:
             taken = graph.cast(taken, to)
         return taken
@@ -178,15 +188,8 @@ def _category_rows(graph, columns, field):
         keys = {"keys_strings": list(categories) or [""]}
         codes = columns.take([column])
     else:
-        numeric = [
-            float(category)
-            for category in categories
-            if isinstance(category, (int, float, np.number))
-            and not isinstance(category, (bool, np.bool_))
-        ]
-        if len(numeric) != len(categories) or any(
-            value < 0 or value != np.round(value) for value in numeric
-        ):
+        numeric = _integer_categories(field)
+        if numeric is None:
             raise RuntimeError(
                 f"Field {field.field} ({field.names[0]!r}) has categories that are "
                 "not non-negative integer codes; give its ONNX input the string "
@@ -263,26 +266,134 @@ def _scaled_values(graph, columns, field):
 
 
 def _slots(graph, columns, layout):
-    """Dense input: the embedding row of every field, ``(n, n_fields)``
-    int64, and the fields' values, ``(n, n_fields)`` float32 (None when
-    every value is 1)."""
-    rows, values, shape = [], [], None
-    numeric = any(field.kind == NUMERIC for field in layout.fields)
+    """Where every field of a dense input reads the embedding tables.
+
+    Returns ``positions``, ``(n, n_fields)`` int64, the fields' values,
+    ``(n, n_fields)`` float32 (None when every value is 1), and
+    ``position_rows``, the embedding row of each position: position ``r <
+    n_embeddings`` is row ``r``; fields of small integer codes read, after
+    those, a block of positions indexed by code (one Gather instead of a
+    code lookup and then a row lookup).  Other fields give rows directly.
+    """
+    pieces = []  # (positions (n, k), values (n, k) or None, field ids)
+    tabulated = {}
     for field in layout.fields:
-        if field.kind == CATEGORICAL:
-            rows.append(_category_rows(graph, columns, field))
+        if field.kind == CATEGORICAL and _tabulated(columns, field):
+            kind = _code_kind(columns, field.columns[0])
+            tabulated.setdefault(kind, []).append(field)
+        elif field.kind == CATEGORICAL:
+            pieces.append((_category_rows(graph, columns, field), None, [field.field]))
         elif field.kind == INDICATOR:
-            rows.append(_indicator_rows(graph, columns, field))
+            pieces.append((_indicator_rows(graph, columns, field), None, [field.field]))
         else:
-            values.append(_scaled_values(graph, columns, field))
-            shape = shape or graph.op("Shape", values[-1])
-            rows.append(_filled(graph, np.int64(field.offset), shape))
-            continue
-        if numeric:
-            shape = shape or graph.op("Shape", rows[-1])
-            values.append(_filled(graph, np.float32(1), shape))
-    indices = _concat(graph, rows)
-    return indices, _concat(graph, values) if numeric else None
+            value = _scaled_values(graph, columns, field)
+            rows = _filled(graph, np.int64(field.offset), graph.op("Shape", value))
+            pieces.append((rows, value, [field.field]))
+    position_rows = [np.arange(layout.n_embeddings)]
+    for kind, fields in tabulated.items():
+        start = sum(block.size for block in position_rows)
+        positions, rows = _code_positions(graph, columns, fields, kind, start)
+        position_rows.append(rows)
+        pieces.append((positions, None, [field.field for field in fields]))
+
+    order = [field for _, _, fields in pieces for field in fields]
+    positions = _concat(graph, [rows for rows, _, _ in pieces])
+    positions = _in_order(graph, positions, order)
+    position_rows = np.concatenate(position_rows)
+    if all(value is None for _, value, _ in pieces):
+        return positions, None, position_rows
+    values = [
+        _filled(graph, np.float32(1), graph.op("Shape", rows))
+        if value is None
+        else value
+        for rows, value, _ in pieces
+    ]
+    return positions, _in_order(graph, _concat(graph, values), order), position_rows
+
+
+def _in_order(graph, slots, order):
+    """``slots``, whose column ``j`` is field ``order[j]``, in field order."""
+    if order == sorted(order):
+        return slots
+    index = graph.const(np.argsort(order).astype(np.int64), "field_order")
+    return graph.op("Gather", slots, index, axis=1)
+
+
+def _integer_categories(field):
+    """The categories of a field as int64 codes, or None when they are not
+    all non-negative integers."""
+    categories = field.categories
+    if not all(
+        isinstance(category, (int, float, np.number))
+        and not isinstance(category, (bool, np.bool_))
+        for category in categories
+    ):
+        return None
+    codes = np.asarray(categories, dtype=np.float64)
+    if np.any(codes < 0) or np.any(codes != np.round(codes)):
+        return None
+    return codes.astype(np.int64)
+
+
+def _tabulated(columns, field):
+    """Whether a categorical field is read through a table indexed by code:
+    integer codes, no larger than a few times its number of categories."""
+    if columns.proto_type(field.columns[0]) == TensorProto.STRING:
+        return False
+    codes = _integer_categories(field)
+    if codes is None:
+        return False
+    largest = int(codes.max()) if codes.size else -1
+    return largest < max(TABLE_MIN_SIZE, TABLE_RATIO * codes.size)
+
+
+def _code_kind(columns, column):
+    integer = (TensorProto.INT64, TensorProto.INT32, TensorProto.BOOL)
+    return "integer" if columns.proto_type(column) in integer else "float"
+
+
+def _code_positions(graph, columns, fields, kind, start):
+    """Positions of categorical ``fields`` read by code, and the embedding
+    row of each position.
+
+    Field ``f`` owns the block of positions ``start + base_f + 1 + c`` for
+    codes ``c`` in ``-1..largest_f + 1``, its largest category plus one:
+    codes are clipped into that range.  Codes ``-1`` and ``largest_f + 1``
+    (any negative or larger code), codes of no category, non-integer values
+    and NaN read the field's unknown row.
+    """
+    blocks, largest = [], []
+    for field in fields:
+        codes = _integer_categories(field)
+        top = int(codes.max()) if codes.size else -1
+        rows = np.full(top + 3, field.offset, dtype=np.int64)
+        rows[codes + 1] = np.arange(field.offset + 1, field.offset + 1 + codes.size)
+        blocks.append(rows)
+        largest.append(top)
+    sizes = np.array([block.size for block in blocks])
+    first = start + 1 + np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    largest = np.array(largest).reshape(1, -1)
+    source = [field.columns[0] for field in fields]
+    if kind == "integer":
+        codes = columns.take(source, TensorProto.INT64)
+        dtype = np.int64
+    else:
+        codes = columns.take(source, TensorProto.DOUBLE)
+        integer = graph.op("Equal", codes, graph.op("Floor", codes))
+        codes = graph.op("Where", integer, codes, graph.const(np.float64(-1)))
+        dtype = np.float64
+    # clip before casting, which is undefined out of the int64 range
+    clipped = graph.op(
+        "Max",
+        graph.op("Min", codes, graph.const((largest + 1).astype(dtype))),
+        graph.const(dtype(-1)),
+    )
+    if kind != "integer":
+        clipped = graph.cast(clipped, TensorProto.INT64)
+    positions = graph.op(
+        "Add", clipped, graph.const(first.reshape(1, -1).astype(np.int64), "first")
+    )
+    return positions, np.concatenate(blocks)
 
 
 def _filled(graph, value, shape):
@@ -296,11 +407,23 @@ def _concat(graph, parts):
 
 # the model --------------------------------------------------------------------
 def _logits(graph, model, columns):
-    """The module's raw outputs, ``(n, n_outputs)`` float32."""
+    """The module's raw outputs, ``(n, n_outputs)`` float32.
+
+    Sums over fields and embedding dimensions are matrix products with
+    constant 0/1 matrices, which onnxruntime runs faster than reductions.
+    """
     layout = model.input_layout_
     module = model.net_.export_module()
-    first_order = _numpy(module.linear.weight.weight)
-    table = _numpy(module.embedding.weight)
+    first_order = _numpy(module.linear.weight.weight)  # (n_embeddings, n_outputs)
+    table = _numpy(module.embedding.weight)  # (n_embeddings, dim)
+    bias = _numpy(module.linear.bias)
+    n_outputs, dim = first_order.shape[1], table.shape[1]
+    # the FM maps its interaction vector to the outputs: a sum with one output
+    if module.fm.projection is None:
+        projection = np.ones((dim, 1), dtype=np.float32)
+    else:
+        projection = _numpy(module.fm.projection).T
+    half = 0.5 * projection
     interactions = not module.linear_only
     if layout.sparse:
         X = columns.all(TensorProto.FLOAT)
@@ -321,54 +444,80 @@ def _logits(graph, model, columns):
             squares = graph.op(
                 "MatMul",
                 graph.op("Mul", X, X),
-                graph.const(table * table, "squared_embedding"),
+                graph.const((table * table) @ half, "squared_embedding"),
             )
     else:
-        indices, values = _slots(graph, columns, layout)
-        scale = None
+        positions, values, position_rows = _slots(graph, columns, layout)
+        # one gather reads each slot's embedding and first-order weights
+        width = dim if interactions else 0
+        merged = np.concatenate([table[:, :width], first_order], axis=1)
+        slots = graph.op("Gather", graph.const(merged[position_rows]), positions)
         if values is not None:
-            scale = graph.op(
-                "Reshape", values, graph.const(np.array([0, -1, 1], dtype=np.int64))
-            )
-        weights = graph.op("Gather", graph.const(first_order, "first_order"), indices)
-        if scale is not None:
-            weights = graph.op("Mul", weights, scale)
-        first = graph.reduce_sum(weights, 1, keepdims=0)
+            shape = graph.const(np.array([0, -1, 1], dtype=np.int64))
+            slots = graph.op("Mul", slots, graph.op("Reshape", values, shape))
+        # sums over the fields: (n, width + n_outputs), embeddings then first order
+        sums = graph.op(
+            "MatMul",
+            graph.op("Flatten", slots, axis=1),
+            graph.const(_stacked(np.eye(width + n_outputs), layout.n_fields)),
+        )
+        first = _columns_between(graph, sums, width, width + n_outputs)
         if interactions:
-            embedded = graph.op("Gather", graph.const(table, "embedding"), indices)
-            if scale is not None:
-                embedded = graph.op("Mul", embedded, scale)
-            deep_input = graph.op("Flatten", embedded, axis=1)
-            summed = graph.reduce_sum(embedded, 1, keepdims=0)
-            squares = graph.reduce_sum(
-                graph.op("Mul", embedded, embedded), 1, keepdims=0
+            embedded = graph.op(
+                "Slice",
+                slots,
+                graph.const(np.array([0], dtype=np.int64)),
+                graph.const(np.array([dim], dtype=np.int64)),
+                graph.const(np.array([2], dtype=np.int64)),
             )
-    first = graph.op("Add", first, graph.const(_numpy(module.linear.bias), "bias"))
+            deep_input = graph.op("Flatten", embedded, axis=1)
+            summed = _columns_between(graph, sums, 0, dim)
+            squares = graph.op(
+                "MatMul",
+                graph.op("Mul", deep_input, deep_input),
+                graph.const(_stacked(half, layout.n_fields)),
+            )
     if not interactions:
-        return first
-    interaction = graph.op(
-        "Mul",
-        graph.op("Sub", graph.op("Mul", summed, summed), squares),
-        graph.const(np.float32(0.5)),
+        return graph.op("Add", first, graph.const(bias, "bias"))
+    # FM: 0.5 * ((sum_i e_i)^2 - sum_i e_i^2), mapped to the outputs
+    fm = graph.op(
+        "Sub",
+        graph.op("MatMul", graph.op("Mul", summed, summed), graph.const(half)),
+        squares,
     )
-    if module.fm.projection is None:
-        fm = graph.reduce_sum(interaction, 1, keepdims=1)
-    else:
-        projection = _numpy(module.fm.projection).T
-        fm = graph.op("MatMul", interaction, graph.const(projection, "projection"))
     hidden = deep_input
     layers = module.mlp.affine_layers()
-    for position, (weight, bias) in enumerate(layers):
+    for position, (weight, layer_bias) in enumerate(layers):
+        last = position == len(layers) - 1
+        if last:  # the first-order bias joins the output layer's
+            layer_bias = layer_bias + bias
         hidden = graph.op(
             "Gemm",
             hidden,
             graph.const(weight, "weight"),
-            graph.const(bias, "bias"),
+            graph.const(layer_bias, "bias"),
             transB=1,
         )
-        if position < len(layers) - 1:
+        if not last:
             hidden = graph.op("Relu", hidden)
     return graph.op("Sum", first, fm, hidden)
+
+
+def _columns_between(graph, tensor, start, stop):
+    """Columns ``start:stop`` of a 2-D tensor."""
+    return graph.op(
+        "Slice",
+        tensor,
+        graph.const(np.array([start], dtype=np.int64)),
+        graph.const(np.array([stop], dtype=np.int64)),
+        graph.const(np.array([1], dtype=np.int64)),
+    )
+
+
+def _stacked(matrix, n_fields):
+    """``matrix`` repeated down ``n_fields`` times, float32: a product with
+    it sums the fields of a flattened ``(n, n_fields * rows)`` tensor."""
+    return np.tile(np.asarray(matrix, dtype=np.float32), (n_fields, 1))
 
 
 def _field_columns(graph, X, field, layout):

@@ -93,10 +93,27 @@ def test_onnx_label_encoded_model_matches_predict_proba(n_classes):
     # the same model from float input with unknown, negative and missing codes
     X_float = _with_unknowns(X_test)
     onx = _convert(model, X_float[:1], options={"zipmap": False})
-    assert "LabelEncoder" in _op_types(onx) and "Unique" not in _op_types(onx)
+    assert "Unique" not in _op_types(onx)
     label, proba = _session(onx).run(None, {"X": X_float})
     assert_allclose(proba, model.predict_proba(X_float), atol=ONNX_TOLERANCE)
     assert_array_equal(label, model.predict(X_float))
+
+
+def test_onnx_hashed_codes_are_looked_up_by_value():
+    """Huge, sparse codes (hashed ids) take another lookup than small ones."""
+    _onnx()
+    X, y = _label_encoded(2000 + N_TEST)
+    rng = np.random.default_rng(2)
+    hashes = rng.choice(2**40, size=8, replace=False)
+    X[:, 1] = hashes[X[:, 1]]
+    model = DeepFMClassifier(**_fast()).fit(X[:2000], y[:2000])
+    X_test = X[2000:].copy()
+    X_test[:100, 1] = 12345  # never seen
+    for X_input in (X_test, _with_unknowns(X_test)):
+        onx = _convert(model, X_input[:1], options={"zipmap": False})
+        assert "LabelEncoder" in _op_types(onx)
+        _, proba = _session(onx).run(None, {"X": X_input})
+        assert_allclose(proba, model.predict_proba(X_input), atol=ONNX_TOLERANCE)
 
 
 def test_onnx_one_hot_pipeline_with_unseen_categories():
