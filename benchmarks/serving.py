@@ -21,9 +21,12 @@ estimator to ONNX (``sklearn_deepfm.onnx``) and measures:
 Targets (from the serving issue): in-process one row <= 1 ms (label-encoded
 array); onnxruntime one row <= 0.2 ms and >= 2x the in-process throughput;
 max diff <= 1e-5.
-Run (a few minutes on 1-2 threads)::
+Run (a minute or two on one thread) on an otherwise idle machine::
 
-    python benchmarks/serving.py --out benchmarks/results/serving.json
+    python benchmarks/serving.py --wait-idle 300 --out benchmarks/results/serving.json
+
+The report records how many CPUs other processes used meanwhile (above
+0.1, the result is marked DISTURBED).
 
 which writes the JSON and a Markdown report next to it (``serving.md``).
 """
@@ -48,7 +51,8 @@ for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 import onnxruntime as ort  # noqa: E402
 import torch  # noqa: E402
-from run import cpu_model, git_state  # noqa: E402
+from _worker import busy_cpu_s  # noqa: E402
+from run import BUSY_THRESHOLD, cpu_model, git_state, wait_until_idle  # noqa: E402
 from skl2onnx import to_onnx  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
@@ -279,6 +283,13 @@ def render(report):
         f"- Git: {meta['git']['commit']}"
         + (" (uncommitted changes)" if meta["git"]["dirty"] else ""),
         f"- Command: `{meta['command']}`",
+        f"- Other processes used {results['other_processes_cpus']:.2f} CPUs on "
+        "average meanwhile"
+        + (
+            " (DISTURBED: the timings are not reliable)"
+            if results["other_processes_cpus"] > BUSY_THRESHOLD
+            else ""
+        ),
         "",
         f"Data: make_ctr_classification, {N_FIELDS} label-encoded fields, "
         f"cardinalities ctr_cardinalities({N_FIELDS}, {TOTAL_CATEGORIES}); "
@@ -338,11 +349,17 @@ def main(argv=None):
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--onnx-batch", type=int, default=1024)
+    parser.add_argument("--wait-idle", type=float, default=0)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
 
+    if args.wait_idle:
+        wait_until_idle(args.wait_idle)
+    busy, cpu, start = busy_cpu_s(), time.process_time(), time.perf_counter()
     with threadpool_limits(args.threads):
         results = measure(args)
+    other = busy_cpu_s() - busy - (time.process_time() - cpu)
+    results["other_processes_cpus"] = max(0.0, other) / (time.perf_counter() - start)
     report = {
         "meta": {
             "command": "python " + shlex.join(sys.argv),
