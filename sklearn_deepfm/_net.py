@@ -207,6 +207,10 @@ class DeepFMNet(NeuralNet):
         """Whether the module predicts with the first-order part alone."""
         return self.module_.linear_only
 
+    def n_embeddings(self):
+        """Rows of the module's embedding tables."""
+        return self.module_.embedding.num_embeddings
+
     def weights(self):
         """The module's parameters and buffers by name, as NumPy arrays
         (copies, on the CPU)."""

@@ -2,17 +2,16 @@
 
 Pickling an estimator (``pickle``, ``joblib``, ``copy.deepcopy``,
 ``skops.io.dump``) replaces its skorch net by a dict of the net's settings,
-the module's weights as NumPy arrays and which of them training keeps fixed,
-and its skorch ``History`` by a list of dicts of plain values.  Loading
-rebuilds the net from them.  skops can then save a fitted model with no
-types to trust but this package's own, and store the weights as ``.npy``
-arrays rather than a pickle.
+the module's weights and the optimizer's state as NumPy arrays, and which
+weights training keeps fixed, and its skorch ``History`` by a list of dicts
+of plain values.  Loading rebuilds the net from them.  skops can then save a
+fitted model with no types to trust but this package's own, and store the
+weights as ``.npy`` arrays rather than a pickle.
 
-What is not kept: the optimizer's state and the net's callback instances
-(``net_.callbacks_``), which only matter during training; a warm start
-after loading begins with a fresh optimizer and the estimator's
-``callbacks``, as every warm start does.  History entries that are not
-numbers, strings, booleans or containers of them are left out.
+What is not kept: the net's callback instances (``net_.callbacks_``); the
+loaded net has skorch's default callbacks and the estimator's
+``callbacks``, initialised afresh.  History entries that are not numbers,
+strings, booleans or containers of them are left out.
 """
 
 import numbers
@@ -80,12 +79,15 @@ def _net_state(net):
             f"Cannot save a net trained with the criterion {criterion!r}; the "
             f"estimators use one of {sorted(CRITERIA)}."
         )
+    # the tables may have grown since the net was built
+    settings["module__n_embeddings"] = net.n_embeddings()
     return {
         "settings": settings,
         "criterion": criterion.__name__,
         "weights": net.weights(),
         "frozen": net.frozen(),
         "linear_only": bool(net.linear_only()),
+        "optimizer": _arrays(net.optimizer_.state_dict()),
     }
 
 
@@ -106,7 +108,7 @@ def _rebuild_net(state, estimator):
         module=DeepFM,
         criterion=CRITERIA[state["criterion"]],
         optimizer=estimator._optimizer_class(),
-        callbacks=[],
+        callbacks=estimator._user_callbacks(),
         **settings,
     )
     # the fresh module's random initialisation is overwritten at once; it
@@ -114,6 +116,8 @@ def _rebuild_net(state, estimator):
     with torch.random.fork_rng(devices=[]):
         net.initialize()
     net.load_weights(state["weights"], state["frozen"], state["linear_only"])
+    if "optimizer" in state:
+        net.optimizer_.load_state_dict(_tensors(state["optimizer"]))
     if isinstance(getattr(estimator, "history_", None), History):
         net.history_ = estimator.history_
     return net
@@ -124,9 +128,37 @@ def _is_plain(value):
         return not isinstance(value, complex)
     if isinstance(value, (tuple, list)):
         return all(_is_plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(
+            isinstance(key, (str, int)) and _is_plain(item)
+            for key, item in value.items()
+        )
     if isinstance(value, np.ndarray):
         return value.dtype.kind in "biuf"
     return False
+
+
+def _arrays(value):
+    """``value`` (an optimizer's state_dict) with its tensors as NumPy arrays
+    (copies, on the CPU)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy().copy()
+    if isinstance(value, dict):
+        return {key: _arrays(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_arrays(item) for item in value)
+    return value
+
+
+def _tensors(value):
+    """The inverse of :func:`_arrays`."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
+    if isinstance(value, dict):
+        return {key: _tensors(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_tensors(item) for item in value)
+    return value
 
 
 def _plain(value):

@@ -464,6 +464,25 @@ def test_loaded_model_warm_starts_with_its_first_order_part_fixed():
     assert len(loaded.history_) == n_epochs + 2
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "adamw"])
+def test_saving_keeps_the_optimizer_state(optimizer):
+    sio = _skops()
+    X, y = make_categorical(n_samples=300)
+    model = DeepFMClassifier(**FAST, optimizer=optimizer).fit(X, y)
+    expected = model.net_.optimizer_.state_dict()
+    data = sio.dumps(model)
+    for loaded in (
+        pickle.loads(pickle.dumps(model)),
+        sio.loads(data, trusted=sio.get_untrusted_types(data=data)),
+    ):
+        state = loaded.net_.optimizer_.state_dict()
+        assert state["param_groups"] == expected["param_groups"]
+        assert state["state"].keys() == expected["state"].keys()
+        for key, values in expected["state"].items():
+            for name, value in values.items():
+                assert_array_equal(np.asarray(state["state"][key][name]), value)
+
+
 def test_pickling_leaves_the_global_random_state_alone():
     X, y = make_categorical(n_samples=300)
     model = DeepFMClassifier(**FAST).fit(X, y)
