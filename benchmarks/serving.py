@@ -223,7 +223,9 @@ def measure_dataframe(args):
     """One row of the Adult DataFrame: in process and in onnxruntime."""
     X, y = load_adult(return_X_y=True)
     model = DeepFMClassifier(max_epochs=1, early_stopping=False, random_state=0)
-    model.fit(X[:5000], y[:5000])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the guess about 'fnlwgt' (categorical)
+        model.fit(X[:5000], y[:5000])
     onx = to_onnx(model, X[:1], options={"zipmap": False})
     options = ort.SessionOptions()
     options.intra_op_num_threads = args.threads
