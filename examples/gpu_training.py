@@ -49,7 +49,7 @@ print(f"test ROC AUC: {roc_auc_score(y_test, proba):.4f}")
 # %%
 # Save and load. The fitted model pickles with its weights (``joblib.dump``
 # works the same way). Where CUDA is available, a model trained on the GPU
-# loads back onto it. Where it is not, skorch maps the weights to the CPU
+# loads back onto it. Where it is not, the weights are loaded on the CPU
 # with a warning; setting ``device="cpu"`` after loading makes the parameter
 # agree, so that a later ``fit`` or ``clone`` uses the CPU too.
 buffer = io.BytesIO()

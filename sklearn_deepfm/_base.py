@@ -25,6 +25,7 @@ from ._linear_lbfgs import fit_linear_shared
 from ._model import DeepFM
 from ._net import DeepFMNet, predict_rows
 from ._optim import DenseSparseAdam
+from ._persistence import plain_state, restore
 from ._schedule import TrainingSchedule
 from ._threads import torch_threads
 
@@ -237,8 +238,12 @@ class BaseDeepFM(BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
+    def __getstate__(self):
+        return plain_state(super().__getstate__())
+
     def __setstate__(self, state):
         super().__setstate__(state)
+        restore(self)
         net = getattr(self, "net_", None)
         if (
             net is not None

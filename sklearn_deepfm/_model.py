@@ -15,7 +15,11 @@ is the plain sum over dimensions, which is the paper's FM term exactly.
 """
 
 import torch
-from torch import nn
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+# The distinct rows of a batch's indices and where each index is among them.
+Distinct = tuple[Tensor, Tensor]
 
 
 class FeaturesLinear(nn.Module):
@@ -27,10 +31,16 @@ class FeaturesLinear(nn.Module):
         self.bias = nn.Parameter(torch.zeros(n_outputs))
         nn.init.zeros_(self.weight.weight)
 
-    def forward(self, indices, values, distinct=None):
+    def forward(
+        self,
+        indices: Tensor,
+        values: Tensor | None = None,
+        distinct: Distinct | None = None,
+    ) -> Tensor:
         """Integer ``(batch, slots)``, float ``(batch, slots)`` or None, and the
         optional :func:`distinct_rows` of ``indices``."""
-        weights = lookup(self.weight, indices, distinct)
+        table = self.weight
+        weights = lookup(table.weight, indices, distinct, table.sparse)
         if values is not None:
             weights = weights * values.unsqueeze(-1)
         return self.bias + weights.sum(dim=1)
@@ -49,7 +59,7 @@ class FactorizationMachine(nn.Module):
         if n_outputs > 1:
             self.projection = nn.Parameter(torch.ones(n_outputs, embedding_dim))
 
-    def forward(self, embedded):
+    def forward(self, embedded: Tensor) -> Tensor:
         """Float ``(batch, slots, dim)`` of value-scaled embeddings."""
         square_of_sum = embedded.sum(dim=1).pow(2)
         sum_of_squares = embedded.pow(2).sum(dim=1)
@@ -87,40 +97,75 @@ class MultiLayerPerceptron(nn.Module):
         layers.append(output)
         self.layers = nn.Sequential(*layers)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         """Float ``(batch, n_inputs)``."""
         return self.layers(x)
 
+    def affine_layers(self):
+        """The network as it predicts (eval mode): a list of ``(weight,
+        bias)`` float32 arrays of shapes ``(n_out, n_in)`` and ``(n_out,)``,
+        a ReLU between consecutive layers.
 
-def distinct_rows(indices):
+        Dropout is the identity, and batch norm, an affine map of the running
+        statistics, is folded into the linear layer before it.
+        """
+        affine = []
+        for layer in self.layers:
+            if isinstance(layer, nn.Linear):
+                affine.append([layer.weight.double(), layer.bias.double()])
+            elif isinstance(layer, nn.BatchNorm1d):
+                weight, bias = affine[-1]
+                scale = layer.weight.double() / torch.sqrt(
+                    layer.running_var.double() + layer.eps
+                )
+                affine[-1] = [
+                    weight * scale[:, None],
+                    (bias - layer.running_mean.double()) * scale
+                    + layer.bias.double(),
+                ]
+        return [
+            tuple(part.detach().cpu().float().numpy() for part in layer)
+            for layer in affine
+        ]
+
+
+def distinct_rows(indices: Tensor) -> Distinct:
     """``(rows, inverse)``: the sorted distinct values of ``indices`` and where
     each entry of ``indices`` is among them."""
     return torch.unique(indices, return_inverse=True)
 
 
-def lookup(embedding, indices, distinct=None):
-    """``embedding(indices)``, reading each distinct row once when ``distinct``
-    (from :func:`distinct_rows`) is given.
+def lookup(
+    weight: Tensor,
+    indices: Tensor,
+    distinct: Distinct | None = None,
+    sparse: bool = False,
+) -> Tensor:
+    """Rows ``indices`` of the table ``weight`` (an ``nn.Embedding``'s weight,
+    giving a sparse gradient when ``sparse``), reading each distinct row once
+    when ``distinct`` (from :func:`distinct_rows`) is given.
 
     A sparse gradient then holds each row once, in increasing order, so the
     optimizer need not sort and merge (coalesce) it.
     """
     if distinct is None:
-        return embedding(indices)
+        return F.embedding(indices, weight, sparse=sparse)
     rows, inverse = distinct
-    gathered = embedding(rows).index_select(0, inverse.flatten())
-    return gathered.view(*indices.shape, embedding.embedding_dim)
+    gathered = F.embedding(rows, weight, sparse=sparse)
+    gathered = gathered.index_select(0, inverse.flatten())
+    # the table's width, not -1: an empty batch (a small shard's step) works
+    return gathered.view(indices.shape[0], indices.shape[1], weight.shape[1])
 
 
-def pool_fields(embedded, fields, n_fields):
+def pool_fields(embedded: Tensor, fields: Tensor | None, n_fields: int) -> Tensor:
     """Sum the slots of each field: ``(batch, slots, dim)`` to ``(batch, fields, dim)``.
 
     ``fields`` is None when slot ``s`` already is field ``s``.
     """
     if fields is None:
         return embedded
-    batch, _, dim = embedded.shape
-    pooled = embedded.new_zeros(batch, n_fields, dim)
+    batch, dim = embedded.shape[0], embedded.shape[2]
+    pooled = embedded.new_zeros([batch, n_fields, dim])
     return pooled.scatter_add_(1, fields.unsqueeze(-1).expand(-1, -1, dim), embedded)
 
 
@@ -179,7 +224,12 @@ class DeepFM(nn.Module):
             n_fields * embedding_dim, hidden_units, n_outputs, dropout, batch_norm
         )
 
-    def forward(self, indices, values=None, fields=None):
+    def forward(
+        self,
+        indices: Tensor,
+        values: Tensor | None = None,
+        fields: Tensor | None = None,
+    ) -> Tensor:
         """Integer ``(batch, slots)`` (int32 or int64), float ``(batch, slots)``,
         long ``(batch, slots)``.
 
@@ -187,20 +237,30 @@ class DeepFM(nn.Module):
         else ``(batch, n_outputs)``.  With ``linear_only`` set (during a
         linear warm-up) only the first-order term is computed.
         """
-        distinct = None
-        if self.embedding.sparse and torch.is_grad_enabled():
+        distinct: Distinct | None = None
+        # Reading each distinct row once only pays off for sparse gradients;
+        # an inference graph (eval mode) never contains the unique op.
+        if self.training and self.embedding.sparse and torch.is_grad_enabled():
             distinct = distinct_rows(indices)
         output = self.linear(indices, values, distinct)
         if not self.linear_only:
-            embedded = lookup(self.embedding, indices, distinct)
+            table = self.embedding
+            embedded = lookup(table.weight, indices, distinct, table.sparse)
             if values is not None:
                 embedded = embedded * values.unsqueeze(-1)
             deep_input = pool_fields(embedded, fields, self.n_fields).flatten(1)
-            with torch.autocast(
-                deep_input.device.type,
-                dtype=self.mlp_dtype,
-                enabled=self.mlp_dtype is not None,
-            ):
+            if self.mlp_dtype is None:
                 deep = self.mlp(deep_input)
-            output = output + self.fm(embedded) + deep.float()
+            else:
+                deep = self._mixed_precision_mlp(deep_input)
+            output = output + self.fm(embedded) + deep
         return output.squeeze(1) if output.shape[1] == 1 else output
+
+    @torch.jit.unused
+    def _mixed_precision_mlp(self, deep_input: Tensor) -> Tensor:
+        """The MLP with its matrix products in ``mlp_dtype``, output float32.
+
+        Not scripted: export a float32 copy (``mlp_dtype=None``) instead.
+        """
+        with torch.autocast(deep_input.device.type, dtype=self.mlp_dtype):
+            return self.mlp(deep_input).float()

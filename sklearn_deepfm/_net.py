@@ -5,6 +5,7 @@ subclass only replaces the data path (slicing encoded arrays instead of
 skorch's per-row, densifying Dataset) and weights the loss per sample.
 """
 
+import copy
 import re
 import sys
 
@@ -332,6 +333,51 @@ class DeepFMNet(NeuralNet):
         if torch.device(self.device) != device:
             self.module_.to(device)
             self.device = str(device)
+
+    def linear_only(self):
+        """Whether the module predicts with the first-order part alone."""
+        return self.module_.linear_only
+
+    def n_embeddings(self):
+        """Rows of the module's embedding tables."""
+        return self.module_.embedding.num_embeddings
+
+    def weights(self):
+        """The module's parameters and buffers by name, as NumPy arrays
+        (copies, on the CPU)."""
+        return {
+            name: tensor.detach().cpu().numpy().copy()
+            for name, tensor in self.module_.state_dict().items()
+        }
+
+    def frozen(self):
+        """Names of the parameters that training leaves fixed."""
+        return [
+            name
+            for name, parameter in self.module_.named_parameters()
+            if not parameter.requires_grad
+        ]
+
+    def load_weights(self, weights, frozen=(), linear_only=False):
+        """Set the module's parameters and buffers from :meth:`weights`,
+        keep ``frozen`` fixed in training and predict with the first-order
+        part alone when ``linear_only``."""
+        module = self.module_
+        module.load_state_dict(
+            {name: torch.as_tensor(array) for name, array in weights.items()}
+        )
+        for name, parameter in module.named_parameters():
+            parameter.requires_grad_(name not in frozen)
+        module.linear_only = bool(linear_only)
+
+    def export_module(self):
+        """A copy of the module for inference: eval mode, on the CPU, in
+        float32 throughout (a bfloat16 deep part predicts in float32), no
+        gradients."""
+        module = copy.deepcopy(self.module_).to("cpu").eval()
+        module.mlp_dtype = None
+        module.requires_grad_(False)
+        return module
 
     def row_losses(self, dataset):
         """Weighted loss of every row of ``dataset``, float64 ndarray."""

@@ -350,3 +350,8 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         y_pred : ndarray of shape (n_samples,)
         """
         return self._raw_predict(X)[:, 0] * self._y_scale + self._y_mean
+
+    def _target_scale(self):
+        """``(scale, shift)``: a prediction is ``raw * scale + shift``, where
+        ``raw`` is the module's output (exported graphs apply it)."""
+        return self._y_scale, self._y_mean

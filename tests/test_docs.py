@@ -29,6 +29,9 @@ def test_documentation_code_runs_as_shown(page):
         pytest.importorskip("matplotlib")
     if page.name == "input.rst":
         pytest.importorskip("pandas")
+    if page.name == "serving.rst":
+        for module in ("pandas", "skl2onnx", "onnxruntime", "skops"):
+            pytest.importorskip(module)
     result = doctest.testfile(
         str(page),
         module_relative=False,

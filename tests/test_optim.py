@@ -19,7 +19,8 @@ def _train(optimizer_factory, sparse, distinct, n_steps=5):
         # repeated rows within a batch, as categorical data has
         indices = torch.randint(0, 12, (16, 2), generator=generator)
         rows = distinct_rows(indices) if distinct else None
-        embedded = lookup(embedding, indices, rows).flatten(1)
+        embedded = lookup(embedding.weight, indices, rows, embedding.sparse)
+        embedded = embedded.flatten(1)
         loss = layer(embedded).pow(2).mean()
         optimizer.zero_grad()
         loss.backward()
@@ -70,8 +71,9 @@ def test_distinct_lookup_gives_rows_once_in_increasing_order():
     embedding = nn.Embedding(30, 3, sparse=True)
     indices = torch.tensor([[5, 2, 5], [2, 29, 0]])
     rows = distinct_rows(indices)
-    torch.testing.assert_close(lookup(embedding, indices, rows), embedding(indices))
-    lookup(embedding, indices, rows).sum().backward()
+    looked_up = lookup(embedding.weight, indices, rows, sparse=True)
+    torch.testing.assert_close(looked_up, embedding(indices))
+    looked_up.sum().backward()
     grad = embedding.weight.grad
     assert grad._indices()[0].tolist() == [0, 2, 5, 29]
     torch.testing.assert_close(

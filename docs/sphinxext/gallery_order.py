@@ -13,6 +13,7 @@ ORDER = [
     "plot_early_stopping.py",
     "plot_field_interactions.py",
     "gpu_training.py",
+    "serving_onnx.py",
 ]
 
 

@@ -1,0 +1,660 @@
+"""ONNX conversion of fitted DeepFM estimators through skl2onnx.
+
+Importing this module registers a converter for :class:`DeepFMClassifier`
+and :class:`DeepFMRegressor` with skl2onnx, so that ``skl2onnx.to_onnx``
+converts them alone or inside a ``Pipeline`` or ``ColumnTransformer``::
+
+    import sklearn_deepfm.onnx  # noqa: F401  (registers the converters)
+    from skl2onnx import to_onnx
+
+    onx = to_onnx(model, X[:1], options={"zipmap": False})
+
+The graph applies the fitted input rule (``input_layout_``) and the model:
+
+- categorical columns map every category seen in ``fit`` to its embedding
+  row and anything else (unseen or negative codes, NaN, unseen strings) to
+  the field's unknown row, with ``ai.onnx.ml`` ``LabelEncoder`` lookups;
+- numeric columns are standardised as in ``fit``;
+- a dense one-hot block reads its active column (none set: unknown row);
+- a sparse-matrix model (after a ``OneHotEncoder`` in a pipeline, where the
+  ONNX tensor is dense) multiplies the columns by the embedding table;
+- then the first-order part, the FM and the MLP in evaluation mode (dropout
+  off, batch norm folded into the layer before it), or the first-order part
+  alone when ``interactions_kept_`` is False.
+
+The classifier has the outputs of skl2onnx's classifiers: ``label`` and
+``probabilities`` (with option ``zipmap=False``; the default, as for every
+skl2onnx classifier, is a ZipMap of dictionaries; ``'columns'`` gives one
+output per class; ``nocl=True`` gives class indices as labels).  The
+regressor's output is ``variable``, of shape ``(n_samples, 1)``.  The model
+runs in float32; a model trained with ``mixed_precision`` (bfloat16 deep
+part) is exported in float32.  Outputs are float64 when the first input is.
+
+A DataFrame becomes one ONNX input per column (skl2onnx's rule): feed each
+column as an array of shape ``(n_samples, 1)``; string columns as ``str``
+values, with missing values as any string that is not a category (such as
+``""``).
+"""
+
+import numpy as np
+from onnx import TensorProto, numpy_helper
+from skl2onnx import update_registered_converter
+from skl2onnx.common.data_types import (
+    BooleanTensorType,
+    DoubleTensorType,
+    FloatTensorType,
+    Int32TensorType,
+    Int64TensorType,
+    StringTensorType,
+    guess_proto_type,
+)
+
+from ._classifier import DeepFMClassifier
+from ._layout import CATEGORICAL, INDICATOR
+from ._regressor import DeepFMRegressor
+
+__all__ = []
+
+# Operators whose axes arrive as an input (ReduceSum) need opset 13.
+MIN_OPSET = 13
+ML_OPSET = 2  # ai.onnx.ml LabelEncoder with default values
+# A categorical field of integer codes is read through a table indexed by
+# code when its largest code is below max(TABLE_MIN_SIZE, TABLE_RATIO *
+# n_categories), as in the encoder, else through a LabelEncoder (a hash
+# table, slower per row).
+TABLE_MIN_SIZE = 1 << 16
+TABLE_RATIO = 4
+INPUT_TYPES = (
+    FloatTensorType,
+    DoubleTensorType,
+    Int64TensorType,
+    Int32TensorType,
+    BooleanTensorType,
+    StringTensorType,
+)
+
+
+class _Graph:
+    """Adds nodes and constants to skl2onnx's container under unique names."""
+
+    def __init__(self, scope, container):
+        self.scope = scope
+        self.container = container
+
+    def const(self, array, name="const"):
+        array = np.asarray(array)
+        unique = self.scope.get_unique_variable_name(name)
+        if array.dtype.kind in "OUS":
+            self.container.add_initializer(
+                unique,
+                TensorProto.STRING,
+                list(array.shape),
+                [str(item).encode("utf-8") for item in array.ravel()],
+            )
+        else:
+            tensor = numpy_helper.from_array(np.ascontiguousarray(array), unique)
+            self.container.add_initializer(unique, tensor.data_type, None, tensor)
+        return unique
+
+    def op(self, op_type, *inputs, output=None, domain="", version=None, **attrs):
+        output = output or self.scope.get_unique_variable_name(op_type.lower())
+        self.container.add_node(
+            op_type,
+            list(inputs),
+            [output],
+            op_domain=domain,
+            op_version=version,
+            name=self.scope.get_unique_operator_name(op_type),
+            **attrs,
+        )
+        return output
+
+    def cast(self, name, to):
+        return self.op("Cast", name, to=to)
+
+    def reduce_sum(self, name, axis, keepdims=1):
+        axes = self.const(np.array([axis], dtype=np.int64), "axes")
+        return self.op("ReduceSum", name, axes, keepdims=keepdims)
+
+
+# reading the input --------------------------------------------------------
+class _Columns:
+    """The model's input columns in the graph, one tensor of shape
+    ``(n, 1)`` (or ``(n, k)`` for several) per request, cast as needed."""
+
+    def __init__(self, graph, inputs, n_features, estimator_name):
+        self.graph = graph
+        self.inputs = inputs
+        if len(inputs) != 1 and len(inputs) != n_features:
+            raise RuntimeError(
+                f"{estimator_name} was fitted on {n_features} column(s) and the "
+                f"ONNX graph has {len(inputs)} inputs for it; give one input "
+                "with every column or one input per column."
+            )
+        self.n_features = n_features
+        self.split = len(inputs) > 1
+        for variable in inputs:
+            if not isinstance(variable.type, INPUT_TYPES):
+                raise RuntimeError(
+                    f"{estimator_name} cannot read ONNX input {variable.onnx_name!r} "
+                    f"of type {variable.type}."
+                )
+
+    def proto_type(self, column):
+        variable = self.inputs[column if self.split else 0]
+        return guess_proto_type(variable.type)
+
+    def take(self, columns, to=None):
+        """Columns ``columns`` (a list), cast to the proto type ``to``."""
+        graph = self.graph
+        if self.split:
+            parts = [self.inputs[c].onnx_name for c in columns]
+            if to is not None:
+                parts = [
+                    part if self.proto_type(c) == to else graph.cast(part, to)
+                    for c, part in zip(columns, parts, strict=True)
+                ]
+            return parts[0] if len(parts) == 1 else graph.op("Concat", *parts, axis=1)
+        source = self.inputs[0].onnx_name
+        if list(columns) == list(range(self.n_features)):
+            taken = source
+        else:
+            index = graph.const(np.array(columns, dtype=np.int64), "columns")
+            taken = graph.op("Gather", source, index, axis=1)
+        if to is not None and self.proto_type(columns[0]) != to:
+            taken = graph.cast(taken, to)
+        return taken
+
+    def all(self, to):
+        """Every column as one ``(n, n_features)`` tensor of type ``to``."""
+        if self.split:
+            return self.take(list(range(len(self.inputs))), to)
+        source = self.inputs[0].onnx_name
+        return source if self.proto_type(0) == to else self.graph.cast(source, to)
+
+
+def _category_rows(graph, columns, field):
+    """Embedding row of a categorical field: ``offset + 1 + i`` for category
+    ``i``, ``offset`` (unknown) for anything else."""
+    column = field.columns[0]
+    categories = field.categories
+    rows = np.arange(field.offset + 1, field.offset + 1 + len(categories))
+    if columns.proto_type(column) == TensorProto.STRING:
+        if not all(isinstance(category, str) for category in categories):
+            raise RuntimeError(
+                f"Field {field.field} ({field.names[0]!r}) has categories that are "
+                "not strings; give its ONNX input a numeric type."
+            )
+        keys = {"keys_strings": list(categories) or [""]}
+        codes = columns.take([column])
+    else:
+        numeric = _integer_categories(field)
+        if numeric is None:
+            raise RuntimeError(
+                f"Field {field.field} ({field.names[0]!r}) has categories that are "
+                "not non-negative integer codes; give its ONNX input the string "
+                "type."
+            )
+        keys = {"keys_int64s": [int(value) for value in numeric] or [-1]}
+        codes = _integer_codes(graph, columns, column, max(numeric, default=-1))
+    return graph.op(
+        "LabelEncoder",
+        codes,
+        domain="ai.onnx.ml",
+        version=ML_OPSET,
+        values_int64s=[int(row) for row in rows] or [field.offset],
+        default_int64=int(field.offset),
+        **keys,
+    )
+
+
+def _integer_codes(graph, columns, column, largest):
+    """A numeric column as int64 codes, -1 where it holds no category code
+    (negative, above ``largest``, not an integer, NaN)."""
+    proto = columns.proto_type(column)
+    if proto in (TensorProto.INT64, TensorProto.INT32, TensorProto.BOOL):
+        return columns.take([column], TensorProto.INT64)
+    values = columns.take([column], TensorProto.DOUBLE)
+    zero = graph.const(np.array(0.0))
+    top = graph.const(np.array(float(largest)))
+    valid = graph.op(
+        "And",
+        graph.op(
+            "And",
+            graph.op("GreaterOrEqual", values, zero),
+            graph.op("LessOrEqual", values, top),
+        ),
+        graph.op("Equal", values, graph.op("Floor", values)),
+    )
+    codes = graph.op("Where", valid, values, graph.const(np.array(-1.0)))
+    return graph.cast(codes, TensorProto.INT64)
+
+
+def _indicator_rows(graph, columns, field):
+    """Embedding row of a one-hot block: the first active (non-zero, not
+    NaN) column's, ``offset`` when none is."""
+    block = columns.take(list(field.columns), TensorProto.FLOAT)
+    active = graph.op(
+        "And",
+        graph.op("Not", graph.op("IsNaN", block)),
+        graph.op("Not", graph.op("Equal", block, graph.const(np.float32(0)))),
+    )
+    active = graph.cast(active, TensorProto.FLOAT)
+    first = graph.op("ArgMax", active, axis=1, keepdims=1)
+    any_active = graph.op(
+        "Greater", graph.reduce_sum(active, 1), graph.const(np.float32(0))
+    )
+    return graph.op(
+        "Where",
+        any_active,
+        graph.op("Add", first, graph.const(np.int64(field.offset + 1))),
+        graph.const(np.array([[field.offset]], dtype=np.int64)),
+    )
+
+
+def _scaled_values(graph, columns, field):
+    """A numeric field's value, standardised in float64 as in ``fit``."""
+    if columns.proto_type(field.columns[0]) == TensorProto.STRING:
+        raise RuntimeError(
+            f"Field {field.field} ({field.names[0]!r}) is numeric; its ONNX input "
+            "cannot be a string."
+        )
+    values = columns.take([field.columns[0]], TensorProto.DOUBLE)
+    centred = graph.op("Sub", values, graph.const(np.float64(field.mean)))
+    scaled = graph.op("Div", centred, graph.const(np.float64(field.scale)))
+    return graph.cast(scaled, TensorProto.FLOAT)
+
+
+def _slots(graph, columns, layout):
+    """Where every field of a dense input reads the embedding tables.
+
+    Returns ``positions``, ``(n, n_fields)`` int64, the fields' values,
+    ``(n, n_fields)`` float32 (None when every value is 1), and
+    ``position_rows``, the embedding row of each position: position ``r <
+    n_embeddings`` is row ``r``; fields of small integer codes read, after
+    those, a block of positions indexed by code (one Gather instead of a
+    code lookup and then a row lookup).  Other fields give rows directly.
+    """
+    pieces = []  # (positions (n, k), values (n, k) or None, field ids)
+    tabulated = {}
+    for field in layout.fields:
+        if field.kind == CATEGORICAL and _tabulated(columns, field):
+            kind = _code_kind(columns, field.columns[0])
+            tabulated.setdefault(kind, []).append(field)
+        elif field.kind == CATEGORICAL:
+            pieces.append((_category_rows(graph, columns, field), None, [field.field]))
+        elif field.kind == INDICATOR:
+            pieces.append((_indicator_rows(graph, columns, field), None, [field.field]))
+        else:
+            value = _scaled_values(graph, columns, field)
+            rows = _filled(graph, np.int64(field.offset), graph.op("Shape", value))
+            pieces.append((rows, value, [field.field]))
+    position_rows = [np.arange(layout.n_embeddings)]
+    for kind, fields in tabulated.items():
+        start = sum(block.size for block in position_rows)
+        positions, rows = _code_positions(graph, columns, fields, kind, start)
+        position_rows.append(rows)
+        pieces.append((positions, None, [field.field for field in fields]))
+
+    order = [field for _, _, fields in pieces for field in fields]
+    positions = _concat(graph, [rows for rows, _, _ in pieces])
+    positions = _in_order(graph, positions, order)
+    position_rows = np.concatenate(position_rows)
+    if all(value is None for _, value, _ in pieces):
+        return positions, None, position_rows
+    values = [
+        _filled(graph, np.float32(1), graph.op("Shape", rows))
+        if value is None
+        else value
+        for rows, value, _ in pieces
+    ]
+    return positions, _in_order(graph, _concat(graph, values), order), position_rows
+
+
+def _in_order(graph, slots, order):
+    """``slots``, whose column ``j`` is field ``order[j]``, in field order."""
+    if order == sorted(order):
+        return slots
+    index = graph.const(np.argsort(order).astype(np.int64), "field_order")
+    return graph.op("Gather", slots, index, axis=1)
+
+
+def _integer_categories(field):
+    """The categories of a field as int64 codes, or None when they are not
+    all non-negative integers."""
+    categories = field.categories
+    if not all(
+        isinstance(category, (int, float, np.number))
+        and not isinstance(category, (bool, np.bool_))
+        for category in categories
+    ):
+        return None
+    codes = np.asarray(categories, dtype=np.float64)
+    if np.any(codes < 0) or np.any(codes != np.round(codes)):
+        return None
+    return codes.astype(np.int64)
+
+
+def _tabulated(columns, field):
+    """Whether a categorical field is read through a table indexed by code:
+    integer codes, no larger than a few times its number of categories."""
+    if columns.proto_type(field.columns[0]) == TensorProto.STRING:
+        return False
+    codes = _integer_categories(field)
+    if codes is None:
+        return False
+    largest = int(codes.max()) if codes.size else -1
+    return largest < max(TABLE_MIN_SIZE, TABLE_RATIO * codes.size)
+
+
+def _code_kind(columns, column):
+    integer = (TensorProto.INT64, TensorProto.INT32, TensorProto.BOOL)
+    return "integer" if columns.proto_type(column) in integer else "float"
+
+
+def _code_positions(graph, columns, fields, kind, start):
+    """Positions of categorical ``fields`` read by code, and the embedding
+    row of each position.
+
+    Field ``f`` owns the block of positions ``start + base_f + 1 + c`` for
+    codes ``c`` in ``-1..largest_f + 1``, its largest category plus one:
+    codes are clipped into that range.  Codes ``-1`` and ``largest_f + 1``
+    (any negative or larger code), codes of no category, non-integer values
+    and NaN read the field's unknown row.
+    """
+    blocks, largest = [], []
+    for field in fields:
+        codes = _integer_categories(field)
+        top = int(codes.max()) if codes.size else -1
+        rows = np.full(top + 3, field.offset, dtype=np.int64)
+        rows[codes + 1] = np.arange(field.offset + 1, field.offset + 1 + codes.size)
+        blocks.append(rows)
+        largest.append(top)
+    sizes = np.array([block.size for block in blocks])
+    first = start + 1 + np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    largest = np.array(largest).reshape(1, -1)
+    source = [field.columns[0] for field in fields]
+    if kind == "integer":
+        codes = columns.take(source, TensorProto.INT64)
+        dtype = np.int64
+    else:
+        codes = columns.take(source, TensorProto.DOUBLE)
+        integer = graph.op("Equal", codes, graph.op("Floor", codes))
+        codes = graph.op("Where", integer, codes, graph.const(np.float64(-1)))
+        dtype = np.float64
+    # clip before casting, which is undefined out of the int64 range
+    clipped = graph.op(
+        "Max",
+        graph.op("Min", codes, graph.const((largest + 1).astype(dtype))),
+        graph.const(dtype(-1)),
+    )
+    if kind != "integer":
+        clipped = graph.cast(clipped, TensorProto.INT64)
+    positions = graph.op(
+        "Add", clipped, graph.const(first.reshape(1, -1).astype(np.int64), "first")
+    )
+    return positions, np.concatenate(blocks)
+
+
+def _filled(graph, value, shape):
+    """A tensor of shape ``shape`` (n, 1) filled with ``value``."""
+    return graph.op("Expand", graph.const(np.full((1, 1), value)), shape)
+
+
+def _concat(graph, parts):
+    return parts[0] if len(parts) == 1 else graph.op("Concat", *parts, axis=1)
+
+
+# the model --------------------------------------------------------------------
+def _logits(graph, model, columns):
+    """The module's raw outputs, ``(n, n_outputs)`` float32.
+
+    Sums over fields and embedding dimensions are matrix products with
+    constant 0/1 matrices, which onnxruntime runs faster than reductions.
+    """
+    layout = model.input_layout_
+    module = model.net_.export_module()
+    first_order = _numpy(module.linear.weight.weight)  # (n_embeddings, n_outputs)
+    table = _numpy(module.embedding.weight)  # (n_embeddings, dim)
+    bias = _numpy(module.linear.bias)
+    n_outputs, dim = first_order.shape[1], table.shape[1]
+    # the FM maps its interaction vector to the outputs: a sum with one output
+    if module.fm.projection is None:
+        projection = np.ones((dim, 1), dtype=np.float32)
+    else:
+        projection = _numpy(module.fm.projection).T
+    half = 0.5 * projection
+    interactions = not module.linear_only
+    if layout.sparse:
+        X = columns.all(TensorProto.FLOAT)
+        first = graph.op("MatMul", X, graph.const(first_order, "first_order"))
+        if interactions:
+            # a field's deep input is the sum of its columns' embeddings
+            # scaled by their values: X[:, columns] @ table[columns]
+            pooled = [
+                graph.op(
+                    "MatMul",
+                    _field_columns(graph, X, field, layout),
+                    graph.const(table[list(field.columns)], "embedding"),
+                )
+                for field in layout.fields
+            ]
+            deep_input = _concat(graph, pooled)
+            summed = pooled[0] if len(pooled) == 1 else graph.op("Sum", *pooled)
+            squares = graph.op(
+                "MatMul",
+                graph.op("Mul", X, X),
+                graph.const((table * table) @ half, "squared_embedding"),
+            )
+    else:
+        positions, values, position_rows = _slots(graph, columns, layout)
+        # one gather reads each slot's embedding and first-order weights
+        width = dim if interactions else 0
+        merged = np.concatenate([table[:, :width], first_order], axis=1)
+        slots = graph.op("Gather", graph.const(merged[position_rows]), positions)
+        if values is not None:
+            shape = graph.const(np.array([0, -1, 1], dtype=np.int64))
+            slots = graph.op("Mul", slots, graph.op("Reshape", values, shape))
+        # sums over the fields: (n, width + n_outputs), embeddings then first order
+        sums = graph.op(
+            "MatMul",
+            graph.op("Flatten", slots, axis=1),
+            graph.const(_stacked(np.eye(width + n_outputs), layout.n_fields)),
+        )
+        first = _columns_between(graph, sums, width, width + n_outputs)
+        if interactions:
+            embedded = graph.op(
+                "Slice",
+                slots,
+                graph.const(np.array([0], dtype=np.int64)),
+                graph.const(np.array([dim], dtype=np.int64)),
+                graph.const(np.array([2], dtype=np.int64)),
+            )
+            deep_input = graph.op("Flatten", embedded, axis=1)
+            summed = _columns_between(graph, sums, 0, dim)
+            squares = graph.op(
+                "MatMul",
+                graph.op("Mul", deep_input, deep_input),
+                graph.const(_stacked(half, layout.n_fields)),
+            )
+    if not interactions:
+        return graph.op("Add", first, graph.const(bias, "bias"))
+    # FM: 0.5 * ((sum_i e_i)^2 - sum_i e_i^2), mapped to the outputs
+    fm = graph.op(
+        "Sub",
+        graph.op("MatMul", graph.op("Mul", summed, summed), graph.const(half)),
+        squares,
+    )
+    hidden = deep_input
+    layers = module.mlp.affine_layers()
+    for position, (weight, layer_bias) in enumerate(layers):
+        last = position == len(layers) - 1
+        if last:  # the first-order bias joins the output layer's
+            layer_bias = layer_bias + bias
+        hidden = graph.op(
+            "Gemm",
+            hidden,
+            graph.const(weight, "weight"),
+            graph.const(layer_bias, "bias"),
+            transB=1,
+        )
+        if not last:
+            hidden = graph.op("Relu", hidden)
+    return graph.op("Sum", first, fm, hidden)
+
+
+def _columns_between(graph, tensor, start, stop):
+    """Columns ``start:stop`` of a 2-D tensor."""
+    return graph.op(
+        "Slice",
+        tensor,
+        graph.const(np.array([start], dtype=np.int64)),
+        graph.const(np.array([stop], dtype=np.int64)),
+        graph.const(np.array([1], dtype=np.int64)),
+    )
+
+
+def _stacked(matrix, n_fields):
+    """``matrix`` repeated down ``n_fields`` times, float32: a product with
+    it sums the fields of a flattened ``(n, n_fields * rows)`` tensor."""
+    return np.tile(np.asarray(matrix, dtype=np.float32), (n_fields, 1))
+
+
+def _field_columns(graph, X, field, layout):
+    if len(field.columns) == layout.n_features_in:
+        return X
+    index = graph.const(np.array(field.columns, dtype=np.int64), "columns")
+    return graph.op("Gather", X, index, axis=1)
+
+
+def _numpy(parameter):
+    return parameter.detach().cpu().float().numpy()
+
+
+def _input_columns(graph, operator):
+    model = operator.raw_operator
+    _check_opset(graph.container, type(model).__name__)
+    return _Columns(
+        graph,
+        operator.inputs,
+        model.input_layout_.n_features_in,
+        type(model).__name__,
+    )
+
+
+def _check_opset(container, estimator_name):
+    opset = container.target_opset
+    if opset is not None and opset < MIN_OPSET:
+        raise RuntimeError(
+            f"Converting {estimator_name} needs target_opset >= {MIN_OPSET}, "
+            f"got {opset}."
+        )
+
+
+def _is_double(variable):
+    return isinstance(variable.type, DoubleTensorType)
+
+
+def _float_type(variable):
+    """The output type: float32, or float64 where skl2onnx declared it."""
+    return DoubleTensorType if _is_double(variable) else FloatTensorType
+
+
+def _to_output(graph, name, variable):
+    """Write float32 ``name`` to the output ``variable`` (float64 if it is)."""
+    if _is_double(variable):
+        graph.op("Cast", name, output=variable.onnx_name, to=TensorProto.DOUBLE)
+    else:
+        graph.op("Identity", name, output=variable.onnx_name)
+
+
+# classifier -------------------------------------------------------------------
+def _class_labels(model, options):
+    """The labels the graph outputs: ``classes_`` as int64 or strings
+    (skl2onnx's label types), or the class indices with option ``nocl``."""
+    classes = model.classes_
+    if options.get("nocl"):
+        return np.arange(len(classes), dtype=np.int64)
+    if classes.dtype.kind in "biu":
+        return classes.astype(np.int64)
+    if classes.dtype.kind == "f":
+        if np.any(classes != np.round(classes)):
+            raise RuntimeError(
+                "skl2onnx outputs integer or string labels; the classes "
+                f"{classes.tolist()} are neither. Encode the target first."
+            )
+        return classes.astype(np.int64)
+    return np.array([str(label) for label in classes], dtype=object)
+
+
+def _classifier_shapes(operator):
+    model = operator.raw_operator
+    options = operator.scope_inst.get_options(model, dict(nocl=False))
+    n_rows = operator.inputs[0].get_first_dimension()
+    labels = _class_labels(model, options)
+    label_type = StringTensorType if labels.dtype == object else Int64TensorType
+    operator.outputs[0].type = label_type([n_rows])
+    operator.outputs[1].type = _float_type(operator.outputs[1])([n_rows, len(labels)])
+
+
+def _convert_classifier(scope, operator, container):
+    graph = _Graph(scope, container)
+    model = operator.raw_operator
+    logits = _logits(graph, model, _input_columns(graph, operator))
+    if len(model.classes_) == 2:
+        positive = graph.op("Sigmoid", logits)
+        negative = graph.op("Sub", graph.const(np.float32(1)), positive)
+        probabilities = graph.op("Concat", negative, positive, axis=1)
+        index = graph.op(
+            "Reshape",
+            graph.cast(
+                graph.op("Greater", logits, graph.const(np.float32(0))),
+                TensorProto.INT64,
+            ),
+            graph.const(np.array([-1], dtype=np.int64)),
+        )
+    else:
+        probabilities = graph.op("Softmax", logits, axis=1)
+        index = graph.op("ArgMax", logits, axis=1, keepdims=0)
+    options = container.get_options(model, dict(nocl=False))
+    labels = graph.const(_class_labels(model, options), "classes")
+    graph.op("Gather", labels, index, output=operator.outputs[0].onnx_name)
+    _to_output(graph, probabilities, operator.outputs[1])
+
+
+# regressor --------------------------------------------------------------------
+def _regressor_shapes(operator):
+    n_rows = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = _float_type(operator.outputs[0])([n_rows, 1])
+
+
+def _convert_regressor(scope, operator, container):
+    graph = _Graph(scope, container)
+    model = operator.raw_operator
+    logits = _logits(graph, model, _input_columns(graph, operator))
+    scale, shift = model._target_scale()
+    prediction = graph.op(
+        "Add",
+        graph.op("Mul", logits, graph.const(np.float32(scale))),
+        graph.const(np.float32(shift)),
+    )
+    _to_output(graph, prediction, operator.outputs[0])
+
+
+update_registered_converter(
+    DeepFMClassifier,
+    "SklearnDeepFMClassifier",
+    _classifier_shapes,
+    _convert_classifier,
+    options={
+        "zipmap": [True, False, "columns"],
+        "nocl": [True, False],
+        "output_class_labels": [False, True],
+    },
+)
+update_registered_converter(
+    DeepFMRegressor,
+    "SklearnDeepFMRegressor",
+    _regressor_shapes,
+    _convert_regressor,
+)

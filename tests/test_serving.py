@@ -1,0 +1,493 @@
+"""Serving a fitted model: the whole estimator (or pipeline) as an ONNX graph
+scored by onnxruntime, the network under TorchScript and torch.export, and
+safe persistence with skops."""
+
+import io
+import pickle
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from skorch.exceptions import DeviceWarning
+from skorch.history import History
+
+from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
+from sklearn_deepfm.datasets import make_ctr_classification
+from sklearn_deepfm.export import encode, inference_module, to_torchscript
+
+from .conftest import FAST, make_categorical
+
+# What the issue promises: onnxruntime's probabilities equal predict_proba.
+ONNX_TOLERANCE = 1e-5
+N_TEST = 3000
+
+
+def _fast(**params):
+    return {**FAST, "early_stopping": False, **params}
+
+
+def _onnx():
+    pytest.importorskip("skl2onnx")
+    pytest.importorskip("onnxruntime")
+    import sklearn_deepfm.onnx  # noqa: F401  (registers the converters)
+
+
+def _convert(model, X, options=None):
+    from skl2onnx import to_onnx
+
+    return to_onnx(model, X, options=options)
+
+
+def _session(onx):
+    import onnxruntime as ort
+
+    return ort.InferenceSession(
+        onx.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+
+
+def _op_types(onx):
+    return {node.op_type for node in onx.graph.node}
+
+
+def _label_encoded(n_samples, n_classes=2, random_state=0):
+    """Label-encoded columns whose label depends on a pairwise interaction."""
+    rng = np.random.default_rng(random_state)
+    X = rng.integers(0, 8, size=(n_samples, 4))
+    signal = (X[:, 0] == X[:, 1]) * 2.0 + X[:, 2] % 2 + rng.normal(size=n_samples)
+    y = np.digitize(signal, np.quantile(signal, np.linspace(0, 1, n_classes + 1)[1:-1]))
+    return X, y
+
+
+def _with_unknowns(X):
+    """Test rows with unseen, negative, missing and non-integer codes."""
+    X = X.astype(np.float64)
+    X[:100, 0] = 99  # never seen in fit
+    X[100:200, 1] = -1  # an encoder's unknown code
+    X[200:300, 2] = np.nan
+    X[300:320, 3] = 2.5
+    return X
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_onnx_label_encoded_model_matches_predict_proba(n_classes):
+    _onnx()
+    X, y = _label_encoded(2000 + N_TEST, n_classes)
+    X_train, y_train, X_test = X[:2000], y[:2000], X[2000:]
+    model = DeepFMClassifier(**_fast(batch_norm=True, dropout=0.2)).fit(
+        X_train, y_train
+    )
+
+    onx = _convert(model, X_train[:1], options={"zipmap": False})
+    label, proba = _session(onx).run(None, {"X": X_test})
+    assert_allclose(proba, model.predict_proba(X_test), atol=ONNX_TOLERANCE)
+    assert_array_equal(label, model.predict(X_test))
+
+    # the same model from float input with unknown, negative and missing codes
+    X_float = _with_unknowns(X_test)
+    onx = _convert(model, X_float[:1], options={"zipmap": False})
+    assert "Unique" not in _op_types(onx)
+    label, proba = _session(onx).run(None, {"X": X_float})
+    assert_allclose(proba, model.predict_proba(X_float), atol=ONNX_TOLERANCE)
+    assert_array_equal(label, model.predict(X_float))
+
+
+def test_onnx_hashed_codes_are_looked_up_by_value():
+    """Huge, sparse codes (hashed ids) take another lookup than small ones."""
+    _onnx()
+    X, y = _label_encoded(2000 + N_TEST)
+    rng = np.random.default_rng(2)
+    hashes = rng.choice(2**40, size=8, replace=False)
+    X[:, 1] = hashes[X[:, 1]]
+    model = DeepFMClassifier(**_fast()).fit(X[:2000], y[:2000])
+    X_test = X[2000:].copy()
+    X_test[:100, 1] = 12345  # never seen
+    for X_input in (X_test, _with_unknowns(X_test)):
+        onx = _convert(model, X_input[:1], options={"zipmap": False})
+        assert "LabelEncoder" in _op_types(onx)
+        _, proba = _session(onx).run(None, {"X": X_input})
+        assert_allclose(proba, model.predict_proba(X_input), atol=ONNX_TOLERANCE)
+
+
+def test_onnx_one_hot_pipeline_with_unseen_categories():
+    _onnx()
+    X, y = _label_encoded(2000 + N_TEST)
+    pipeline = make_pipeline(
+        OneHotEncoder(handle_unknown="ignore"), DeepFMClassifier(**_fast())
+    ).fit(X[:2000], y[:2000])
+    X_test = X[2000:].copy()
+    X_test[:200, 0] = 99
+
+    onx = _convert(pipeline, X[:1], options={id(pipeline[-1]): {"zipmap": False}})
+    label, proba = _session(onx).run(None, {"X": X_test})
+    assert_allclose(proba, pipeline.predict_proba(X_test), atol=ONNX_TOLERANCE)
+    assert_array_equal(label, pipeline.predict(X_test))
+
+
+@pytest.mark.parametrize("sparse_threshold", [0.3, 0.0], ids=["sparse", "dense"])
+def test_onnx_column_transformer_pipeline(sparse_threshold):
+    """A sparse ColumnTransformer output fits the model on a sparse layout; a
+    dense one on numeric fields and one-hot blocks: the graph follows both."""
+    _onnx()
+    X_codes, y = _label_encoded(2000 + N_TEST)
+    rng = np.random.default_rng(1)
+    X = np.column_stack([X_codes, rng.normal(size=(len(X_codes), 2))])
+    X = X.astype(np.float32)
+    columns = ColumnTransformer(
+        [
+            ("numeric", StandardScaler(), [4, 5]),
+            ("categories", OneHotEncoder(handle_unknown="ignore"), [0, 1, 2, 3]),
+        ],
+        sparse_threshold=sparse_threshold,
+    )
+    pipeline = make_pipeline(columns, DeepFMClassifier(**_fast())).fit(
+        X[:2000], y[:2000]
+    )
+    assert pipeline[-1].input_layout_.sparse == (sparse_threshold > 0)
+    X_test = X[2000:].copy()
+    X_test[:200, 1] = 99
+
+    onx = _convert(pipeline, X[:1], options={id(pipeline[-1]): {"zipmap": False}})
+    label, proba = _session(onx).run(None, {"X": X_test})
+    assert_allclose(proba, pipeline.predict_proba(X_test), atol=ONNX_TOLERANCE)
+    assert_array_equal(label, pipeline.predict(X_test))
+
+
+def _table(n_samples, random_state=0):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(random_state)
+    return pd.DataFrame(
+        {
+            "city": rng.choice(["oslo", "paris", "rome", "lima"], n_samples),
+            "age": rng.normal(40, 12, n_samples),
+            "visits": rng.integers(0, 6, n_samples),
+            "member": rng.random(n_samples) < 0.3,
+        }
+    )
+
+
+def _table_feeds(X):
+    """onnxruntime inputs for a DataFrame: one (n, 1) array per column;
+    strings as str objects."""
+    feeds = {}
+    for name in X.columns:
+        column = X[name].to_numpy().reshape(-1, 1)
+        feeds[name] = column.astype(object) if column.dtype == object else column
+    return feeds
+
+
+def test_onnx_dataframe_with_strings_numbers_and_booleans():
+    _onnx()
+    X = _table(2000 + N_TEST)
+    signal = (X.city == "rome") ^ (X.age > 45) | X.member
+    y = np.where(signal, "click", "skip")
+    model = DeepFMClassifier(**_fast()).fit(X[:2000], y[:2000])
+    assert [field.kind for field in model.input_layout_.fields] == [
+        "categorical",
+        "numeric",
+        "categorical",
+        "categorical",
+    ]
+    X_test = X[2000:].reset_index(drop=True)
+    X_test.loc[:99, "city"] = "tokyo"  # never seen in fit
+    X_test.loc[100:199, "city"] = ""  # how a missing string is fed
+    X_test.loc[200:299, "visits"] = 9
+
+    onx = _convert(model, X[:1], options={"zipmap": False})
+    assert len(onx.graph.input) == X.shape[1]
+    label, proba = _session(onx).run(None, _table_feeds(X_test))
+    assert_allclose(proba, model.predict_proba(X_test), atol=ONNX_TOLERANCE)
+    assert_array_equal(label, model.predict(X_test))
+
+    # a missing value given to the estimator reads as the same unknown row
+    X_missing = X_test.copy()
+    X_missing.loc[100:199, "city"] = None
+    assert_allclose(proba, model.predict_proba(X_missing), atol=ONNX_TOLERANCE)
+
+
+def test_onnx_regressor_on_a_dataframe():
+    _onnx()
+    X = _table(2000 + N_TEST)
+    y = 3 * X.age + 10 * (X.city == "rome") * X.visits
+    model = DeepFMRegressor(**_fast()).fit(X[:2000], y[:2000])
+    X_test = X[2000:].reset_index(drop=True)
+    X_test.loc[:99, "city"] = "tokyo"
+
+    onx = _convert(model, X[:1])
+    (variable,) = _session(onx).run(None, _table_feeds(X_test))
+    assert variable.shape == (len(X_test), 1)
+    expected = model.predict(X_test)
+    # float32 output: a relative tolerance on predictions of size ~100
+    assert_allclose(variable[:, 0], expected, rtol=1e-6, atol=1e-5 * np.abs(y).max())
+
+
+def test_onnx_sparse_fields_and_dense_one_hot_blocks():
+    """A sparse matrix with several columns set per field (given ``fields``),
+    and a dense one-hot array read as indicator blocks."""
+    _onnx()
+    rng = np.random.default_rng(0)
+    X = sp.random(2000, 20, density=0.2, random_state=0, format="csr", dtype=np.float32)
+    y = rng.normal(size=2000) + X[:, 0].toarray().ravel() * X[:, 7].toarray().ravel()
+    model = DeepFMRegressor(**_fast(fields=np.arange(20) // 5)).fit(X, y)
+    dense = X.toarray()
+    (variable,) = _session(_convert(model, dense[:1])).run(None, {"X": dense})
+    assert_allclose(variable[:, 0], model.predict(X), rtol=1e-5, atol=1e-5)
+
+    codes, y = _label_encoded(2000)
+    one_hot = OneHotEncoder(sparse_output=False).fit_transform(codes[:, :2])
+    model = DeepFMClassifier(**_fast()).fit(one_hot, y)
+    assert {field.kind for field in model.input_layout_.fields} == {"indicator"}
+    one_hot[:50] = 0  # no column set: the unknown row
+    one_hot[50:60, 0] = np.nan
+    onx = _convert(model, one_hot[:1], options={"zipmap": False})
+    _, proba = _session(onx).run(None, {"X": one_hot})
+    assert_allclose(proba, model.predict_proba(one_hot), atol=ONNX_TOLERANCE)
+
+
+def test_onnx_linear_only_model_has_no_interaction_part():
+    """The default recipe may keep the first-order part alone; so does the
+    graph."""
+    _onnx()
+    X, y = make_ctr_classification(
+        n_samples=3000,
+        n_fields=5,
+        cardinalities=10,
+        interaction_strength=0.0,
+        nonlinear_strength=0.0,
+        random_state=0,
+    )
+    model = DeepFMClassifier(hidden_units=(16,), random_state=0).fit(X, y)
+    assert not model.interactions_kept_
+    onx = _convert(model, X[:1], options={"zipmap": False})
+    assert "Gemm" not in _op_types(onx)
+    _, proba = _session(onx).run(None, {"X": X})
+    assert_allclose(proba, model.predict_proba(X), atol=ONNX_TOLERANCE)
+
+
+def test_onnx_mixed_precision_model_exports_in_float32():
+    """The estimator runs the deep part in bfloat16; the graph in float32:
+    they agree to the bfloat16 rounding (documented as 1e-3)."""
+    _onnx()
+    X, y = _label_encoded(1000)
+    model = DeepFMClassifier(**_fast(mixed_precision=True)).fit(X, y)
+    onx = _convert(model, X[:1], options={"zipmap": False})
+    _, proba = _session(onx).run(None, {"X": X})
+    assert_allclose(proba, model.predict_proba(X), atol=1e-3)
+
+
+def test_onnx_classifier_default_outputs_like_skl2onnx_classifiers():
+    _onnx()
+    X, y = _label_encoded(600, n_classes=3)
+    labels = np.array(["low", "mid", "high"])[y]
+    model = DeepFMClassifier(**_fast()).fit(X, labels)
+    names = [output.name for output in _convert(model, X[:1]).graph.output]
+    assert names == ["output_label", "output_probability"]
+    label, probabilities = _session(_convert(model, X[:1])).run(None, {"X": X[:5]})
+    assert_array_equal(label, model.predict(X[:5]))
+    assert set(probabilities[0]) == set(model.classes_)
+    assert probabilities[0]["mid"] == pytest.approx(
+        model.predict_proba(X[:1])[0, list(model.classes_).index("mid")], abs=1e-5
+    )
+
+
+# TorchScript and torch.export --------------------------------------------------
+@pytest.fixture(scope="module")
+def fitted_models():
+    X, y = _label_encoded(600, n_classes=3)
+    X_sparse = sp.random(
+        600, 20, density=0.2, random_state=0, format="csr", dtype=np.float32
+    )
+    return {
+        "binary": (DeepFMClassifier(**_fast(batch_norm=True)).fit(X, y > 0), X),
+        "multiclass": (DeepFMClassifier(**_fast()).fit(X, y), X),
+        "regression": (DeepFMRegressor(**_fast()).fit(X, y * 10.0 + 3), X),
+        "ragged": (
+            DeepFMClassifier(**_fast(fields=np.arange(20) // 5)).fit(X_sparse, y),
+            X_sparse,
+        ),
+    }
+
+
+def _scores(model, X):
+    if isinstance(model, DeepFMRegressor):
+        return model.predict(X)
+    return model.decision_function(X)
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "regression", "ragged"])
+def test_torchscript_and_torch_export_match_the_estimator(fitted_models, kind):
+    model, X = fitted_models[kind]
+    expected = _scores(model, X)
+    inputs = encode(model, X)
+
+    scripted = to_torchscript(model)
+    assert "unique" not in str(scripted.inlined_graph)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.save/load
+        torch.jit.save(scripted, buffer)
+        buffer.seek(0)
+        loaded = torch.jit.load(buffer)
+    assert_allclose(loaded(**inputs).numpy(), expected, rtol=1e-6, atol=1e-6)
+
+    batch = torch.export.Dim("batch")
+    dynamic = {name: {0: batch} for name in inputs}
+    if kind == "ragged":
+        slots = torch.export.Dim("slots")
+        dynamic = {name: {0: batch, 1: slots} for name in inputs}
+    example = encode(model, X[:8])
+    program = torch.export.export(
+        inference_module(model), (), example, dynamic_shapes=dynamic
+    )
+    assert "unique" not in str(program.graph)
+    assert_allclose(program.module()(**inputs).numpy(), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_torch_onnx_export_without_no_grad_has_no_training_ops(fitted_models):
+    """The module exported with gradients enabled carries no Unique op (the
+    distinct-rows path of sparse training)."""
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    model, X = fitted_models["ragged"]
+    assert torch.is_grad_enabled()
+    inputs = encode(model, X)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            inference_module(model),
+            (),
+            buffer,
+            kwargs=inputs,
+            input_names=list(inputs),
+            dynamo=False,
+        )
+    graph = onnx.load_from_string(buffer.getvalue())
+    assert "Unique" not in _op_types(graph)
+    feeds = {name: tensor.numpy() for name, tensor in inputs.items()}
+    (scores,) = _session(graph).run(None, feeds)
+    assert_allclose(scores, model.decision_function(X), rtol=1e-5, atol=1e-5)
+
+
+# persistence -----------------------------------------------------------------
+def _skops():
+    return pytest.importorskip("skops.io")
+
+
+@pytest.fixture(scope="module")
+def persisted_models():
+    X, y = make_categorical(n_samples=1200)
+    X_sparse = OneHotEncoder().fit_transform(X)
+    models = {
+        "array": (DeepFMClassifier(**FAST, batch_norm=True).fit(X, y), X),
+        "sparse": (DeepFMRegressor(**FAST).fit(X_sparse, y * 2.0), X_sparse),
+    }
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        return models
+    table = _table(1200)
+    models["dataframe"] = (
+        DeepFMClassifier(**FAST).fit(table, np.where(table.age > 40, "a", "b")),
+        table,
+    )
+    return models
+
+
+def _predictions(model, X):
+    if isinstance(model, DeepFMRegressor):
+        return model.predict(X)
+    return model.predict_proba(X)
+
+
+@pytest.mark.parametrize("kind", ["array", "sparse", "dataframe"])
+def test_skops_round_trip_trusts_only_this_package(persisted_models, kind):
+    sio = _skops()
+    if kind not in persisted_models:
+        pytest.skip("needs pandas")
+    model, X = persisted_models[kind]
+    data = sio.dumps(model)
+
+    untrusted = sio.get_untrusted_types(data=data)
+    assert untrusted and all(name.startswith("sklearn_deepfm.") for name in untrusted)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        weights = [name for name in archive.namelist() if name.endswith(".npy")]
+        arrays = [np.load(io.BytesIO(archive.read(name))) for name in weights]
+    n_embeddings = model.input_layout_.n_embeddings
+    assert any(
+        array.shape == (n_embeddings, model.embedding_dim) for array in arrays
+    )  # the embedding table is a plain .npy array
+
+    loaded = sio.loads(data, trusted=untrusted)
+    assert_array_equal(_predictions(loaded, X), _predictions(model, X))
+    assert isinstance(loaded.history_, History)
+    assert len(loaded.history_) == len(model.history_)
+    assert str(loaded.input_layout_) == str(model.input_layout_)
+
+
+def test_skops_model_saved_on_cuda_loads_on_cpu():
+    """Simulates a model saved on a GPU machine, as in test_docs."""
+    sio = _skops()
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine without CUDA")
+    X, y = make_categorical(n_samples=300)
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    expected = model.predict_proba(X)
+    model.net_.device = "cuda"
+    model.set_params(device="cuda")
+    data = sio.dumps(model)
+
+    with pytest.warns(DeviceWarning):
+        loaded = sio.loads(data, trusted=sio.get_untrusted_types(data=data))
+    assert loaded.device == "cpu"
+    assert_array_equal(loaded.predict_proba(X), expected)
+
+
+def test_loaded_model_warm_starts_with_its_first_order_part_fixed():
+    X, y = make_categorical(n_samples=1200)
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    loaded = pickle.loads(pickle.dumps(model))
+    before = loaded.net_.weights()
+    n_epochs = len(loaded.history_)
+
+    loaded.set_params(warm_start=True, max_epochs=2).fit(X, y)
+    after = loaded.net_.weights()
+    assert_array_equal(after["linear.weight.weight"], before["linear.weight.weight"])
+    assert not np.array_equal(after["embedding.weight"], before["embedding.weight"])
+    assert len(loaded.history_) == n_epochs + 2
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw"])
+def test_saving_keeps_the_optimizer_state(optimizer):
+    sio = _skops()
+    X, y = make_categorical(n_samples=300)
+    model = DeepFMClassifier(**FAST, optimizer=optimizer).fit(X, y)
+    expected = model.net_.optimizer_.state_dict()
+    data = sio.dumps(model)
+    for loaded in (
+        pickle.loads(pickle.dumps(model)),
+        sio.loads(data, trusted=sio.get_untrusted_types(data=data)),
+    ):
+        state = loaded.net_.optimizer_.state_dict()
+        assert state["param_groups"] == expected["param_groups"]
+        assert state["state"].keys() == expected["state"].keys()
+        for key, values in expected["state"].items():
+            for name, value in values.items():
+                assert_array_equal(np.asarray(state["state"][key][name]), value)
+
+
+def test_pickling_leaves_the_global_random_state_alone():
+    X, y = make_categorical(n_samples=300)
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    pickle.loads(pickle.dumps(model))
+    assert_array_equal(torch.rand(3).numpy(), expected.numpy())
