@@ -56,6 +56,10 @@ UNKNOWN = 0  # local row of the unknown category within a categorical field
 LOOKUP_TABLE_MIN_SIZE = 1 << 16
 LOOKUP_TABLE_RATIO = 4
 
+# Up to this many rows, labels are looked up in a dict rather than a pandas
+# Index (whose set-up costs more than the lookup of a few rows).
+SMALL_LOOKUP = 32
+
 # Rows of a dense input encoded together.
 ROW_BLOCK = 4096
 
@@ -353,13 +357,48 @@ class _LabelColumn:
         self.size = len(self.categories) + 1
 
     def local_rows(self, labels):
-        try:
-            import pandas as pd
-        except ImportError:  # pragma: no cover - pandas ships with the tests
-            position = {label: i for i, label in enumerate(self.categories)}
-            return np.array([position.get(v, -1) + 1 for v in labels], dtype=np.int64)
-        index = pd.Index(self.categories, dtype=object)
+        if len(labels) <= SMALL_LOOKUP:  # a few rows: a dict beats pandas' setup
+            position = self.__dict__.get("_position")
+            if position is None or len(position) != len(self.categories):
+                position = self._position = _label_position(self.categories)
+            rows = [position.get(_hashable(v), -1) + 1 for v in labels]
+            return np.array(rows, dtype=np.int64)
+        index = self.__dict__.get("_index")
+        if index is None or len(index) != len(self.categories):
+            index = self._index = _label_index(self.categories)
+        if isinstance(index, dict):  # pragma: no cover - pandas ships with tests
+            return np.array([index.get(v, -1) + 1 for v in labels], dtype=np.int64)
         return index.get_indexer(labels).astype(np.int64) + 1
+
+    def __getstate__(self):
+        # the lookups are rebuilt on first use: a saved model holds only arrays
+        return {
+            key: value
+            for key, value in self.__dict__.items()
+            if key not in ("_index", "_position")
+        }
+
+
+def _label_position(categories):
+    return {label: i for i, label in enumerate(categories)}
+
+
+def _hashable(value):
+    """``value`` as a dict key; NaN-like and unhashable values never match."""
+    try:
+        hash(value)
+    except TypeError:
+        return None
+    return None if _is_missing(value) else value
+
+
+def _label_index(categories):
+    """A hash lookup of ``categories``: a pandas Index, or a dict without pandas."""
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas ships with the tests
+        return {label: i for i, label in enumerate(categories)}
+    return pd.Index(categories, dtype=object)
 
 
 def _sorted_labels(labels):
@@ -780,7 +819,6 @@ class FeatureEncoder:
                     indices[rows, field] = offsets[field] + spec.local_rows(block)
         return RegularRows(indices, values)
 
-
     # several processes (merged by sklearn_deepfm._distributed) ------------
     def field_summaries(self, X, feature_names=None):
         """What ``fit`` read from ``X``, per field, as small picklable dicts:
@@ -822,6 +860,7 @@ class FeatureEncoder:
             elif isinstance(spec, _NumericColumn):
                 spec.mean, spec.scale = numeric
         self._describe_columns()
+
 
 def _name(feature_names, j):
     return f"x{j}" if feature_names is None else str(feature_names[j])
