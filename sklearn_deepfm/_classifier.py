@@ -129,7 +129,9 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         ``torch.autocast``); the parameters, the embeddings, the FM and the
         outputs stay float32.  On a CPU with AMX tiles (Intel Xeon of the 4th
         generation and later) it trained 1.3 to 1.6 times and predicted about
-        2 times faster at the benchmark's setting.  On CPUs without a native
+        2 times faster at the benchmark's setting; on an AMD EPYC of the Zen 5
+        generation (AVX512_BF16) 2.4 and 2.9 times, with the same test AUC
+        (``benchmarks/results/precision.md``).  On CPUs without a native
         bfloat16 dot product it is much slower.  'auto' enables it on CPUs
         that have one (AMX tiles or AVX512_BF16 on x86, the BF16 extension
         on ARM; not on CUDA) and records the decision in
