@@ -312,6 +312,13 @@ class BaseDeepFM(BaseEstimator):
 
         ``y`` is already encoded (float32 targets or int64 class indices).
         """
+        with torch_threads(self.n_jobs):
+            return self._train(
+                X, y, sample_weight, task, n_outputs, criterion, bias, classes
+            )
+
+    def _settings(self):
+        """The checked device, hidden layer widths and optimizer class."""
         device = _check_device(self.device)
         hidden_units = tuple(int(width) for width in self.hidden_units)
         if any(width < 1 for width in hidden_units):
@@ -319,23 +326,22 @@ class BaseDeepFM(BaseEstimator):
                 "hidden_units must be positive layer widths, got "
                 f"{self.hidden_units!r}."
             )
-        optimizer = self._optimizer_class()
-        callbacks = self._user_callbacks()
-        with torch_threads(self.n_jobs):
-            return self._train(
-                X,
-                y,
-                sample_weight,
-                task,
-                n_outputs,
-                criterion,
-                bias,
-                classes,
-                device,
-                hidden_units,
-                optimizer,
-                callbacks,
-            )
+        return device, hidden_units, self._optimizer_class()
+
+    def _fit_encoder(self, X, feature_names, shared):
+        """Learn the input layout of X (of every process's X when shared)."""
+        self._encoder = FeatureEncoder(self.fields, self.categorical_features)
+        self._encoder.fit(X, feature_names)
+        if shared:
+            _distributed.share_encoder(self._encoder, X, feature_names)
+        self._encoder.warn_guesses(type(self).__name__)
+        self._set_layout()
+
+    def _dataset(self, X, y, sample_weight, feature_names):
+        """X encoded, with its targets and mean-one sample weights."""
+        rows = self._encoder.transform(X, feature_names)
+        weight = (sample_weight / self._mean_weight(sample_weight)).astype(np.float32)
+        return EncodedDataset(rows, y, weight)
 
     def _optimizer_class(self):
         optimizer = self.optimizer
@@ -364,34 +370,15 @@ class BaseDeepFM(BaseEstimator):
     def _warm(self):
         return self.warm_start and hasattr(self, "net_")
 
-    def _train(
-        self,
-        X,
-        y,
-        sample_weight,
-        task,
-        n_outputs,
-        criterion,
-        bias,
-        classes,
-        device,
-        hidden_units,
-        optimizer,
-        callbacks,
-    ):
+    def _train(self, X, y, sample_weight, task, n_outputs, criterion, bias, classes):
+        device, hidden_units, optimizer = self._settings()
+        callbacks = self._user_callbacks()
         feature_names = getattr(self, "feature_names_in_", None)
         warm = self._warm()
         shared = _distributed.enabled(self.distributed)
         if not warm:
-            self._encoder = FeatureEncoder(self.fields, self.categorical_features)
-            self._encoder.fit(X, feature_names)
-            if shared:
-                _distributed.share_encoder(self._encoder, X, feature_names)
-            self._encoder.warn_guesses(type(self).__name__)
-            self._set_layout()
-        rows = self._encoder.transform(X, feature_names)
-        weight = (sample_weight / self._mean_weight(sample_weight)).astype(np.float32)
-        dataset = EncodedDataset(rows, y, weight)
+            self._fit_encoder(X, feature_names, shared)
+        dataset = self._dataset(X, y, sample_weight, feature_names)
         n_samples = len(dataset)
         if shared:  # every process decides as one fit on all rows would
             n_samples = int(_distributed.all_sum(n_samples)[0])
@@ -462,28 +449,22 @@ class BaseDeepFM(BaseEstimator):
         self.history_ = self.net_.history
         return self
 
-    def _partial_fit(
-        self, X, y, sample_weight, task, n_outputs, criterion, classes, bias
-    ):
+    def _partial_fit(self, X, y, sample_weight, n_outputs, criterion, classes, bias):
         """One pass over the rows given, keeping the model and the optimizer
         state; the first call fixes the input layout."""
-        device = _check_device(self.device)
         first = not hasattr(self, "net_")
         feature_names = getattr(self, "feature_names_in_", None)
         with torch_threads(self.n_jobs):
             if first:
-                self._start_partial_fit(X, task, n_outputs, criterion, classes, bias)
+                device = self._start_partial_fit(X, n_outputs, criterion, classes, bias)
             else:
+                device = _check_device(self.device)
                 self._learn_categories(X, feature_names)
                 self.net_.move_to(device)
                 self.net_.distributed = _distributed.enabled(self.distributed)
                 self.net_.stream(self._user_callbacks())
                 self.interactions_kept_ = True
-            rows = self._encoder.transform(X, feature_names)
-            weight = (sample_weight / self._mean_weight(sample_weight)).astype(
-                np.float32
-            )
-            dataset = EncodedDataset(rows, y, weight)
+            dataset = self._dataset(X, y, sample_weight, feature_names)
             self._n_partial_fit_calls = getattr(self, "_n_partial_fit_calls", 0) + 1
             seed = self._partial_fit_seed()
             self.net_.shuffle_seed = seed
@@ -499,18 +480,12 @@ class BaseDeepFM(BaseEstimator):
         base = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         return int((base + 7919 * self._n_partial_fit_calls) % np.iinfo(np.int32).max)
 
-    def _start_partial_fit(self, X, task, n_outputs, criterion, classes, bias):
-        device = _check_device(self.device)
-        hidden_units = tuple(int(width) for width in self.hidden_units)
-        optimizer = self._optimizer_class()
-        feature_names = getattr(self, "feature_names_in_", None)
+    def _start_partial_fit(self, X, n_outputs, criterion, classes, bias):
+        """Fix the input layout and build the net on the first call; returns
+        the device."""
+        device, hidden_units, optimizer = self._settings()
         shared = _distributed.enabled(self.distributed)
-        self._encoder = FeatureEncoder(self.fields, self.categorical_features)
-        self._encoder.fit(X, feature_names)
-        if shared:
-            _distributed.share_encoder(self._encoder, X, feature_names)
-        self._encoder.warn_guesses(type(self).__name__)
-        self._set_layout()
+        self._fit_encoder(X, getattr(self, "feature_names_in_", None), shared)
         batch_size = self.batch_size
         if batch_size == "auto":
             n_samples = X.shape[0]
@@ -537,6 +512,7 @@ class BaseDeepFM(BaseEstimator):
         self.net_.set_bias(bias)
         self.linear_C_ = None
         self.interactions_kept_ = True
+        return device
 
     def _learn_categories(self, X, feature_names):
         """Give the categories first seen in X their own embedding rows."""

@@ -412,7 +412,6 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
             X,
             target,
             sample_weight,
-            task="binary" if n_classes == 2 else "multiclass",
             n_outputs=1 if n_classes == 2 else n_classes,
             criterion=criterion,
             classes=np.arange(n_classes),

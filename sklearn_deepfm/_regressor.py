@@ -333,7 +333,6 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
             X,
             target,
             sample_weight,
-            task="regression",
             n_outputs=1,
             criterion=torch.nn.MSELoss,
             classes=None,
