@@ -52,7 +52,13 @@ for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 import onnxruntime as ort  # noqa: E402
 import torch  # noqa: E402
 from _worker import busy_cpu_s  # noqa: E402
-from run import BUSY_THRESHOLD, cpu_model, git_state, wait_until_idle  # noqa: E402
+from run import (  # noqa: E402
+    BUSY_THRESHOLD,
+    cpu_flags,
+    cpu_model,
+    git_state,
+    wait_until_idle,
+)
 from skl2onnx import to_onnx  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
@@ -75,17 +81,6 @@ TARGETS = {
     "onnx_throughput_ratio": 2.0,
     "max_abs_diff": 1e-5,
 }
-SPEED_FLAGS = (
-    "sse4_2",
-    "avx",
-    "avx2",
-    "fma",
-    "avx512f",
-    "avx512_vnni",
-    "avx512_bf16",
-    "amx_tile",
-    "amx_bf16",
-)
 PACKAGES = (
     "torch",
     "numpy",
@@ -96,19 +91,6 @@ PACKAGES = (
     "skl2onnx",
     "sklearn-deepfm",
 )
-
-
-def cpu_flags():
-    """The speed-relevant ISA flags of the CPU (Linux), or None if unknown."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    present = set(line.split(":", 1)[1].split())
-                    return [flag for flag in SPEED_FLAGS if flag in present]
-    except OSError:
-        pass
-    return None
 
 
 def versions():
@@ -182,9 +164,7 @@ def measure(args):
         "onnx_nodes": len(onx.graph.node),
         "interactions_kept": bool(model.interactions_kept_),
         "n_embeddings": int(model.input_layout_.n_embeddings),
-        "inprocess_one_row_ms": median_ms(
-            lambda: model.predict_proba(row), args.calls
-        ),
+        "inprocess_one_row_ms": median_ms(lambda: model.predict_proba(row), args.calls),
         "baseline_one_row_ms": median_ms(
             lambda: baseline.predict_proba(row), args.calls
         ),
