@@ -273,6 +273,7 @@ class StepBatchIterator(BatchIterator):
                 y = None if y is None else self._copy(y)
             yield X, y
 
+
 class HoldoutSplit:
     """skorch ``train_split``: a seeded hold-out, stratified for classifiers.
 

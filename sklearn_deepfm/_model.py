@@ -120,8 +120,7 @@ class MultiLayerPerceptron(nn.Module):
                 )
                 affine[-1] = [
                     weight * scale[:, None],
-                    (bias - layer.running_mean.double()) * scale
-                    + layer.bias.double(),
+                    (bias - layer.running_mean.double()) * scale + layer.bias.double(),
                 ]
         return [
             tuple(part.detach().cpu().float().numpy() for part in layer)

@@ -146,9 +146,7 @@ class DeepFMNet(NeuralNet):
             for name, callback in super().get_default_callbacks()
         ]
         if self.distributed:
-            callbacks = [
-                (name, _shared_loss(callback)) for name, callback in callbacks
-            ]
+            callbacks = [(name, _shared_loss(callback)) for name, callback in callbacks]
         return callbacks
 
     def get_split_datasets(self, X, y=None, **fit_params):
