@@ -432,13 +432,15 @@ class BaseDeepFM(BaseEstimator):
             else:
                 self.net_ = DeepFMNet(**params)
                 self.net_.initialize()
-                self.linear_C_ = self._solve_linear(
-                    task,
-                    _at_most(train, LINEAR_MAX_ROWS, split_seed),
-                    None
-                    if valid is None
-                    else _at_most(valid, LINEAR_MAX_ROWS, split_seed),
-                )
+                self.linear_C_ = None
+                if valid is None:
+                    self.net_.set_bias(bias)
+                else:
+                    self.linear_C_ = self._solve_linear(
+                        task,
+                        _at_most(train, LINEAR_MAX_ROWS, split_seed),
+                        _at_most(valid, LINEAR_MAX_ROWS, split_seed),
+                    )
             self.net_.partial_fit((train, valid) if valid is not None else train)
         self.interactions_kept_ = True
         if valid is not None:

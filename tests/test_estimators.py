@@ -10,7 +10,7 @@ import scipy.sparse as sp
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
@@ -204,6 +204,24 @@ def test_without_interactions_the_model_is_the_logistic_regression():
         LogisticRegression(C=model.linear_C_, max_iter=1000),
     ).fit(X, y)
     assert_allclose(model.decision_function(X), linear.decision_function(X), atol=2e-3)
+
+
+@pytest.mark.parametrize("Estimator", [DeepFMClassifier, DeepFMRegressor])
+def test_without_early_stopping_nothing_is_solved(Estimator, monkeypatch):
+    # early_stopping=False is partial_fit's algorithm on all rows: no linear
+    # model is fitted, the first-order weights learn by gradient steps
+    def no_solver(*args, **kwargs):
+        raise AssertionError("a linear model was solved")
+
+    monkeypatch.setattr(LogisticRegression, "fit", no_solver)
+    monkeypatch.setattr(Ridge, "fit", no_solver)
+    X, y = make_categorical(n_samples=2000)
+    model = Estimator(**{**FAST, "max_epochs": 3, "early_stopping": False})
+    model.fit(X, y.astype(float) if Estimator is DeepFMRegressor else y)
+    assert model.linear_C_ is None
+    assert model.interactions_kept_ is True
+    losses = model.history_[:, "train_loss"]
+    assert losses[-1] < losses[0]
 
 
 def test_verbose_prints_the_epoch_table(capsys):
