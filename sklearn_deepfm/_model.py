@@ -18,6 +18,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from ._cpu_linear import Linear
+
 # The distinct rows of a batch's indices and where each index is among them.
 Distinct = tuple[Tensor, Tensor]
 
@@ -82,14 +84,14 @@ class MultiLayerPerceptron(nn.Module):
         super().__init__()
         layers = []
         for width in hidden_units:
-            layers.append(nn.Linear(n_inputs, width))
+            layers.append(Linear(n_inputs, width))
             if batch_norm:
                 layers.append(nn.BatchNorm1d(width))
             layers.append(nn.ReLU(inplace=True))
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             n_inputs = width
-        output = nn.Linear(n_inputs, n_outputs)
+        output = Linear(n_inputs, n_outputs)
         # Starting at zero, the deep part adds nothing until it has learnt
         # something: a model fresh from a linear warm-up predicts as it did.
         nn.init.zeros_(output.weight)

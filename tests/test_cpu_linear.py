@@ -1,0 +1,87 @@
+"""The MLP's linear layers give nn.Linear's results on either float32 path."""
+
+import pytest
+import torch
+from numpy.testing import assert_allclose
+from torch import nn
+
+from sklearn_deepfm import _cpu_linear
+from sklearn_deepfm._cpu_linear import Linear
+
+pytestmark = pytest.mark.skipif(
+    not torch.backends.mkldnn.is_available(), reason="PyTorch built without oneDNN"
+)
+
+
+@pytest.fixture(params=[True, False], ids=["onednn", "blas"])
+def path(request, monkeypatch):
+    """Run the test with oneDNN forced on, then off, whatever the CPU."""
+    monkeypatch.setattr(_cpu_linear, "onednn_float32", lambda: request.param)
+    return request.param
+
+
+def _pair(n_in, n_out):
+    torch.manual_seed(0)
+    ours = Linear(n_in, n_out)
+    reference = nn.Linear(n_in, n_out)
+    reference.load_state_dict(ours.state_dict())
+    return ours, reference
+
+
+@pytest.mark.parametrize("n_rows", [0, 1, 7, 300])
+@pytest.mark.parametrize("n_out", [1, 64])
+def test_outputs_and_gradients_match_nn_linear(path, n_rows, n_out):
+    ours, reference = _pair(40, n_out)
+    x = torch.randn(n_rows, 40)
+    results = []
+    for layer in (ours, reference):
+        inputs = x.clone().requires_grad_()
+        with torch.profiler.profile() as profile:
+            out = layer(inputs)
+            (out.square().sum() + out.sum()).backward()
+        ran = {event.name for event in profile.events()}
+        if layer is ours:
+            # forward and both gradients by oneDNN, when it is on
+            onednn = "mkldnn::_linear_pointwise" in ran
+            assert onednn == (path and n_rows > 0)
+        results.append([out.detach(), inputs.grad, layer.weight.grad, layer.bias.grad])
+    for got, want in zip(*results, strict=True):
+        assert got.shape == want.shape
+        assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_inference_and_frozen_weights(path):
+    ours, reference = _pair(40, 16)
+    x = torch.randn(50, 40)
+    with torch.no_grad():
+        assert_allclose(ours(x).numpy(), reference(x).numpy(), rtol=1e-5, atol=1e-5)
+    ours.requires_grad_(False)
+    reference.requires_grad_(False)
+    inputs = x.clone().requires_grad_()
+    ours(inputs).sum().backward()
+    want = reference.weight.sum(0).expand(50, -1)
+    assert_allclose(inputs.grad.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_autocast_and_other_dtypes_keep_torch_semantics(path):
+    ours, _ = _pair(40, 16)
+    x = torch.randn(8, 40)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert ours(x).dtype == torch.bfloat16
+    assert ours.double()(x.double()).dtype == torch.float64
+
+
+def test_torchscript_and_tracing_give_portable_graphs(path):
+    ours, reference = _pair(40, 16)
+    x = torch.randn(8, 40)
+    scripted = torch.jit.script(ours)
+    traced = torch.jit.trace(ours, x)
+    for graph in (scripted.graph, traced.graph):
+        assert "mkldnn" not in str(graph)
+    for module in (scripted, traced):
+        assert_allclose(
+            module(x).detach().numpy(),
+            reference(x).detach().numpy(),
+            rtol=1e-5,
+            atol=1e-5,
+        )
