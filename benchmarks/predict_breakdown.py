@@ -1,8 +1,8 @@
 """Where prediction time goes: ``decision_function`` against the bare forward.
 
-A model (26 label-encoded fields of the ``medium`` cardinalities, embedding
-10, MLP 400-400-400, one epoch) predicts ``--rows`` rows three ways, in
-interleaved rounds:
+A model (26 label-encoded fields of the ``medium`` or ``wide`` cardinalities
+of ``run.py``, embedding 10, MLP 400-400-400, float32, one epoch) predicts
+``--rows`` rows three ways, in interleaved rounds:
 
 * ``decision_function(X)``: validation, encoding, batching, the forward and
   the float64 result;
@@ -13,7 +13,7 @@ interleaved rounds:
 
 Run::
 
-    python benchmarks/predict_breakdown.py
+    python benchmarks/predict_breakdown.py --cardinalities wide
 """
 
 import argparse
@@ -38,6 +38,8 @@ from sklearn_deepfm.datasets import (  # noqa: E402
 from sklearn_deepfm.export import encode, inference_module  # noqa: E402
 
 BATCH = 4096
+# total categories of run.py's synthetic sets
+CARDINALITIES = {"medium": 385_000, "wide": 14_000_000}
 
 
 def bare_forward(network, inputs):
@@ -60,11 +62,15 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
+        "--cardinalities", choices=sorted(CARDINALITIES), default="medium"
+    )
+    parser.add_argument(
         "--out", default=str(BENCH_DIR / "results" / "predict_breakdown.json")
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    cards = ctr_cardinalities(26, 385_000, random_state=0).tolist()
+    total = CARDINALITIES[args.cardinalities]
+    cards = ctr_cardinalities(26, total, random_state=0).tolist()
     X, y = make_ctr_classification(
         args.train_rows + max(args.rows), 26, cards, random_state=0
     )
@@ -96,6 +102,7 @@ def main(argv=None):
         "cpu": cpu_model(),
         "cpu_flags": cpu_flags(),
         "threads": args.threads,
+        "cardinalities": args.cardinalities,
         "git": git_state(),
     }
     out = Path(args.out)
@@ -106,7 +113,7 @@ def main(argv=None):
         "",
         f"Command: `{meta['command']}`; {meta['cpu']} (flags: "
         f"{', '.join(meta['cpu_flags'] or [])}); {args.threads} torch threads; "
-        "medium cardinalities, MLP 400-400-400, float32; medians of "
+        f"{args.cardinalities} cardinalities, MLP 400-400-400, float32; medians of "
         f"{args.rounds} interleaved rounds.",
         "",
         "| rows | decision_function s | encode s | bare forward s "
