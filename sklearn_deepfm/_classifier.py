@@ -82,7 +82,7 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         'auto' enables it when the training set has at least 1000 rows.
         With False, there is no hold-out and nothing is solved: every part
         learns by gradient steps on all rows for ``max_epochs`` epochs (the
-        first-order weights with 20 times the learning rate), as in
+        first-order weights with 10 times the learning rate), as in
         ``partial_fit``.
     validation_fraction : float, default=0.1
         Share of the training rows held out for early stopping.
@@ -350,7 +350,7 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         with the vocabulary, never with the number of rows).  Unlike
         :meth:`fit`, there is no hold-out, no early stopping and no solved
         first-order part: every part learns by gradient steps (the
-        first-order weights with 20 times the learning rate).  After ``fit``,
+        first-order weights with 10 times the learning rate).  After ``fit``,
         ``partial_fit`` trains the fitted model further.
 
         Parameters

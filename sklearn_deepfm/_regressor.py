@@ -73,7 +73,7 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         'auto' enables it when the training set has at least 1000 rows.
         With False, there is no hold-out and nothing is solved: every part
         learns by gradient steps on all rows for ``max_epochs`` epochs (the
-        first-order weights with 20 times the learning rate), as in
+        first-order weights with 10 times the learning rate), as in
         ``partial_fit``.
     validation_fraction : float, default=0.1
         Share of the training rows held out for early stopping.
