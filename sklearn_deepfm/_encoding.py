@@ -310,10 +310,32 @@ class _CategoricalColumn:
             local = self._table[codes]
             local[~inside | (codes != values)] = UNKNOWN
             return local
+        if len(values) > SMALL_LOOKUP:
+            # codes spread far beyond the categories: a hash lookup is several
+            # times faster than a binary search over many rows
+            index = self.__dict__.get("_hash")
+            if index is None or len(index) != self.categories.size:
+                index = self._hash = _code_index(self.categories)
+            if index is not None:
+                return index.get_indexer(values).astype(np.int64) + 1
         position = np.searchsorted(self._sorted, values)
         position = np.minimum(position, self._sorted.size - 1)
         found = self._sorted[position] == values
         return np.where(found, self._rows_of_sorted[position], UNKNOWN)
+
+    def __getstate__(self):
+        # the hash lookup is rebuilt on first use: a saved model holds arrays
+        return {key: value for key, value in self.__dict__.items() if key != "_hash"}
+
+
+def _code_index(categories):
+    """A hash lookup of the (float64) codes ``categories``, in row order: a
+    pandas Index, or None without pandas."""
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas ships with the tests
+        return None
+    return pd.Index(categories)
 
 
 def _known_codes(values, name):

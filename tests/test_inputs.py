@@ -191,6 +191,9 @@ def test_large_sparse_codes_behave_like_small_codes():
         [[1e15, -1, np.nan, 12_345.5], np.array([1, 2, 3, 4]) * 7_919_000_003 + 12_345]
     )
     assert_allclose(large.predict_proba(odd_large), small.predict_proba(odd_small))
+    # many rows at once take a hash lookup rather than a binary search
+    many_large, many_small = np.tile(odd_large, (50, 1)), np.tile(odd_small, (50, 1))
+    assert_allclose(large.predict_proba(many_large), small.predict_proba(many_small))
 
 
 def test_mixed_numeric_and_categorical_columns():
