@@ -98,9 +98,9 @@ def fits(rank):
     # three classes, the third absent from rank 1's rows
     y_multi = np.asarray(X["app"]) % 3
     keep = slice(None) if rank == 0 else y_multi != 2
-    multi = DeepFMClassifier(
-        distributed=True, class_weight="balanced", **SETTINGS
-    ).fit(X[keep], y_multi[keep])
+    multi = DeepFMClassifier(distributed=True, class_weight="balanced", **SETTINGS).fit(
+        X[keep], y_multi[keep]
+    )
     out["multiclass"] = {"parameters": parameters(multi), "classes": multi.classes_}
     # a one-hot matrix (the encoder fitted on every row, so that the columns
     # mean the same on every process): the fields are inferred from all rows
