@@ -15,6 +15,13 @@ import math
 import torch
 
 
+def _undecorated(method):
+    """``method`` without ``torch._disable_dynamo``'s wrapper, whose first call
+    imports ``torch._dynamo`` (and sympy): about 65 MiB of modules in a
+    process that never compiles anything."""
+    return getattr(method, "__wrapped__", method)
+
+
 class DenseSparseAdam(torch.optim.Optimizer):
     """Adam for dense gradients, lazy Adam for sparse gradients.
 
@@ -29,6 +36,12 @@ class DenseSparseAdam(torch.optim.Optimizer):
         L2 penalty: ``weight_decay * param`` is added to each gradient, for a
         sparse gradient only on the rows it holds (the rows the batch used).
     """
+
+    # torch.optim.Optimizer's own methods, unwrapped (see _undecorated)
+    add_param_group = _undecorated(torch.optim.Optimizer.add_param_group)
+    zero_grad = _undecorated(torch.optim.Optimizer.zero_grad)
+    state_dict = _undecorated(torch.optim.Optimizer.state_dict)
+    load_state_dict = _undecorated(torch.optim.Optimizer.load_state_dict)
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0):
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
