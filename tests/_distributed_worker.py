@@ -156,7 +156,7 @@ def main(rank, world_size, port, out_dir):
     # release a finished collective's tensors then, and taking the GIL during
     # finalization aborts the process ("terminate called without an active
     # exception") after all the work is done and saved; a known PyTorch issue
-    # (pytorch/pytorch#190489), seen here in about one run in four.
+    # (pytorch/pytorch#190489, #179291), seen here in about one run in four.
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
