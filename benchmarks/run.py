@@ -143,6 +143,7 @@ def collect_meta(args, device):
         "git": git_state(),
         "config": dict(BARS_CONFIG, early_stopping=False, validation=None),
         "quick": args.quick,
+        "torch_warmup": not args.no_warmup,
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
     }
     if device == "cuda":
@@ -699,6 +700,13 @@ def parse_args(argv, device):
         "--prepare-only", action="store_true", help="only build the cached data sets"
     )
     parser.add_argument(
+        "--no-warmup",
+        action="store_true",
+        help="do not build a throw-away torch optimizer before the timed fit, "
+        "whose lazy imports (torch._dynamo, sympy: ~65 MiB, ~1.5 s) then count "
+        "for each contestant that needs them, as in a fresh process",
+    )
+    parser.add_argument(
         "--render",
         type=Path,
         default=None,
@@ -735,6 +743,8 @@ def parse_args(argv, device):
 
 def main(argv=None, device="cpu"):
     args = parse_args(argv, device)
+    if args.no_warmup:  # read by every worker (see _worker.NO_WARMUP)
+        os.environ["DEEPFM_BENCH_NO_WARMUP"] = "1"
     if args.render is not None:
         doc = json.loads(args.render.read_text())
         args.render.with_suffix(".md").write_text(render_markdown(doc))
