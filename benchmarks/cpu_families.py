@@ -78,8 +78,9 @@ def section(path):
     meta = doc["meta"]
     git = meta.get("git") or {}
     commit = (git.get("commit") or "unknown")[:7]
+    fresh = "" if meta.get("torch_warmup", True) else " (fresh processes: --no-warmup)"
     lines = [
-        f"## {_family(meta)}",
+        f"## {_family(meta)}{fresh}",
         "",
         f"- Results: `{Path(path).as_posix()}` (tables in the `.md` beside it)",
         f"- Written: {meta['date']}, last updated {(meta.get('updates') or ['-'])[-1]}"
