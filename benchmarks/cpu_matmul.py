@@ -33,7 +33,7 @@ import torch  # noqa: E402
 from run import cpu_flags, cpu_model, git_state, package_versions  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
-from sklearn_deepfm import _cpu_linear  # noqa: E402
+from sklearn_deepfm import _cpu, _cpu_linear  # noqa: E402
 from sklearn_deepfm._model import DeepFM  # noqa: E402
 from sklearn_deepfm._optim import DenseSparseAdam  # noqa: E402
 
@@ -227,7 +227,7 @@ def main(argv=None):
         "meta": {
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "cpu": cpu_model(),
-            "vendor": _cpu_linear._x86_vendor(),
+            "vendor": _cpu.x86_vendor(),
             "cpu_flags": cpu_flags(),
             "onednn_float32": _cpu_linear.onednn_float32(),
             "threads": args.threads,

@@ -2,7 +2,6 @@
 validation, the default training recipe and raw prediction."""
 
 import numbers
-import platform
 
 import numpy as np
 import scipy.sparse as sp
@@ -19,6 +18,7 @@ from skorch.callbacks import Callback
 
 from . import _distributed
 from ._batching import EncodedDataset, HoldoutSplit
+from ._cpu import native_bfloat16
 from ._encoding import FeatureEncoder, check_container, is_dataframe, is_polars
 from ._linear import design_matrix, fit_linear
 from ._linear_lbfgs import fit_linear_shared
@@ -85,35 +85,10 @@ def _check_device(device):
     return torch_device
 
 
-def _native_cpu_bfloat16():
-    """Whether this CPU has a native bfloat16 dot-product instruction, on
-    which the deep part's bfloat16 matrix products run faster than float32:
-    AMX tiles or AVX512_BF16 on x86 (``vdpbf16ps``), the BF16 extension on
-    ARM.  Elsewhere bfloat16 is emulated, and much slower."""
-    for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
-        check = getattr(torch.cpu, probe, None)
-        if check is not None and check():
-            return True
-    return _arm_bfloat16()
-
-
-def _arm_bfloat16():
-    """Whether an ARM CPU lists the BF16 extension (Linux /proc/cpuinfo)."""
-    if platform.machine().lower() not in ("aarch64", "arm64"):
-        return False
-    try:
-        with open("/proc/cpuinfo") as info:
-            return any(
-                line.startswith("Features") and "bf16" in line.split() for line in info
-            )
-    except OSError:
-        return False
-
-
 def _mlp_dtype(mixed_precision, device):
     """The autocast dtype of the deep part: bfloat16 or None (float32)."""
     if mixed_precision == "auto":
-        mixed_precision = device.type == "cpu" and _native_cpu_bfloat16()
+        mixed_precision = device.type == "cpu" and native_bfloat16()
     if not mixed_precision:
         return None
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():

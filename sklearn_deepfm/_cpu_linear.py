@@ -24,6 +24,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from ._cpu import x86_vendor
+
 
 @functools.cache
 def onednn_float32():
@@ -33,25 +35,7 @@ def onednn_float32():
         return False
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return False
-    return _x86_vendor() not in ("GenuineIntel", "")
-
-
-def _x86_vendor():
-    """The x86 vendor string (``GenuineIntel``, ``AuthenticAMD``, ...), or
-    an empty string when it cannot be read."""
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("vendor_id"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    # Windows names the vendor in the processor string
-    processor = platform.processor()
-    for vendor in ("GenuineIntel", "AuthenticAMD", "HygonGenuine"):
-        if vendor in processor:
-            return vendor
-    return ""
+    return x86_vendor() not in ("GenuineIntel", "")
 
 
 def _applies(x, weight):
