@@ -125,6 +125,17 @@ def best_rows_per_s(call, n_rows, repeats=3):
     return float(n_rows / best)
 
 
+def onnx_session(onx, threads):
+    """An onnxruntime CPU session of the ONNX model ``onx``, with ``threads``
+    intra-op threads and one inter-op thread."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(
+        onx.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+
+
 def data(n_train, n_test):
     X, y = make_ctr_classification(
         n_samples=n_train + n_test,
@@ -150,12 +161,7 @@ def measure(args):
         ).fit(X_train, y_train)
 
     onx = to_onnx(model, X_train[:1], options={"zipmap": False})
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = args.threads
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(
-        onx.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
+    session = onnx_session(onx, args.threads)
 
     row = X_test[:1]
     results = {
@@ -207,12 +213,7 @@ def measure_dataframe(args):
         warnings.simplefilter("ignore")  # the guess about 'fnlwgt' (categorical)
         model.fit(X[:5000], y[:5000])
     onx = to_onnx(model, X[:1], options={"zipmap": False})
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = args.threads
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(
-        onx.SerializeToString(), options, providers=["CPUExecutionProvider"]
-    )
+    session = onnx_session(onx, args.threads)
     row = X[5000:5001]
     feeds = {
         graph_input.name: row[[name]].to_numpy(
