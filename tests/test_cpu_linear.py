@@ -85,3 +85,25 @@ def test_torchscript_and_tracing_give_portable_graphs(path):
             rtol=1e-5,
             atol=1e-5,
         )
+
+
+def test_a_process_group_keeps_f_linear(monkeypatch, tmp_path):
+    # distributed training stays on F.linear (see _cpu_linear._process_group)
+    dist = torch.distributed
+    if not (dist.is_available() and dist.is_gloo_available()):
+        pytest.skip("torch.distributed with gloo is not available")
+    monkeypatch.setattr(_cpu_linear, "onednn_float32", lambda: True)
+    ours, reference = _pair(40, 16)
+    x = torch.randn(8, 40)
+    store = dist.FileStore(str(tmp_path / "store"), 1)
+    dist.init_process_group("gloo", store=store, rank=0, world_size=1)
+    try:
+        with torch.profiler.profile() as profile:
+            out = ours(x)
+    finally:
+        dist.destroy_process_group()
+    assert "mkldnn::_linear_pointwise" not in {e.name for e in profile.events()}
+    assert_allclose(out.detach().numpy(), reference(x).detach().numpy(), rtol=1e-5)
+    with torch.profiler.profile() as profile:
+        ours(x)
+    assert "mkldnn::_linear_pointwise" in {e.name for e in profile.events()}
