@@ -12,7 +12,7 @@ numeric columns) as they are:
   ``k``), as the tuned LR of ``quality.py``, then refitted on all training
   rows;
 * **HGB**: ``OrdinalEncoder(max_categories=255)`` on the categorical
-  columns, then :class:`~sklearn.ensemble.HistGradientBoostingClassifier`
+  columns (categories first seen in the test rows as missing), then :class:`~sklearn.ensemble.HistGradientBoostingClassifier`
   with ``categorical_features`` set to them, library defaults otherwise
   (``random_state=k``).
 """
@@ -109,7 +109,15 @@ def fit_hgb(X_train, y_train, X_test, numeric, categorical, k):
     model = make_pipeline(
         ColumnTransformer(
             [
-                ("cat", OrdinalEncoder(max_categories=255), categorical),
+                (
+                    "cat",
+                    OrdinalEncoder(
+                        max_categories=255,
+                        handle_unknown="use_encoded_value",
+                        unknown_value=-1,  # HGB reads negative categories as missing
+                    ),
+                    categorical,
+                ),
                 ("num", "passthrough", numeric),
             ]
         ),

@@ -423,6 +423,7 @@ class BaseDeepFM(BaseEstimator):
         self.interactions_kept_ = True
         if valid is not None:
             self.interactions_kept_ = self.net_.keep_interactions(valid)
+            self._announce_interactions()
             if not self.interactions_kept_:
                 # the model is the linear part alone: refit it on every row
                 self._solve_linear(task, dataset, None, C=self.linear_C_)
@@ -547,6 +548,27 @@ class BaseDeepFM(BaseEstimator):
         """With verbose, print what fit decided about the input, first."""
         if self.verbose:
             print(f"{type(self).__name__} input:\n{self.input_layout_}")
+
+    def _announce_interactions(self):
+        """With verbose, say whether the recipe kept the FM and deep parts and
+        why: a model left linear scores the same whatever its embedding size."""
+        if not self.verbose:
+            return
+        last = self.net_.history[-1]
+        gain, error = last["interactions_gain"], last["interactions_gain_error"]
+        verdict = "kept" if self.interactions_kept_ else "dropped"
+        print(
+            f"{type(self).__name__}: interactions {verdict}: they lower the mean "
+            f"validation loss by {gain:.5f} (standard error {error:.5f}); they are "
+            "kept when the gain exceeds one standard error."
+            + (
+                ""
+                if self.interactions_kept_
+                else " The model is the linear part alone (interactions_kept_ is "
+                "False): settings of the FM and deep parts, such as "
+                "embedding_dim, do not change its predictions."
+            )
+        )
 
     def _decide_precision(self, device):
         """The deep part's autocast dtype; ``mixed_precision_`` records it."""

@@ -415,6 +415,9 @@ class DeepFMNet(NeuralNet):
         keep = bool(mean < -standard_error)
         module.linear_only = not keep
         self.history.record("interactions_kept", keep)
+        # what the decision read: a user seeing identical scores can look here
+        self.history.record("interactions_gain", float(-mean))
+        self.history.record("interactions_gain_error", float(standard_error))
         return keep
 
     def predict_raw(self, dataset):
