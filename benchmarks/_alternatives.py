@@ -12,8 +12,9 @@ numeric columns) as they are:
   ``k``), as the tuned LR of ``quality.py``, then refitted on all training
   rows;
 * **HGB**: ``OrdinalEncoder(max_categories=255)`` on the categorical
-  columns (categories first seen in the test rows as missing), then :class:`~sklearn.ensemble.HistGradientBoostingClassifier`
-  with ``categorical_features`` set to them, library defaults otherwise
+  columns (categories first seen in the test rows as missing), then
+  :class:`~sklearn.ensemble.HistGradientBoostingClassifier` with
+  ``categorical_features`` set to them, library defaults otherwise
   (``random_state=k``).
 """
 
