@@ -5,25 +5,6 @@ import numpy as np
 from ._common import import_pyplot, split_estimator
 
 
-def _field_names(model):
-    """Name of each field: column names, field labels or ``"field f"``."""
-    n_fields = model.n_fields_
-    if model.fields is not None:
-        # fields_ numbers the user's labels in order of first appearance
-        labels = np.asarray(model.fields)
-        names = [None] * n_fields
-        for label, field in zip(labels, model.fields_, strict=True):
-            if names[field] is None:
-                names[field] = str(label)
-        return names
-    if getattr(model, "feature_names_in_", None) is not None:
-        return [
-            field.names[0] if len(field.names) == 1 else f"{field.names[0]}..."
-            for field in model.input_layout_.fields
-        ]
-    return [f"field {field}" for field in range(n_fields)]
-
-
 def _field_rows(model):
     """Embedding rows of the known features of each field (a list of arrays),
     from the fitted ``input_layout_``: the unknown row of a categorical field
@@ -335,7 +316,7 @@ class FieldInteractionDisplay:
             X = preprocessing.transform(X)
         interactions = field_interactions(model, X, max_features_per_field)
         if field_names is None:
-            field_names = _field_names(model)
+            field_names = model._field_names()
         elif len(field_names) != model.n_fields_:
             raise ValueError(
                 f"field_names has {len(field_names)} names but the estimator has "
