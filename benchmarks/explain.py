@@ -135,6 +135,26 @@ def measure(name, args):
     }
 
 
+def _round_ratios(table):
+    """Per setting, explain's time over predict_proba's in each round."""
+    seconds = table["seconds"]
+    predict = np.asarray(seconds["predict_proba"])
+    return {
+        key.removeprefix("explain_"): np.asarray(value) / predict
+        for key, value in seconds.items()
+        if key.startswith("explain_")
+    }
+
+
+def _scatter(result):
+    """The largest ratio of a measurement's slowest round to its fastest."""
+    return max(
+        max(value) / min(value)
+        for table in result["tables"]
+        for value in table["seconds"].values()
+    )
+
+
 def _method(resolved):
     if resolved["method"] == "exact":
         return "exact"
@@ -152,9 +172,11 @@ def render(result):
         "256-128, float32); medians of "
         f"{result['rounds']} interleaved rounds; {result['date']}.",
         "",
-        "**The machine was busy** (2 cores shared with other jobs): the times "
-        "scatter by up to about 2x between rounds; the ratios, taken between "
-        "interleaved runs, are steadier.  Rerun on an idle machine.",
+        "**The machine was busy** (2 cores shared with other jobs): a "
+        "measurement's slowest round took up to "
+        f"{_scatter(result):.1f} times its fastest.  The ratios are the "
+        "medians [ranges] of the ratios within each round.  Rerun on an "
+        "idle machine.",
         "",
         "`n_permutations='auto'` (the default): "
         + "; ".join(
@@ -166,16 +188,18 @@ def render(result):
         "## Cost: `explain(X)` / `predict_proba(X)`",
         "",
         "| table | fields | rows | predict_proba s | n_permutations | explain s "
-        "| ratio |",
+        "| explain / predict_proba |",
         "|---|---|---|---|---|---|---|",
     ]
     for table in result["tables"]:
         medians = table["median_seconds"]
-        for p, ratio in table["ratio_explain_to_predict_proba"].items():
+        for p, ratios in _round_ratios(table).items():
+            low, middle, high = np.percentile(ratios, [0, 50, 100])
             lines.append(
                 f"| {table['table']} | {table['n_fields']} | {table['rows']:,} | "
                 f"{medians['predict_proba']:.3f} | {p} | "
-                f"{medians['explain_' + p]:.3f} | {ratio:.1f} |"
+                f"{medians['explain_' + p]:.3f} | {middle:.1f} "
+                f"[{low:.1f}, {high:.1f}] |"
             )
     lines += [
         "",
@@ -223,7 +247,15 @@ def main(argv=None):
     parser.add_argument(
         "--out", default=str(BENCH_DIR / "results" / "explain.json"), type=Path
     )
+    parser.add_argument(
+        "--render", type=Path, help="only re-render the Markdown of this JSON"
+    )
     args = parser.parse_args(argv)
+    if args.render:
+        args.render.with_suffix(".md").write_text(
+            render(json.loads(args.render.read_text()))
+        )
+        return
     torch.set_num_threads(args.threads)
     result = {
         "command": "python benchmarks/explain.py " + " ".join(argv or sys.argv[1:]),

@@ -39,7 +39,8 @@ MLP_ROWS = 4096
 # exact values up to 6 fields (2**6 - 2 = 62 coalitions), else as many pairs of
 # permutations as fit (at least one).  An evaluation costs the layers after
 # the first (the first is shared, see _DeepByField); on the default network
-# explain then costs 10 to 30 predictions (benchmarks/results/explain.md).
+# explain then took 23 (39 fields) and 25 (8 fields) times as long as
+# predict_proba (benchmarks/results/explain.md).
 AUTO_EVALUATIONS = 64
 
 # Rows whose pairs of fields are computed together.

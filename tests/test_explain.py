@@ -3,6 +3,7 @@ output on every kind of input, the deep part's exact Shapley values, the
 planted interaction found first, and shap's plots of the result."""
 
 import copy
+import doctest
 import itertools
 import math
 
@@ -426,3 +427,10 @@ def test_to_shap_round_trip_and_shap_plots(tmp_path):
         shap.plots.waterfall(shap_values[0, :, 2], show=False)
     finally:
         plt.close("all")
+
+
+def test_docstring_example():
+    from sklearn_deepfm import _explain
+
+    failed, attempted = doctest.testmod(_explain, optionflags=doctest.ELLIPSIS)
+    assert attempted > 0 and failed == 0
