@@ -13,8 +13,8 @@ of their pooled, value-scaled embeddings, projected per output) and
 fields only).  All of it is additive over fields and pairs except the deep
 part, which is attributed to the fields by their Shapley values against the
 empty row (every field's embedding zero): exactly, over all ``2**F``
-coalitions, when that costs no more than the sampling, else by sampling
-permutations of the fields with their reverses (antithetic sampling).  With
+coalitions, for few fields (see :func:`_plan`), else by sampling permutations
+of the fields with their reverses (antithetic sampling).  With
 the same baseline, the first-order, FM and within-field terms are the exact
 Shapley values of their parts of the model, so the whole explanation is the
 Shapley decomposition of the game "a field absent contributes nothing".
@@ -226,7 +226,7 @@ def field_attributions(net, dataset, n_permutations, random_state):
         The fitted net.
     dataset : EncodedDataset
         The rows to explain.
-    n_permutations : int or 'exact'
+    n_permutations : 'auto', 'exact' or int
         See the estimators' ``explain``.
     random_state : int, RandomState instance or None
         Seeds the sampled permutations.
@@ -249,7 +249,8 @@ def field_attributions(net, dataset, n_permutations, random_state):
         block = pooled[start : start + PAIR_ROWS].double()
         interactions[start : start + PAIR_ROWS] = 0.5 * net.pair_terms(block).cpu()
     method, n_permutations = _plan(n_fields, n_permutations)
-    if net.linear_only():
+    if net.linear_only():  # no deep part: nothing to attribute, nor to sample
+        method, n_permutations = "exact", None
         deep = torch.zeros((n_rows, n_fields, n_outputs), dtype=torch.float64)
         empty = torch.zeros(n_outputs, dtype=torch.float64)
     else:

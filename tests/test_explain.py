@@ -310,7 +310,8 @@ def test_model_left_linear_has_no_pair_or_deep_terms():
     y = (rng.random(3000) < 1 / (1 + np.exp(-logit))).astype(int)
     model = DeepFMClassifier(hidden_units=(32,), random_state=0).fit(X, y)
     assert model.interactions_kept_ is False
-    explanation = model.explain(X[:100])
+    explanation = model.explain(X[:100], n_permutations=2)
+    assert (explanation.method, explanation.n_permutations) == ("exact", None)
     off_diagonal = ~np.eye(4, dtype=bool)
     assert_array_equal(explanation.interaction_values[:, off_diagonal], 0.0)
     # the diagonal is the first-order term alone, the base the bias alone
