@@ -505,12 +505,12 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         Returns
         -------
         explanation : Explanation
-            ``values`` of shape (n_samples, n_fields_) in log-odds of
-            ``classes_[1]`` (binary), or (n_samples, n_fields_, n_classes)
-            in logits (multiclass), with ``base_values + values.sum(axis=1)
-            == decision_function(X)`` up to float32 rounding, and
-            ``interaction_values`` of shape (n_samples, n_fields_,
-            n_fields_[, n_classes]).
+            ``values`` of shape ``(n_samples, n_fields_)`` in log-odds of
+            ``classes_[1]`` (binary), or ``(n_samples, n_fields_,
+            n_classes)`` in logits (multiclass), with ``base_values +
+            values.sum(axis=1) == decision_function(X)`` up to float32
+            rounding, and ``interaction_values`` of shape ``(n_samples,
+            n_fields_, n_fields_[, n_classes])``.
         """
         return self._explain(X, n_permutations, random_state)
 

@@ -383,11 +383,11 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         Returns
         -------
         explanation : Explanation
-            ``values`` of shape (n_samples, n_fields_) in the units of the
-            target, with ``base_values + values.sum(axis=1) == predict(X)``
-            up to float32 rounding (the base values hold the target's
-            mean), and ``interaction_values`` of shape (n_samples,
-            n_fields_, n_fields_).
+            ``values`` of shape ``(n_samples, n_fields_)`` in the units of
+            the target, with ``base_values + values.sum(axis=1) ==
+            predict(X)`` up to float32 rounding (the base values hold the
+            target's mean), and ``interaction_values`` of shape
+            ``(n_samples, n_fields_, n_fields_)``.
         """
         return self._explain(
             X, n_permutations, random_state, scale=self._y_scale, shift=self._y_mean
