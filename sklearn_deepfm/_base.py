@@ -20,6 +20,7 @@ from . import _distributed
 from ._batching import EncodedDataset, HoldoutSplit
 from ._cpu import native_bfloat16
 from ._encoding import FeatureEncoder, check_container, is_dataframe, is_polars
+from ._explain import Explanation, field_attributions
 from ._linear import design_matrix, fit_linear
 from ._linear_lbfgs import fit_linear_shared
 from ._model import DeepFM
@@ -636,6 +637,66 @@ class BaseDeepFM(BaseEstimator):
         with torch_threads(self.n_jobs):
             self.net_.move_to(device)
             return self.net_.predict_raw(EncodedDataset(rows))
+
+    def _field_names(self):
+        """Name of each field: column names, field labels or ``"field f"``."""
+        if self.fields is not None:
+            # fields_ numbers the user's labels in order of first appearance
+            names = [None] * self.n_fields_
+            for label, field in zip(np.asarray(self.fields), self.fields_, strict=True):
+                if names[field] is None:
+                    names[field] = str(label)
+            return names
+        if getattr(self, "feature_names_in_", None) is not None:
+            return [
+                field.names[0] if len(field.names) == 1 else f"{field.names[0]}..."
+                for field in self.input_layout_.fields
+            ]
+        return [f"field {field}" for field in range(self.n_fields_)]
+
+    def _explain(self, X, n_permutations, random_state, scale=1.0, shift=0.0):
+        """The :class:`Explanation` of X's outputs, times ``scale`` plus
+        ``shift`` (the base values only)."""
+        check_is_fitted(self)
+        if not (
+            n_permutations in ("auto", "exact")
+            or (
+                isinstance(n_permutations, numbers.Integral)
+                and not isinstance(n_permutations, bool)
+                and n_permutations >= 1
+            )
+        ):
+            raise ValueError(
+                "n_permutations must be 'auto', 'exact' or a positive int, got "
+                f"{n_permutations!r}."
+            )
+        X = self._validate_X(X, reset=False)
+        feature_names = getattr(self, "feature_names_in_", None)
+        rows = self._encoder.transform(X, feature_names)
+        data = self._encoder.field_values(X, feature_names)
+        device = _check_device(self.device)
+        with torch_threads(self.n_jobs):
+            self.net_.move_to(device)
+            interactions, base, method, sampled = field_attributions(
+                self.net_, EncodedDataset(rows), n_permutations, random_state
+            )
+        interactions *= scale
+        base = np.tile(base * scale + shift, (interactions.shape[0], 1))
+        output_names = None
+        if interactions.shape[-1] == 1:
+            interactions, base = interactions[..., 0], base[:, 0]
+        else:
+            output_names = [str(label) for label in self.classes_]
+        return Explanation(
+            interactions.sum(axis=2),
+            base,
+            interactions,
+            data,
+            self._field_names(),
+            output_names=output_names,
+            method=method,
+            n_permutations=sampled,
+        )
 
     def _sample_weight(self, sample_weight, X):
         sample_weight = _check_sample_weight(

@@ -474,6 +474,46 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
             return self.classes_[(scores > 0).astype(np.intp)]
         return self.classes_[np.argmax(scores, axis=1)]
 
+    def explain(self, X, *, n_permutations="auto", random_state=None):
+        """Why each prediction: the logits split by field and pair of fields.
+
+        DeepFM's logit is the bias, a first-order term per field, an FM term
+        per pair of fields and a deep part.  The first three are split
+        exactly; the deep part is split by the fields' Shapley values
+        against the empty row (every field's embedding zero).  The result
+        follows shap's format and bookkeeping (see the user guide,
+        "Explaining predictions").
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Rows to explain, as for :meth:`predict`.
+        n_permutations : 'auto', 'exact' or int, default='auto'
+            How the deep part is attributed.  'exact' evaluates it on all
+            ``2**n_fields_`` coalitions of fields.  An int samples that many
+            orders of the fields (rounded up to an even number: each order
+            is also used reversed) and averages the fields' marginal
+            contributions along them, the same orders for every row; the
+            exact values are computed instead when they take no more
+            evaluations (``2**n_fields_ - 2 <= n_permutations * (n_fields_ -
+            1)``).  'auto' spends about 64 evaluations per row: the exact
+            values up to 6 fields, else as many permutations as fit, at
+            least 2 (8 for 8 fields, 2 from 34 fields on).
+        random_state : int, RandomState instance or None, default=None
+            Seeds the sampled orders.
+
+        Returns
+        -------
+        explanation : Explanation
+            ``values`` of shape ``(n_samples, n_fields_)`` in log-odds of
+            ``classes_[1]`` (binary), or ``(n_samples, n_fields_,
+            n_classes)`` in logits (multiclass), with ``base_values +
+            values.sum(axis=1) == decision_function(X)`` up to float32
+            rounding, and ``interaction_values`` of shape ``(n_samples,
+            n_fields_, n_fields_[, n_classes])``.
+        """
+        return self._explain(X, n_permutations, random_state)
+
 
 def _targets(y_index, n_classes, sample_weight):
     """Encoded targets, the loss and the output bias at the class prior."""

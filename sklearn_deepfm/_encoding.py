@@ -841,6 +841,49 @@ class FeatureEncoder:
                     indices[rows, field] = offsets[field] + spec.local_rows(block)
         return RegularRows(indices, values)
 
+    # what explanations show --------------------------------------------
+    def field_values(self, X, feature_names=None):
+        """Each field's value in each row of ``X``, an object array ``(n_rows,
+        n_fields)``: a column's label or number as in ``X``; for an indicator
+        block or a field of several sparse columns, the name of the active
+        column (several joined by ``", "``; None when none is set); for a
+        field of one sparse column, its value."""
+        n_fields = self.layout_.n_fields
+        if self.layout_.sparse:
+            return self._sparse_field_values(_as_csr(X))
+        table = _Table(X, feature_names)
+        data = np.empty((table.n_rows, n_fields), dtype=object)
+        for field, (columns, spec) in enumerate(self._columns):
+            if isinstance(spec, _IndicatorBlock):
+                block = spec.prepare([table.column(c) for c in columns], "")
+                names = np.append(None, spec.categories).astype(object)
+                data[:, field] = names[spec.local_rows(block)]
+            elif isinstance(spec, _NumericColumn):
+                data[:, field] = _as_float(table.column(columns[0]))
+            else:
+                data[:, field] = _as_labels(table.column(columns[0]))
+        return data
+
+    def _sparse_field_values(self, X):
+        fields = self.layout_.fields
+        data = np.empty((X.shape[0], len(fields)), dtype=object)
+        for layout in fields:
+            if len(layout.columns) == 1:
+                column = X[:, layout.columns[0]].toarray().ravel()
+                data[:, layout.field] = column.astype(np.float64)
+                continue
+            block = X[:, list(layout.columns)].tocsr()
+            block.eliminate_zeros()
+            block.sort_indices()
+            names = np.asarray(layout.names, dtype=object)
+            counts = np.diff(block.indptr)
+            one = np.flatnonzero(counts == 1)
+            data[one, layout.field] = names[block.indices[block.indptr[one]]]
+            for row in np.flatnonzero(counts > 1):
+                active = block.indices[block.indptr[row] : block.indptr[row + 1]]
+                data[row, layout.field] = ", ".join(names[active])
+        return data
+
     # several processes (merged by sklearn_deepfm._distributed) ------------
     def field_summaries(self, X, feature_names=None):
         """What ``fit`` read from ``X``, per field, as small picklable dicts:

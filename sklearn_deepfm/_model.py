@@ -65,12 +65,31 @@ class FactorizationMachine(nn.Module):
         """Float ``(batch, slots, dim)`` of value-scaled embeddings."""
         square_of_sum = embedded.sum(dim=1).pow(2)
         sum_of_squares = embedded.pow(2).sum(dim=1)
-        interaction = 0.5 * (square_of_sum - sum_of_squares)
+        return self.project(0.5 * (square_of_sum - sum_of_squares))
+
+    def project(self, interaction: Tensor) -> Tensor:
+        """Float ``(..., dim)`` interaction vectors to ``(..., outputs)``."""
         if self.projection is None:
-            return interaction.sum(dim=1, keepdim=True)
+            return interaction.sum(dim=-1, keepdim=True)
         # A broadcast product rather than a matmul: small matmuls round a row
         # differently depending on its position in the batch.
-        return (interaction.unsqueeze(1) * self.projection).sum(dim=-1)
+        return (interaction.unsqueeze(-2) * self.projection).sum(dim=-1)
+
+    def pair_terms(self, pooled: Tensor) -> Tensor:
+        """The term of every pair of fields, ``(batch, fields, fields,
+        outputs)`` from float ``(batch, fields, dim)`` per-field sums of the
+        value-scaled embeddings; zero on the diagonal.
+
+        Summed over the pairs ``f < g``, plus the pairs of slots within one
+        field, it is :meth:`forward`.
+        """
+        if self.projection is None:
+            pairs = torch.bmm(pooled, pooled.transpose(1, 2)).unsqueeze(-1)
+        else:
+            scaled = pooled.unsqueeze(1) * self.projection.to(pooled.dtype)[:, None]
+            pairs = torch.einsum("bcfd,bgd->bfgc", scaled, pooled)
+        diagonal = torch.eye(pooled.shape[1], dtype=torch.bool, device=pooled.device)
+        return pairs.masked_fill(diagonal[:, :, None], 0.0)
 
 
 class MultiLayerPerceptron(nn.Module):
@@ -102,6 +121,15 @@ class MultiLayerPerceptron(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Float ``(batch, n_inputs)``."""
         return self.layers(x)
+
+    def split_first_layer(self, n_fields):
+        """``(weight, bias, rest)`` with ``forward(x) == rest(x @ W.T + bias)``
+        for inputs ``x`` of ``n_fields`` concatenated blocks: ``weight`` is the
+        first linear layer's weight by input block, ``(n_fields, width,
+        n_inputs // n_fields)``, and ``rest`` the layers after it."""
+        first = self.layers[0]
+        weight = first.weight.view(first.out_features, n_fields, -1).transpose(0, 1)
+        return weight, first.bias, self.layers[1:]
 
     def affine_layers(self):
         """The network as it predicts (eval mode): a list of ``(weight,
@@ -256,6 +284,54 @@ class DeepFM(nn.Module):
                 deep = self._mixed_precision_mlp(deep_input)
             output = output + self.fm(embedded) + deep
         return output.squeeze(1) if output.shape[1] == 1 else output
+
+    @torch.jit.unused
+    def field_terms(
+        self,
+        indices: Tensor,
+        values: Tensor | None = None,
+        fields: Tensor | None = None,
+    ) -> dict[str, Tensor]:
+        """The parts of the output by field, for rows given as to :meth:`forward`.
+
+        Returns float32 tensors: ``first_order`` ``(batch, fields, outputs)``,
+        each field's first-order term (the bias apart); ``pooled`` ``(batch,
+        fields, dim)``, the value-scaled embeddings summed by field (the deep
+        part's input, from which :meth:`FactorizationMachine.pair_terms`
+        gives the FM's pairs of fields); ``within`` ``(batch, fields,
+        outputs)``, the FM term of the pairs of slots of one field (zero with
+        one slot per field); ``deep`` ``(batch, outputs)``, the deep part as
+        :meth:`forward` computes it.  With ``linear_only``, all but
+        ``first_order`` are zero (the module uses no embedding).
+        """
+        n_outputs = self.linear.bias.shape[0]
+        weights = self.linear.weight(indices)
+        if values is not None:
+            weights = weights * values.unsqueeze(-1)
+        first_order = pool_fields(weights, fields, self.n_fields)
+        batch = indices.shape[0]
+        if self.linear_only:
+            dim = self.embedding.embedding_dim
+            pooled = first_order.new_zeros((batch, self.n_fields, dim))
+            within = first_order.new_zeros((batch, self.n_fields, n_outputs))
+            deep = first_order.new_zeros((batch, n_outputs))
+        else:
+            embedded = self.embedding(indices)
+            if values is not None:
+                embedded = embedded * values.unsqueeze(-1)
+            pooled = pool_fields(embedded, fields, self.n_fields)
+            squares = pool_fields(embedded.pow(2), fields, self.n_fields)
+            within = self.fm.project(0.5 * (pooled.pow(2) - squares))
+            if self.mlp_dtype is None:
+                deep = self.mlp(pooled.flatten(1))
+            else:
+                deep = self._mixed_precision_mlp(pooled.flatten(1))
+        return {
+            "first_order": first_order,
+            "pooled": pooled,
+            "within": within,
+            "deep": deep,
+        }
 
     @torch.jit.unused
     def _mixed_precision_mlp(self, deep_input: Tensor) -> Tensor:

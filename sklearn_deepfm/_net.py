@@ -429,18 +429,61 @@ class DeepFMNet(NeuralNet):
         """
         self.check_is_fitted()
         self._set_training(False)
-        batch_size = self._predict_rows()
         outputs = []
         with torch.inference_mode():
-            for start in range(0, len(dataset), batch_size):
-                X, _ = dataset.batch(slice(start, start + batch_size))
-                n_rows = X["indices"].shape[0]
-                padded = -(-n_rows // PAD_ROWS) * PAD_ROWS
-                X = {key: _pad_rows(value, padded) for key, value in X.items()}
+            for X, n_rows in self._padded_batches(dataset):
                 outputs.append(self.infer(X)[:n_rows])
             # one copy back at the end: no batch waits for the device
             raw = torch.cat(outputs).to(device="cpu", dtype=torch.float64).numpy()
         return raw.reshape(len(dataset), -1)
+
+    def _padded_batches(self, dataset):
+        """The prediction batches of ``dataset``: ``(inputs, n_rows)``, the
+        inputs padded with zero rows to a multiple of ``PAD_ROWS`` rows."""
+        batch_size = self._predict_rows()
+        for start in range(0, len(dataset), batch_size):
+            X, _ = dataset.batch(slice(start, start + batch_size))
+            n_rows = X["indices"].shape[0]
+            padded = -(-n_rows // PAD_ROWS) * PAD_ROWS
+            yield {key: _pad_rows(value, padded) for key, value in X.items()}, n_rows
+
+    # what an explanation reads (see sklearn_deepfm._explain) -----------------
+    def field_terms(self, dataset):
+        """The parts of the raw outputs of every row of ``dataset`` by field
+        (see :meth:`~sklearn_deepfm._model.DeepFM.field_terms`), in the
+        batches of :meth:`predict_raw`, so that ``deep`` is the deep part of
+        the prediction: a dict of float32 tensors on the net's device."""
+        self.check_is_fitted()
+        self._set_training(False)
+        parts = []
+        with torch.inference_mode():
+            for X, n_rows in self._padded_batches(dataset):
+                X = to_tensor(
+                    {k: v for k, v in X.items() if k not in BATCH_ONLY},
+                    device=self.device,
+                )
+                terms = self.module_.field_terms(**X)
+                parts.append({key: value[:n_rows] for key, value in terms.items()})
+        return {key: torch.cat([part[key] for part in parts]) for key in parts[0]}
+
+    def pair_terms(self, pooled):
+        """The FM term of every pair of fields, from per-field pooled
+        embeddings (see ``FactorizationMachine.pair_terms``)."""
+        with torch.inference_mode():
+            return self.module_.fm.pair_terms(pooled)
+
+    def deep_by_field(self):
+        """The deep part as a function of the fields' pooled embeddings:
+        ``(weight, bias, rest)`` with ``deep(pooled) == rest(bias + sum_f
+        pooled[:, f] @ weight[f].T)`` (see
+        ``MultiLayerPerceptron.split_first_layer``), in eval mode, float32."""
+        self._set_training(False)
+        module = self.module_
+        return module.mlp.split_first_layer(module.n_fields)
+
+    def output_bias(self):
+        """The bias of the raw outputs, float32 tensor ``(n_outputs,)``."""
+        return self.module_.linear.bias.detach()
 
 
 def _shared_loss(callback):

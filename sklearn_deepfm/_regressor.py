@@ -352,6 +352,47 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         """
         return self._raw_predict(X)[:, 0] * self._y_scale + self._y_mean
 
+    def explain(self, X, *, n_permutations="auto", random_state=None):
+        """Why each prediction: the predictions split by field and pair of fields.
+
+        DeepFM's prediction is the bias, a first-order term per field, an FM
+        term per pair of fields and a deep part (times the target's scale,
+        plus its mean).  The first three are split exactly; the deep part is
+        split by the fields' Shapley values against the empty row (every
+        field's embedding zero).  The result follows shap's format and
+        bookkeeping (see the user guide, "Explaining predictions").
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Rows to explain, as for :meth:`predict`.
+        n_permutations : 'auto', 'exact' or int, default='auto'
+            How the deep part is attributed.  'exact' evaluates it on all
+            ``2**n_fields_`` coalitions of fields.  An int samples that many
+            orders of the fields (rounded up to an even number: each order
+            is also used reversed) and averages the fields' marginal
+            contributions along them, the same orders for every row; the
+            exact values are computed instead when they take no more
+            evaluations (``2**n_fields_ - 2 <= n_permutations * (n_fields_ -
+            1)``).  'auto' spends about 64 evaluations per row: the exact
+            values up to 6 fields, else as many permutations as fit, at
+            least 2 (8 for 8 fields, 2 from 34 fields on).
+        random_state : int, RandomState instance or None, default=None
+            Seeds the sampled orders.
+
+        Returns
+        -------
+        explanation : Explanation
+            ``values`` of shape ``(n_samples, n_fields_)`` in the units of
+            the target, with ``base_values + values.sum(axis=1) ==
+            predict(X)`` up to float32 rounding (the base values hold the
+            target's mean), and ``interaction_values`` of shape
+            ``(n_samples, n_fields_, n_fields_)``.
+        """
+        return self._explain(
+            X, n_permutations, random_state, scale=self._y_scale, shift=self._y_mean
+        )
+
     def _target_scale(self):
         """``(scale, shift)``: a prediction is ``raw * scale + shift``, where
         ``raw`` is the module's output (exported graphs apply it)."""

@@ -305,6 +305,30 @@ def test_max_features_per_field_keeps_the_most_frequent(planted):
         FieldInteractionDisplay.from_estimator(model, field_names=["a", "b"])
 
 
+def test_interactions_from_an_explanation_are_its_mean_absolute_pair_terms(
+    planted, tmp_path
+):
+    model, X, _ = planted
+    explanation = model.explain(X[:300])
+    display = FieldInteractionDisplay.from_explanation(explanation, include_values=True)
+    pairs = explanation.interaction_values
+    expected = np.full((5, 5), np.nan)
+    for f in range(5):
+        for g in range(5):
+            if f != g:  # half of the pair's term on each side of the diagonal
+                expected[f, g] = np.abs(pairs[:, f, g] + pairs[:, g, f]).mean()
+    assert_allclose(display.interactions, expected)
+    largest = np.unravel_index(np.nanargmax(display.interactions), (5, 5))
+    assert sorted(largest) == [0, 1]
+    assert display.field_names == explanation.feature_names
+    assert display.colorbar_.ax.get_ylabel() == "mean |pair term|"
+    _save_and_read(display.figure_, tmp_path / "explained.png")
+    named = FieldInteractionDisplay.from_explanation(explanation, field_names="abcde")
+    assert named.field_names == list("abcde")
+    with pytest.raises(ValueError, match="field_names"):
+        FieldInteractionDisplay.from_explanation(explanation, field_names=["a"])
+
+
 def test_display_plot_options():
     display = FieldInteractionDisplay(
         np.array([[np.nan, 0.5], [0.5, np.nan]]), ["a", "b"]

@@ -12,6 +12,7 @@ ORDER = [
     "plot_regression.py",
     "plot_early_stopping.py",
     "plot_field_interactions.py",
+    "plot_explain_adult.py",
     "gpu_training.py",
     "serving_onnx.py",
 ]

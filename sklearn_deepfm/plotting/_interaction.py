@@ -5,25 +5,6 @@ import numpy as np
 from ._common import import_pyplot, split_estimator
 
 
-def _field_names(model):
-    """Name of each field: column names, field labels or ``"field f"``."""
-    n_fields = model.n_fields_
-    if model.fields is not None:
-        # fields_ numbers the user's labels in order of first appearance
-        labels = np.asarray(model.fields)
-        names = [None] * n_fields
-        for label, field in zip(labels, model.fields_, strict=True):
-            if names[field] is None:
-                names[field] = str(label)
-        return names
-    if getattr(model, "feature_names_in_", None) is not None:
-        return [
-            field.names[0] if len(field.names) == 1 else f"{field.names[0]}..."
-            for field in model.input_layout_.fields
-        ]
-    return [f"field {field}" for field in range(n_fields)]
-
-
 def _field_rows(model):
     """Embedding rows of the known features of each field (a list of arrays),
     from the fitted ``input_layout_``: the unknown row of a categorical field
@@ -109,8 +90,10 @@ class FieldInteractionDisplay:
     (times the features' values).  The cell of fields ``f`` and ``g`` is the
     mean of ``|<v_i, v_j>|`` over the pairs of a feature ``i`` of ``f`` and a
     feature ``j`` of ``g``: large cells mark field pairs whose combination
-    the model found informative.  Use :meth:`from_estimator` to build it from
-    a fitted estimator; all parameters are stored as attributes.
+    the model found informative.  Build it with :meth:`from_estimator` (from
+    the embeddings alone) or :meth:`from_explanation` (from the pairs' terms
+    in the outputs of explained rows); all parameters are stored as
+    attributes.
 
     Parameters
     ----------
@@ -122,6 +105,9 @@ class FieldInteractionDisplay:
     weighted : bool, default=False
         Whether the means are weighted by how often the features occur; only
         changes the colour bar's label.
+    colorbar_label : str, default=None
+        Label of the colour bar; None describes the mean absolute inner
+        products of :meth:`from_estimator`.
 
     Attributes
     ----------
@@ -140,6 +126,8 @@ class FieldInteractionDisplay:
     See Also
     --------
     LearningCurveDisplay : Training and validation loss per epoch.
+    sklearn_deepfm.Explanation : Per-row contributions of every field and
+        pair of fields, drawn by :meth:`from_explanation`.
 
     Notes
     -----
@@ -167,10 +155,13 @@ class FieldInteractionDisplay:
     ['field 0', 'field 1', 'field 2', 'field 3']
     """
 
-    def __init__(self, interactions, field_names, *, weighted=False):
+    def __init__(
+        self, interactions, field_names, *, weighted=False, colorbar_label=None
+    ):
         self.interactions = interactions
         self.field_names = field_names
         self.weighted = weighted
+        self.colorbar_label = colorbar_label
 
     def plot(
         self,
@@ -240,9 +231,11 @@ class FieldInteractionDisplay:
 
         self.colorbar_ = None
         if colorbar:
-            label = r"mean $|\langle v_i, v_j \rangle|$"
-            if self.weighted:
-                label += " (weighted by frequency)"
+            label = self.colorbar_label
+            if label is None:
+                label = r"mean $|\langle v_i, v_j \rangle|$"
+                if self.weighted:
+                    label += " (weighted by frequency)"
             self.colorbar_ = ax.figure.colorbar(self.im_, ax=ax, label=label)
         ax.set(
             xticks=np.arange(n_fields),
@@ -335,13 +328,91 @@ class FieldInteractionDisplay:
             X = preprocessing.transform(X)
         interactions = field_interactions(model, X, max_features_per_field)
         if field_names is None:
-            field_names = _field_names(model)
+            field_names = model._field_names()
         elif len(field_names) != model.n_fields_:
             raise ValueError(
                 f"field_names has {len(field_names)} names but the estimator has "
                 f"{model.n_fields_} fields."
             )
         display = cls(interactions, list(field_names), weighted=X is not None)
+        return display.plot(
+            ax=ax,
+            cmap=cmap,
+            include_values=include_values,
+            values_format=values_format,
+            xticks_rotation=xticks_rotation,
+            colorbar=colorbar,
+            im_kw=im_kw,
+            text_kw=text_kw,
+        )
+
+    @classmethod
+    def from_explanation(
+        cls,
+        explanation,
+        *,
+        field_names=None,
+        ax=None,
+        cmap="viridis",
+        include_values=False,
+        values_format=".2g",
+        xticks_rotation="vertical",
+        colorbar=True,
+        im_kw=None,
+        text_kw=None,
+    ):
+        """Plot the mean absolute FM term of every pair of fields in the rows
+        of an explanation.
+
+        The cell of fields ``f`` and ``g`` is the mean over the explained
+        rows (and outputs) of ``|interaction_values[:, f, g]| * 2``, the
+        size of the pair's term in the output (see
+        :meth:`Explanation.pair_strength
+        <sklearn_deepfm.Explanation.pair_strength>`): unlike
+        :meth:`from_estimator`, it weighs the embeddings by the values the
+        rows hold and reads in the units of the output.
+
+        Parameters
+        ----------
+        explanation : Explanation
+            From the ``explain`` method of a fitted estimator.
+        field_names : list of str of shape (n_fields,), default=None
+            Tick labels; None uses the explanation's ``feature_names``.
+        ax : matplotlib Axes, default=None
+            Axes to plot on; None creates a new figure (with constrained
+            layout) and axes.
+        cmap : str or matplotlib Colormap, default="viridis"
+            Colormap of the cells.
+        include_values : bool, default=False
+            Whether to write the value of each cell in it.
+        values_format : str, default=".2g"
+            Format specification of the written values.
+        xticks_rotation : {"vertical", "horizontal"} or float, \
+                default="vertical"
+            Rotation of the field names on the x axis.
+        colorbar : bool, default=True
+            Whether to add a colour bar.
+        im_kw : dict, default=None
+            Keyword arguments passed to :meth:`matplotlib.axes.Axes.imshow`.
+        text_kw : dict, default=None
+            Keyword arguments passed to :meth:`matplotlib.axes.Axes.text`.
+
+        Returns
+        -------
+        display : FieldInteractionDisplay
+            Object that stores the computed values and the plot.
+        """
+        interactions = explanation.pair_strength()
+        if field_names is None:
+            field_names = explanation.feature_names
+        elif len(field_names) != interactions.shape[0]:
+            raise ValueError(
+                f"field_names has {len(field_names)} names but the explanation "
+                f"has {interactions.shape[0]} fields."
+            )
+        display = cls(
+            interactions, list(field_names), colorbar_label="mean |pair term|"
+        )
         return display.plot(
             ax=ax,
             cmap=cmap,
