@@ -24,9 +24,10 @@ import numpy as np
 from torch import distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from ._encoding import _as_csr, _object_array, _sorted_labels
+from ._categorical import _object_array, _sorted_labels
 from ._fields import field_evidence, fields_from_evidence
 from ._layout import NUMERIC
+from ._sparse import _as_csr
 
 
 def enabled(distributed):
