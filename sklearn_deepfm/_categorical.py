@@ -10,10 +10,12 @@ labels of any hashable kind (:class:`_LabelColumn`) and dense one-hot blocks
 import numpy as np
 
 from ._columns import (
+    LIST_TYPES,
     _as_codes,
     _as_float,
     _as_labels,
     _check_no_infinity,
+    _fitted_numbers,
     _is_missing,
     index_dtype,
 )
@@ -64,7 +66,7 @@ class _CategoricalColumn:
             )
 
     def prepare(self, column, name):
-        values = _as_codes(column)
+        values = _fitted_numbers(column, name, "integer codes", _as_codes)
         _check_no_infinity(values, name)
         return values
 
@@ -145,11 +147,27 @@ class _LabelColumn:
     kind = CATEGORICAL
 
     def __init__(self, labels, name):
-        self.categories = _object_array(_sorted_labels(labels))
+        try:
+            self.categories = _object_array(_sorted_labels(labels))
+        except TypeError as exc:
+            unhashable = next(v for v in labels if not _is_hashable(v))
+            raise TypeError(
+                f"{name} holds a value of type {type(unhashable).__name__} "
+                f"({unhashable!r}) among single labels. A column of lists is one "
+                "multi-valued field, but then every cell must be a list, tuple "
+                "or array (or None when missing): wrap single values in a list."
+            ) from exc
         self.size = len(self.categories) + 1
 
     def prepare(self, column, name):
-        return _as_labels(column)
+        labels = _as_labels(column)
+        if len(labels) and isinstance(labels[0], LIST_TYPES):
+            raise TypeError(
+                f"{name} held single labels in fit and holds lists now, such "
+                f"as {labels[0]!r}. Pass the same kind of values as in fit, or "
+                "refit on the lists (a column of lists is one multi-valued field)."
+            )
+        return labels
 
     def unseen(self, labels, name):
         """Labels among ``labels`` (prepared) that have no row yet, sorted."""
@@ -182,6 +200,14 @@ class _LabelColumn:
             for key, value in self.__dict__.items()
             if key not in ("_index", "_position")
         }
+
+
+def _is_hashable(value):
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _label_position(categories):

@@ -60,15 +60,21 @@ class _Table:
 
 
 # reading one column ---------------------------------------------------------
-LABELS, BOOLEAN, NUMBERS = "labels", "boolean", "numbers"
+LABELS, BOOLEAN, NUMBERS, LISTS = "labels", "boolean", "numbers", "lists"
+
+# Cells of these types make a column multi-valued.
+LIST_TYPES = (list, tuple, np.ndarray)
 
 
 def _read_kind(column, name):
-    """How a column's values are read: LABELS, BOOLEAN or NUMBERS.
+    """How a column's values are read: LABELS, BOOLEAN, NUMBERS or LISTS
+    (cells holding any number of values).
 
     Dates, times and durations raise: they are neither categories nor
     quantities the model can use as they are.
     """
+    if holds_lists(column):
+        return LISTS
     dtype = column.dtype
     if type(column).__module__.split(".")[0] == "polars":
         temporal = dtype.is_temporal()
@@ -94,6 +100,25 @@ def _read_kind(column, name):
     if boolean:
         return BOOLEAN
     return NUMBERS if numeric else LABELS
+
+
+def holds_lists(column):
+    """Whether a column's cells are lists: a polars ``List`` or ``Array``
+    column, a pandas column of pyarrow lists, or objects whose first
+    non-missing cell is a list, tuple or array."""
+    text = str(column.dtype)
+    if type(column).__module__.split(".")[0] == "polars":
+        return text.startswith(("List", "Array"))
+    if text.split("<")[0] in ("list", "large_list", "fixed_size_list"):
+        return True
+    if getattr(column.dtype, "kind", None) != "O":
+        return False
+    for value in column:
+        if isinstance(value, LIST_TYPES):
+            return True
+        if not _is_missing(value):
+            return False
+    return False
 
 
 def _holds_only_numbers(column):
@@ -129,6 +154,25 @@ def _as_float(column):
     if column.dtype == object:
         return np.array([np.nan if v is None else v for v in column], dtype=np.float64)
     return np.asarray(column, dtype=np.float64)
+
+
+def _fitted_numbers(column, name, fitted, convert):
+    """``convert(column)`` for a column that held ``fitted`` (numbers or
+    codes) in ``fit``; a TypeError naming the column and both kinds when it
+    now holds labels or lists."""
+    try:
+        return convert(column)
+    except (ValueError, TypeError) as exc:
+        example = next(
+            (v for v in column if not isinstance(v, numbers.Real) and v is not None),
+            None,
+        )
+        now = "lists" if isinstance(example, LIST_TYPES) else "labels"
+        raise TypeError(
+            f"{name} held {fitted} in fit and holds {now} now, such as "
+            f"{example!r}. Pass the same kind of values as in fit (for example "
+            "the same encoding of the categories), or refit on the new kind."
+        ) from exc
 
 
 def _as_codes(column):

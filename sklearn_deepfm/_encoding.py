@@ -4,8 +4,9 @@ container.
 :class:`FeatureEncoder` learns, at ``fit``, which embedding rows each input
 column owns, and turns any later input into
 :class:`~sklearn_deepfm._batching.RegularRows` (one slot per field) or
-:class:`~sklearn_deepfm._batching.RaggedRows` (any number of slots).  What it
-learnt is described by :class:`~sklearn_deepfm._layout.InputLayout`.
+:class:`~sklearn_deepfm._batching.BaggedRows` (some fields, or all, holding
+any number of values).  What it learnt is described by
+:class:`~sklearn_deepfm._layout.InputLayout`.
 
 * Sparse matrices: every column owns one embedding row, scaled by the
   stored value; columns are grouped into fields by
@@ -27,21 +28,25 @@ learnt is described by :class:`~sklearn_deepfm._layout.InputLayout`.
     values; a numeric column owns one row scaled by its standardised value
     (NaN and infinity are errors there);
   - dates, times and durations are errors: derive numbers or categories
-    from them first.
+    from them first;
+  - a column whose cells are lists (tuples, arrays, polars or pyarrow
+    lists) is one multi-valued field.
 
 This module coordinates; each kind of column lives in its own module:
 :mod:`~sklearn_deepfm._columns` reads a column of any dense container,
 :mod:`~sklearn_deepfm._categorical` holds categorical columns and one-hot
-blocks, :mod:`~sklearn_deepfm._numeric` numeric columns and
+blocks, :mod:`~sklearn_deepfm._numeric` numeric columns,
+:mod:`~sklearn_deepfm._multivalued` columns of lists and
 :mod:`~sklearn_deepfm._sparse` sparse matrices.
 """
 
+import contextlib
 import warnings
 
 import numpy as np
 import scipy.sparse as sp
 
-from ._batching import RegularRows
+from ._batching import BaggedRows, RegularRows
 from ._categorical import (
     _CategoricalColumn,
     _IndicatorBlock,
@@ -51,6 +56,7 @@ from ._categorical import (
 from ._columns import (
     BOOLEAN,
     LABELS,
+    LISTS,
     NUMBERS,
     _as_float,
     _as_labels,
@@ -64,8 +70,9 @@ from ._columns import (
 )
 from ._fields import infer_sparse_fields
 from ._layout import NUMERIC, FieldLayout, InputLayout
+from ._multivalued import _MultiValuedColumn, read_lists
 from ._numeric import _NumericColumn
-from ._sparse import _as_csr, encode_sparse, sparse_layout
+from ._sparse import SparseFields, _as_csr, multivalued_evidence
 
 # Rows of a dense input encoded together.
 ROW_BLOCK = 4096
@@ -176,6 +183,22 @@ def _is_binary(column, kind):
     return bool(np.all((values == 0) | (values == 1)))
 
 
+@contextlib.contextmanager
+def _readable_text(name):
+    """Turn the UnicodeEncodeError of a label lookup (pandas' string arrays
+    encode labels as UTF-8) into an error naming the column and the value."""
+    try:
+        yield
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{name} holds the string {exc.object!r}, which is not valid "
+            f"Unicode ({exc.reason}: a lone surrogate, as decoding bytes with "
+            "errors='surrogateescape' leaves). Decode the bytes with the right "
+            "encoding, or replace the invalid characters (for example with "
+            "s.encode('utf-8', 'replace').decode('utf-8'))."
+        ) from exc
+
+
 class FeatureEncoder:
     """Learns the embedding layout of the training input and encodes inputs.
 
@@ -185,6 +208,8 @@ class FeatureEncoder:
         Field label of each column of a sparse (or numeric dense) matrix.
     categorical_features : 'auto', 'from_dtype', None, or array-like
         Which dense or DataFrame columns are categorical (see the estimators).
+    pooling : {'mean', 'sum'}
+        How a multi-valued field pools its values.
 
     Attributes
     ----------
@@ -201,14 +226,18 @@ class FeatureEncoder:
         The readings of 'auto' that may be wrong, one sentence each.
     """
 
-    def __init__(self, fields=None, categorical_features="auto"):
+    def __init__(self, fields=None, categorical_features="auto", pooling="mean"):
         self.fields = fields
         self.categorical_features = categorical_features
+        self.pooling = pooling
 
-    def fit(self, X, feature_names=None):
+    def fit(self, X, feature_names=None, evidence=None):
+        """Learn the layout of ``X``; ``evidence`` (sparse input only) is
+        :func:`~sklearn_deepfm._sparse.multivalued_evidence` of every
+        process's rows."""
         self.guesses_ = []
         if sp.issparse(X) or self.fields is not None:
-            self._fit_sparse(_as_csr(X), feature_names)
+            self._fit_sparse(_as_csr(X), feature_names, evidence)
         else:
             self._fit_columns(_Table(X, feature_names))
         self.n_embeddings_ = self.layout_.n_embeddings
@@ -229,12 +258,21 @@ class FeatureEncoder:
         return self._transform_columns(_Table(X, feature_names))
 
     # sparse ---------------------------------------------------------------
-    def _fit_sparse(self, X, feature_names):
-        self.layout_ = sparse_layout(X, self.fields, feature_names)
+    def _fit_sparse(self, X, feature_names, evidence):
+        self._sparse = SparseFields(
+            X, self.fields, feature_names, self.pooling, evidence
+        )
+        self.layout_ = self._sparse.layout
         self._columns = None
 
     def _transform_sparse(self, X):
-        return encode_sparse(X, self.fields_, self.n_embeddings_)
+        return self._sparse.encode(X)
+
+    def multivalued_evidence(self, X):
+        """What decides which fields of sparse input are multi-valued, to
+        merge over processes (see :func:`~sklearn_deepfm._sparse.
+        multivalued_evidence`)."""
+        return multivalued_evidence(_as_csr(X), self._sparse.column_fields)
 
     # dense arrays and DataFrames -----------------------------------------
     def _fit_columns(self, table):
@@ -261,6 +299,26 @@ class FeatureEncoder:
         self._columns = specs
         self._names = [table.name(j) for j in range(table.n_columns)]
         self._describe_columns()
+        self._warn_empty(table)
+
+    def _warn_empty(self, table):
+        """Warn about categorical columns without a single category: entirely
+        missing (NaN, None) or negative codes."""
+        empty = [
+            table.describe(columns[0])
+            for columns, spec in self._columns
+            if isinstance(spec, (_CategoricalColumn, _LabelColumn))
+            and len(spec.categories) == 0
+        ]
+        if empty:
+            warnings.warn(
+                f"{', '.join(empty)} holds no category: every value is missing "
+                "(NaN or None) or a negative code. It carries no information "
+                "(its field has only the unknown row); drop it, or check how the "
+                "data was read.",
+                UserWarning,
+                stacklevel=5,
+            )
 
     def _describe_columns(self):
         """Build ``layout_`` from the fitted columns (after fit or growth)."""
@@ -277,6 +335,7 @@ class FeatureEncoder:
                     categories=getattr(spec, "categories", None),
                     mean=getattr(spec, "mean", None),
                     scale=getattr(spec, "scale", None),
+                    pooling=getattr(spec, "pooling", None),
                 )
             )
             offset += spec.size
@@ -297,9 +356,10 @@ class FeatureEncoder:
                 found.append([])
                 continue
             name = table.describe(columns[0])
-            found.append(
-                spec.unseen(spec.prepare(table.column(columns[0]), name), name)
-            )
+            with _readable_text(name):
+                found.append(
+                    spec.unseen(spec.prepare(table.column(columns[0]), name), name)
+                )
         return found
 
     def extend(self, categories):
@@ -334,6 +394,8 @@ class FeatureEncoder:
         column = table.column(j)
         if len(columns) > 1:
             return _IndicatorBlock([table.name(c) for c in columns])
+        if kind == LISTS:
+            return _MultiValuedColumn(read_lists(column, name), name, self.pooling)
         if kind == LABELS:
             return _LabelColumn(_as_labels(column), name)
         values = _as_float(column)
@@ -384,14 +446,17 @@ class FeatureEncoder:
                 f"{self.layout_.n_features_in}."
             )
         n_rows = table.n_rows
-        indices = np.empty(
-            (n_rows, self.n_fields_), dtype=index_dtype(self.n_embeddings_)
-        )
+        single = [
+            (field, columns, spec)
+            for field, (columns, spec) in enumerate(self._columns)
+            if not isinstance(spec, _MultiValuedColumn)
+        ]
+        indices = np.empty((n_rows, len(single)), dtype=index_dtype(self.n_embeddings_))
         values = None
-        if not all(spec.kind != NUMERIC for _, spec in self._columns):
-            values = np.ones((n_rows, self.n_fields_), dtype=np.float32)
+        if any(spec.kind == NUMERIC for _, _, spec in single):
+            values = np.ones((n_rows, len(single)), dtype=np.float32)
         prepared = []
-        for field, (columns, spec) in enumerate(self._columns):
+        for slot, (field, columns, spec) in enumerate(single):
             name = table.describe(columns[0])
             if isinstance(spec, _IndicatorBlock):
                 source = spec.prepare([table.column(c) for c in columns], name)
@@ -399,22 +464,46 @@ class FeatureEncoder:
                 source = table.column(columns[0])  # sliced per row block below
             else:
                 source = spec.prepare(table.column(columns[0]), name)
-            prepared.append((field, name, spec, source, table.kind == "array"))
+            prepared.append((slot, field, name, spec, source, table.kind == "array"))
         offsets = [layout.offset for layout in self.layout_.fields]
         # Row blocks outer, columns inner: a block of X and of the output stay
         # in cache, where whole strided columns would not.
         for start in range(0, n_rows, ROW_BLOCK):
             rows = slice(start, start + ROW_BLOCK)
-            for field, name, spec, source, raw in prepared:
+            for slot, field, name, spec, source, raw in prepared:
                 block = source[rows]
                 if raw and not isinstance(spec, (_IndicatorBlock, _LabelColumn)):
                     block = spec.prepare(block, name)
                 if isinstance(spec, _NumericColumn):
-                    indices[rows, field] = offsets[field]
-                    values[rows, field] = spec.scaled(block)
+                    indices[rows, slot] = offsets[field]
+                    values[rows, slot] = spec.scaled(block)
                 else:
-                    indices[rows, field] = offsets[field] + spec.local_rows(block)
-        return RegularRows(indices, values)
+                    with _readable_text(name):
+                        local = spec.local_rows(block)
+                    indices[rows, slot] = offsets[field] + local
+        if len(single) == self.n_fields_:
+            return RegularRows(indices, values)
+        return BaggedRows(indices, values, *self._bags(table))
+
+    def _bags(self, table):
+        """The multi-valued fields of ``table`` as one CSR matrix of bag
+        weights, and the bag of each embedding row."""
+        bags = sp.csr_matrix((table.n_rows, self.n_embeddings_), dtype=np.float32)
+        bag_of_row = np.full(self.n_embeddings_, -1, dtype=np.int64)
+        fields = self.layout_.fields
+        for (columns, spec), layout in zip(self._columns, fields, strict=True):
+            if not isinstance(spec, _MultiValuedColumn):
+                continue
+            name = table.describe(columns[0])
+            lists = spec.prepare(table.column(columns[0]), name)
+            with _readable_text(name):
+                rows, lengths, weights = spec.bags(lists, layout.offset)
+            indptr = np.concatenate([[0], np.cumsum(lengths)])
+            shape = (table.n_rows, self.n_embeddings_)
+            bags = bags + sp.csr_matrix((weights, rows, indptr), shape=shape)
+            bag_of_row[layout.offset : layout.offset + spec.size] = bag_of_row.max() + 1
+        bags.sum_duplicates()
+        return bags, bag_of_row
 
     # several processes (merged by sklearn_deepfm._distributed) ------------
     def field_summaries(self, X, feature_names=None):
@@ -431,6 +520,9 @@ class FeatureEncoder:
             if isinstance(spec, (_CategoricalColumn, _LabelColumn)):
                 summary["categories"] = spec.categories
                 summary["labels"] = isinstance(spec, _LabelColumn)
+            if isinstance(spec, _MultiValuedColumn):
+                summary["categories"] = spec.categories
+                summary["labels"] = spec.labels
             if isinstance(spec, (_CategoricalColumn, _NumericColumn)):
                 values = _as_float(table.column(columns[0]))
             if isinstance(spec, _CategoricalColumn):
@@ -454,6 +546,8 @@ class FeatureEncoder:
             elif isinstance(spec, _LabelColumn):
                 spec.categories = spec.categories[:0]
                 spec.extend(_sorted_labels(known))
+            elif isinstance(spec, _MultiValuedColumn):
+                spec.set_categories(known)
             elif isinstance(spec, _NumericColumn):
                 spec.mean, spec.scale = numeric
         self._describe_columns()

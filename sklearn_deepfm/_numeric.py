@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._columns import _as_float
+from ._columns import _as_float, _fitted_numbers
 from ._layout import NUMERIC
 
 
@@ -19,7 +19,7 @@ class _NumericColumn:
         self.scale = std if std > 0 else 1.0
 
     def prepare(self, column, name):
-        values = _as_float(column)
+        values = _fitted_numbers(column, name, "numbers", _as_float)
         _check_finite(values, name)
         return values
 
