@@ -86,6 +86,8 @@ def _flat_array(values):
 def _polars_lists(column):
     import polars as pl
 
+    if str(column.dtype).startswith("Array"):  # fixed width: read as lists
+        column = column.arr.to_list()
     lengths = column.list.len().to_numpy()
     missing = column.is_null().to_numpy()
     lengths = np.where(missing, 0, lengths).astype(np.int64)
