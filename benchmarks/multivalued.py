@@ -57,6 +57,8 @@ import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
+# this checkout's sklearn_deepfm, whatever is installed
+sys.path.insert(1, str(REPO_ROOT))
 MARKER = "@@MULTIVALUED@@ "
 CARDINALITIES = (1000, 100, 50, 10)
 VOCABULARY = 100_000
@@ -175,8 +177,6 @@ def worker(contestant, n_rows):
     from sklearn.metrics import roc_auc_score
 
     torch.set_num_threads(1)
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(1, str(REPO_ROOT))
     single, lengths, flat, y = make_long_tail(n_rows)
     train, test = _split(n_rows)
     fit, predict = CONTESTANTS[contestant](single, lengths, flat, y, train, test)
