@@ -5,7 +5,7 @@ Multi-valued fields: a column of genres
 Films have several genres, posts several tags, users several recent
 categories. :class:`~sklearn_deepfm.DeepFMClassifier` reads a column whose
 cells are lists as **one field**: each genre seen in ``fit`` gets an
-embedding, and a row's genres are pooled into one vector (their mean by
+embedding, and a row's genres are pooled into one vector (their sum by
 default) that the factorization machine pairs with the other fields and the
 deep part reads. Rows may hold any number of genres, none included: nothing
 is padded and there is no maximum length.

@@ -181,7 +181,7 @@ class BaseDeepFM(BaseEstimator):
         warm_start=False,
         fields=None,
         categorical_features="auto",
-        pooling="mean",
+        pooling="sum",
         device="cpu",
         mixed_precision=False,
         n_jobs=None,

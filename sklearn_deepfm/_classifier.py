@@ -123,7 +123,7 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         or pyarrow lists) is one multi-valued field, as is a 0/1 block of a
         sparse matrix with several columns set per row that ``fields``
         declares one field (``MultiLabelBinarizer`` output).
-    pooling : {'mean', 'sum'}, default='mean'
+    pooling : {'mean', 'sum'}, default='sum'
         How a multi-valued field pools the embeddings of a row's values into
         the field's one vector (which the FM pairs with the other fields and
         the deep part reads): their mean or their sum.  Values unseen in
@@ -254,7 +254,7 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         warm_start=False,
         fields=None,
         categorical_features="auto",
-        pooling="mean",
+        pooling="sum",
         device="cpu",
         mixed_precision=False,
         n_jobs=None,

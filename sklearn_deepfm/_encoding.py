@@ -226,7 +226,7 @@ class FeatureEncoder:
         The readings of 'auto' that may be wrong, one sentence each.
     """
 
-    def __init__(self, fields=None, categorical_features="auto", pooling="mean"):
+    def __init__(self, fields=None, categorical_features="auto", pooling="sum"):
         self.fields = fields
         self.categorical_features = categorical_features
         self.pooling = pooling
@@ -266,6 +266,8 @@ class FeatureEncoder:
         self._columns = None
 
     def _transform_sparse(self, X):
+        if "_sparse" not in self.__dict__:  # saved before multi-valued fields
+            self._sparse = SparseFields.of_layout(self.layout_)
         return self._sparse.encode(X)
 
     def multivalued_evidence(self, X):

@@ -114,6 +114,19 @@ class SparseFields:
         # reordered field by field, as a bag's entries must be contiguous
         self._in_column_order = bool(np.all(np.diff(column_fields) >= 0))
 
+    @classmethod
+    def of_layout(cls, layout):
+        """The reading of a sparse ``layout`` without multi-valued fields
+        (what an encoder saved before they existed learnt)."""
+        fields = cls.__new__(cls)
+        fields.layout = layout
+        fields.column_fields = fields.row_fields = layout.column_fields
+        fields.multivalued = np.zeros(layout.n_fields, dtype=bool)
+        fields.row_of_column = None
+        fields.pooling = None
+        fields._in_column_order = bool(np.all(np.diff(fields.column_fields) >= 0))
+        return fields
+
     def encode(self, X):
         """Rows of a canonical CSR matrix ``X`` for the model."""
         finite = np.isfinite(X.data)

@@ -104,12 +104,12 @@ def test_every_container_gives_the_same_model():
 def test_layout_shows_the_field_as_multivalued():
     tags, genres, y = make_tags(300)
     X = pandas_lists(tags, genres)
-    model = DeepFMClassifier(pooling="sum", **FAST).fit(X, y)
+    model = DeepFMClassifier(pooling="mean", **FAST).fit(X, y)
     field = model.input_layout_.fields[0]
-    assert field.kind == "multivalued" and field.pooling == "sum"
+    assert field.kind == "multivalued" and field.pooling == "mean"
     assert list(field.categories) == TAGS
     assert field.n_embeddings == len(TAGS) + 2
-    assert "multi-valued (sum of its values)" in str(model.input_layout_)
+    assert "multi-valued (mean of its values)" in str(model.input_layout_)
     assert model.n_fields_ == 2
 
 
@@ -125,7 +125,7 @@ def test_unseen_values_use_the_unknown_row_and_empty_lists_their_own():
     flip = rng.random(n) < 0.1
     y[flip] = 1 - y[flip]
     X = pd.DataFrame({"tags": pd.Series(tags, dtype=object)})
-    model = DeepFMClassifier(**FAST).fit(X, y)
+    model = DeepFMClassifier(pooling="mean", **FAST).fit(X, y)
     field = model.input_layout_.fields[0]
     new = pd.DataFrame(
         {"tags": pd.Series([[], ["zz"], None, ["a", "zz"], ["a"]], dtype=object)}
