@@ -154,6 +154,7 @@ class BaseDeepFM(BaseEstimator):
             StrOptions({"auto", "from_dtype"}),
             None,
         ],
+        "pooling": [StrOptions({"mean", "sum"})],
         "device": [str, torch.device],
         "mixed_precision": ["boolean", StrOptions({"auto"})],
         "n_jobs": [numbers.Integral, None],
@@ -181,6 +182,7 @@ class BaseDeepFM(BaseEstimator):
         warm_start=False,
         fields=None,
         categorical_features="auto",
+        pooling="sum",
         device="cpu",
         mixed_precision=False,
         n_jobs=None,
@@ -204,6 +206,7 @@ class BaseDeepFM(BaseEstimator):
         self.warm_start = warm_start
         self.fields = fields
         self.categorical_features = categorical_features
+        self.pooling = pooling
         self.device = device
         self.mixed_precision = mixed_precision
         self.n_jobs = n_jobs
@@ -309,7 +312,9 @@ class BaseDeepFM(BaseEstimator):
 
     def _fit_encoder(self, X, feature_names, shared):
         """Learn the input layout of X (of every process's X when shared)."""
-        self._encoder = FeatureEncoder(self.fields, self.categorical_features)
+        self._encoder = FeatureEncoder(
+            self.fields, self.categorical_features, self.pooling
+        )
         self._encoder.fit(X, feature_names)
         if shared:
             _distributed.share_encoder(self._encoder, X, feature_names)
@@ -529,6 +534,10 @@ class BaseDeepFM(BaseEstimator):
             "module__batch_norm": self.batch_norm,
             "module__sparse": _sparse_gradients(optimizer, device, shared),
             "module__mlp_dtype": self._decide_precision(device),
+            # a table's multi-valued fields arrive as bags, the others as slots
+            "module__bag_fields": ()
+            if self.input_layout_.sparse
+            else self.input_layout_.multivalued,
             "criterion": criterion,
             "criterion__reduction": "none",
             "optimizer": optimizer,

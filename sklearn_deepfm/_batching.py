@@ -34,6 +34,11 @@ class RegularRows:
     def __len__(self):
         return self.indices.shape[0]
 
+    def subset(self, index):
+        """These rows' ``index`` rows (an index array)."""
+        values = None if self.values is None else self.values[index]
+        return RegularRows(self.indices[index], values)
+
     def take(self, rows):
         """Model inputs for ``rows`` (a slice or an index array)."""
         batch = {"indices": _tensor(self.indices[rows])}
@@ -46,54 +51,78 @@ class RegularRows:
         return self.indices.nbytes + (0 if self.values is None else self.values.nbytes)
 
 
-class RaggedRows:
-    """Rows with any number of slots, stored as a CSR matrix.
+class BaggedRows:
+    """Rows in which some fields, or all, are *bags*: any number of
+    weighted embedding rows per row, pooled by the model into one vector
+    per field (``nn.EmbeddingBag`` over flat rows and offsets, never padded).
 
     Parameters
     ----------
-    matrix : scipy.sparse CSR matrix of shape (n_samples, n_embeddings)
-        Column ``j`` is embedding row ``j``; the stored values are the
-        feature values.  Float32 data, sorted indices.
-    column_fields : ndarray of shape (n_embeddings,), int64
-        Field of each column.
+    indices : ndarray of shape (n_samples, n_slots), int32 or int64
+        Embedding rows of the single-valued fields (one slot each, in field
+        order); ``n_slots`` is 0 when every field is a bag.
+    values : ndarray of shape (n_samples, n_slots), float32, or None
+        Values of those slots; None when every value is 1.
+    bags : scipy.sparse CSR matrix of shape (n_samples, n_embeddings)
+        Entry ``(i, r)`` is the weight with which row ``i``'s bag uses
+        embedding row ``r`` (1, a sparse value, or ``1 / n_values`` for
+        mean pooling).  Float32, sorted indices.
+    bag_of_row : ndarray of shape (n_embeddings,), int64
+        Position among the bags of each embedding row's field (-1 for rows
+        of single-valued fields).  Each bag's rows lie below the next
+        bag's, so a row's sorted entries come bag by bag.
     """
 
-    def __init__(self, matrix, column_fields):
-        self.matrix = matrix
-        self.column_fields = column_fields
+    def __init__(self, indices, values, bags, bag_of_row):
+        self.indices = indices
+        self.values = values
+        self.bags = bags
+        self.bag_of_row = bag_of_row
+        self.n_bags = int(bag_of_row.max(initial=-1)) + 1
+        self.weighted = bool(np.any(bags.data != 1))
 
     def __len__(self):
-        return self.matrix.shape[0]
+        return self.bags.shape[0]
+
+    def subset(self, index):
+        """These rows' ``index`` rows (an index array)."""
+        return BaggedRows(
+            self.indices[index],
+            None if self.values is None else self.values[index],
+            self.bags[index],
+            self.bag_of_row,
+        )
 
     def take(self, rows):
-        """Model inputs for ``rows``, padded to the longest row of the batch.
-
-        Padding slots point at embedding row 0 with value 0, so they add
-        nothing to any term of the model.
-        """
+        """Model inputs for ``rows``: the slots as in :class:`RegularRows`,
+        and the bags as flat ``bag_rows``, ``bag_offsets`` (where each of
+        the ``n_rows * n_bags`` bags starts, row by row) and ``bag_weights``
+        (None when all are 1)."""
         if isinstance(rows, slice):
-            start, stop, _ = rows.indices(self.matrix.shape[0])
-            lo, hi = self.matrix.indptr[start], self.matrix.indptr[stop]
-            indptr = self.matrix.indptr[start : stop + 1] - lo
-            columns, data = self.matrix.indices[lo:hi], self.matrix.data[lo:hi]
+            start, stop, _ = rows.indices(self.bags.shape[0])
+            lo, hi = self.bags.indptr[start], self.bags.indptr[stop]
+            indptr = self.bags.indptr[start : stop + 1] - lo
+            columns, data = self.bags.indices[lo:hi], self.bags.data[lo:hi]
         else:
-            sub = self.matrix[rows]
+            sub = self.bags[rows]
             indptr, columns, data = sub.indptr, sub.indices, sub.data
-        lengths = np.diff(indptr)
-        n_rows, width = lengths.size, max(int(lengths.max(initial=0)), 1)
-        row_of_entry = np.repeat(np.arange(n_rows), lengths)
-        slot_of_entry = np.arange(columns.size) - np.repeat(indptr[:-1], lengths)
-        indices = np.zeros((n_rows, width), dtype=np.int64)
-        values = np.zeros((n_rows, width), dtype=np.float32)
-        fields = np.zeros((n_rows, width), dtype=np.int64)
-        indices[row_of_entry, slot_of_entry] = columns
-        values[row_of_entry, slot_of_entry] = data
-        fields[row_of_entry, slot_of_entry] = self.column_fields[columns]
-        return {
-            "indices": torch.from_numpy(indices),
-            "values": torch.from_numpy(values),
-            "fields": torch.from_numpy(fields),
-        }
+        n_rows = indptr.size - 1
+        row_of_entry = np.repeat(np.arange(n_rows), np.diff(indptr))
+        bag = row_of_entry * self.n_bags + self.bag_of_row[columns]
+        counts = np.bincount(bag, minlength=n_rows * self.n_bags)
+        offsets = np.zeros(n_rows * self.n_bags, dtype=np.int64)
+        np.cumsum(counts[:-1], out=offsets[1:])
+        batch = RegularRows(self.indices, self.values).take(rows)
+        batch["bag_rows"] = torch.from_numpy(columns.astype(np.int64))
+        batch["bag_offsets"] = torch.from_numpy(offsets)
+        if self.weighted:
+            batch["bag_weights"] = torch.from_numpy(np.ascontiguousarray(data))
+        return batch
+
+    @property
+    def nbytes(self):
+        bags = self.bags.data.nbytes + self.bags.indices.nbytes
+        return RegularRows(self.indices, self.values).nbytes + bags
 
 
 class EncodedDataset(torch.utils.data.Dataset):
@@ -101,7 +130,7 @@ class EncodedDataset(torch.utils.data.Dataset):
 
     Parameters
     ----------
-    rows : RegularRows or RaggedRows
+    rows : RegularRows or BaggedRows
     y : ndarray of shape (n_samples,) or None
         Float32 targets for BCE/MSE, int64 class indices for cross-entropy.
         Batches then carry the sample weights as ``X_dict["sample_weight"]``.
@@ -126,13 +155,8 @@ class EncodedDataset(torch.utils.data.Dataset):
 
     def subset(self, index):
         """A new dataset with the rows ``index`` (an index array)."""
-        if isinstance(self.rows, RegularRows):
-            values = None if self.rows.values is None else self.rows.values[index]
-            rows = RegularRows(self.rows.indices[index], values)
-        else:
-            rows = RaggedRows(self.rows.matrix[index], self.rows.column_fields)
         return EncodedDataset(
-            rows,
+            self.rows.subset(index),
             None if self.y is None else self.y[index],
             None if self.sample_weight is None else self.sample_weight[index],
         )

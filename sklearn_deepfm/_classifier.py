@@ -119,7 +119,16 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         Numeric columns are standardised and scale one embedding each;
         NaN and infinity are errors there.  Dates and durations are errors:
         derive numbers or categories from them.  ``input_layout_`` shows what
-        was decided.
+        was decided.  A column whose cells are lists (tuples, arrays, polars
+        or pyarrow lists) is one multi-valued field, as is a 0/1 block of a
+        sparse matrix with several columns set per row that ``fields``
+        declares one field (``MultiLabelBinarizer`` output).
+    pooling : {'mean', 'sum'}, default='sum'
+        How a multi-valued field pools the embeddings of a row's values into
+        the field's one vector (which the FM pairs with the other fields and
+        the deep part reads): their mean or their sum.  Values unseen in
+        ``fit`` and missing cells use the field's unknown row; an empty list
+        has a row of its own.
     device : str, default='cpu'
         Torch device to train and predict on: 'cpu', 'cuda' or 'cuda:N'.
         Changing it on a fitted model moves the model there at the next
@@ -245,6 +254,7 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         warm_start=False,
         fields=None,
         categorical_features="auto",
+        pooling="sum",
         device="cpu",
         mixed_precision=False,
         n_jobs=None,
@@ -270,6 +280,7 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
             warm_start=warm_start,
             fields=fields,
             categorical_features=categorical_features,
+            pooling=pooling,
             device=device,
             mixed_precision=mixed_precision,
             n_jobs=n_jobs,

@@ -24,9 +24,10 @@ import numpy as np
 from torch import distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from ._encoding import _as_csr, _object_array, _sorted_labels
+from ._categorical import _object_array, _sorted_labels
 from ._fields import field_evidence, fields_from_evidence
 from ._layout import NUMERIC
+from ._sparse import _as_csr
 
 
 def enabled(distributed):
@@ -149,6 +150,12 @@ def share_encoder(encoder, X, feature_names):
             previous = np.maximum.reduce([part[1] for part in parts])
             encoder.fields = fields_from_evidence(numeric, previous)
             encoder.fit(X, feature_names)
+        else:
+            # a field is multi-valued if it is in any shard (0/1 in all)
+            parts = gather(encoder.multivalued_evidence(X))
+            binary = np.logical_and.reduce([part[0] for part in parts])
+            several = np.logical_or.reduce([part[1] for part in parts])
+            encoder.fit(X, feature_names, evidence=(binary, several))
         return
     parts = gather(encoder.field_summaries(X, feature_names))
     _check_same_reading(parts, encoder.categorical_features, feature_names)

@@ -4,8 +4,9 @@ container.
 :class:`FeatureEncoder` learns, at ``fit``, which embedding rows each input
 column owns, and turns any later input into
 :class:`~sklearn_deepfm._batching.RegularRows` (one slot per field) or
-:class:`~sklearn_deepfm._batching.RaggedRows` (any number of slots).  What it
-learnt is described by :class:`~sklearn_deepfm._layout.InputLayout`.
+:class:`~sklearn_deepfm._batching.BaggedRows` (some fields, or all, holding
+any number of values).  What it learnt is described by
+:class:`~sklearn_deepfm._layout.InputLayout`.
 
 * Sparse matrices: every column owns one embedding row, scaled by the
   stored value; columns are grouped into fields by
@@ -27,38 +28,51 @@ learnt is described by :class:`~sklearn_deepfm._layout.InputLayout`.
     values; a numeric column owns one row scaled by its standardised value
     (NaN and infinity are errors there);
   - dates, times and durations are errors: derive numbers or categories
-    from them first.
+    from them first;
+  - a column whose cells are lists (tuples, arrays, polars or pyarrow
+    lists) is one multi-valued field.
+
+This module coordinates; each kind of column lives in its own module:
+:mod:`~sklearn_deepfm._columns` reads a column of any dense container,
+:mod:`~sklearn_deepfm._categorical` holds categorical columns and one-hot
+blocks, :mod:`~sklearn_deepfm._numeric` numeric columns,
+:mod:`~sklearn_deepfm._multivalued` columns of lists and
+:mod:`~sklearn_deepfm._sparse` sparse matrices.
 """
 
-import math
-import numbers
+import contextlib
 import warnings
 
 import numpy as np
 import scipy.sparse as sp
 
-from ._batching import RaggedRows, RegularRows
-from ._fields import check_fields, infer_sparse_fields
-from ._layout import (
-    CATEGORICAL,
-    INDICATOR,
-    NUMERIC,
-    SPARSE,
-    FieldLayout,
-    InputLayout,
+from ._batching import BaggedRows, RegularRows
+from ._categorical import (
+    _CategoricalColumn,
+    _IndicatorBlock,
+    _LabelColumn,
+    _sorted_labels,
 )
-
-UNKNOWN = 0  # local row of the unknown category within a categorical field
-
-# A categorical column whose largest code is below
-# max(LOOKUP_TABLE_MIN_SIZE, LOOKUP_TABLE_RATIO * n_categories) maps codes to
-# rows through a table indexed by code; other columns use a binary search.
-LOOKUP_TABLE_MIN_SIZE = 1 << 16
-LOOKUP_TABLE_RATIO = 4
-
-# Up to this many rows, labels are looked up in a dict rather than a pandas
-# Index (whose set-up costs more than the lookup of a few rows).
-SMALL_LOOKUP = 32
+from ._columns import (
+    BOOLEAN,
+    LABELS,
+    LISTS,
+    NUMBERS,
+    _as_float,
+    _as_labels,
+    _check_no_infinity,
+    _integer_codes,
+    _read_kind,
+    _Table,
+    index_dtype,
+    is_dataframe,
+    is_polars,
+)
+from ._fields import infer_sparse_fields
+from ._layout import NUMERIC, FieldLayout, InputLayout
+from ._multivalued import _MultiValuedColumn, read_lists
+from ._numeric import _NumericColumn
+from ._sparse import SparseFields, _as_csr, multivalued_evidence
 
 # Rows of a dense input encoded together.
 ROW_BLOCK = 4096
@@ -68,22 +82,6 @@ ROW_BLOCK = 4096
 # says so: it may be an identifier, or a quantity.
 HIGH_CARDINALITY_SHARE = 0.5
 HIGH_CARDINALITY_MIN = 100
-
-
-def index_dtype(n_embeddings):
-    """Smallest integer dtype (int32 or int64) that numbers every embedding row:
-    encoded rows take half the memory when int32 suffices."""
-    return np.int32 if n_embeddings <= np.iinfo(np.int32).max else np.int64
-
-
-def is_dataframe(X):
-    """Whether X is a pandas DataFrame."""
-    return hasattr(X, "columns") and hasattr(X, "iloc") and hasattr(X, "dtypes")
-
-
-def is_polars(X):
-    """Whether X is a polars DataFrame."""
-    return type(X).__module__.split(".")[0] == "polars" and hasattr(X, "to_series")
 
 
 def check_container(X, estimator_name):
@@ -102,386 +100,6 @@ def check_container(X, estimator_name):
             f"{estimator_name} reads numpy arrays, scipy sparse matrices and "
             f"pandas or polars DataFrames; got {type(X).__module__}."
             f"{type(X).__name__}. Convert it to one of those first."
-        )
-
-
-class _Table:
-    """Column access to a dense array or a pandas or polars DataFrame."""
-
-    def __init__(self, X, feature_names):
-        self.X = X
-        self.kind = (
-            "pandas" if is_dataframe(X) else "polars" if is_polars(X) else "array"
-        )
-        self.n_rows, self.n_columns = X.shape
-        self.feature_names = feature_names
-
-    def column(self, j):
-        if self.kind == "pandas":
-            return self.X.iloc[:, j]
-        if self.kind == "polars":
-            return self.X.to_series(j)
-        return self.X[:, j]
-
-    def name(self, j):
-        if self.feature_names is None:
-            return f"x{j}"
-        return str(self.feature_names[j])
-
-    def describe(self, j):
-        if self.feature_names is None:
-            return f"column {j}"
-        return f"column {j} ({self.feature_names[j]!r})"
-
-
-# reading one column ---------------------------------------------------------
-LABELS, BOOLEAN, NUMBERS = "labels", "boolean", "numbers"
-
-
-def _read_kind(column, name):
-    """How a column's values are read: LABELS, BOOLEAN or NUMBERS.
-
-    Dates, times and durations raise: they are neither categories nor
-    quantities the model can use as they are.
-    """
-    dtype = column.dtype
-    if type(column).__module__.split(".")[0] == "polars":
-        temporal = dtype.is_temporal()
-        boolean = str(dtype) == "Boolean"
-        numeric = dtype.is_numeric()
-    else:
-        kind = getattr(dtype, "kind", "O")
-        text = str(dtype)
-        temporal = kind in "mM" or text.startswith("period")
-        boolean = kind == "b" or text == "boolean"
-        numeric = kind in "iuf" and text != "category"
-        if kind == "O" and isinstance(column, np.ndarray):
-            numeric = _holds_only_numbers(column)
-            if not numeric:
-                _check_labels(column, name)
-    if temporal:
-        raise TypeError(
-            f"{name} holds dates, times or durations ({dtype}). DeepFM reads "
-            "categories and numbers only: derive features from it (for example "
-            "the hour or the weekday, as numbers or categories), or convert it "
-            "to strings to use each value as a category."
-        )
-    if boolean:
-        return BOOLEAN
-    return NUMBERS if numeric else LABELS
-
-
-def _holds_only_numbers(column):
-    """Whether an object array holds real numbers (and missing values) only."""
-    return all(
-        value is None
-        or (isinstance(value, numbers.Real) and not isinstance(value, bool))
-        for value in column
-    )
-
-
-def _check_labels(column, name):
-    """Raise a TypeError for values of an object array that are neither
-    labels nor numbers (dicts, lists, ...)."""
-    for value in column:
-        if not (value is None or isinstance(value, (str, bytes, numbers.Number))):
-            raise TypeError(
-                f"{name} holds a value of type {type(value).__name__}; every "
-                "value must be a category label or a number (an argument must "
-                f"be a string or a real number, not {type(value).__name__!r})."
-            )
-
-
-def _as_float(column):
-    """A numeric column (ndarray, pandas or polars Series) as float64, with
-    missing values as NaN."""
-    if hasattr(column, "to_numpy"):
-        if type(column).__module__.split(".")[0] == "polars":
-            import polars as pl
-
-            return column.cast(pl.Float64).to_numpy()
-        return column.to_numpy(dtype=np.float64, na_value=np.nan)
-    if column.dtype == object:
-        return np.array([np.nan if v is None else v for v in column], dtype=np.float64)
-    return np.asarray(column, dtype=np.float64)
-
-
-def _as_codes(column):
-    """A categorical numeric column as given when it holds plain integers (no
-    float conversion needed), else as float64 with missing values as NaN."""
-    dtype = getattr(column, "dtype", None)
-    if isinstance(column, np.ndarray) and dtype.kind in "iu":
-        return np.ascontiguousarray(column)
-    return _as_float(column)
-
-
-def _as_labels(column):
-    """Any column as an object ndarray of labels (None or NaN when missing)."""
-    module = type(column).__module__.split(".")[0]
-    if module == "polars":
-        return column.to_numpy().astype(object, copy=False)
-    if module == "pandas":
-        return column.astype(object).to_numpy()
-    return np.asarray(column, dtype=object)
-
-
-def _is_missing(value):
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def _check_no_infinity(values, name):
-    if values.dtype.kind == "f" and np.isinf(values).any():
-        raise ValueError(
-            f"Input X contains infinity in {name}. Infinity is neither a "
-            "category nor a usable quantity: replace it (for example with NaN, "
-            "which a categorical column reads as missing)."
-        )
-
-
-def _integer_codes(values):
-    """Whether numeric values look like category codes: integers, with at
-    most one distinct negative value (an encoder's unknown or missing code)."""
-    finite = values[np.isfinite(values)]
-    if not np.all(finite == np.round(finite)):
-        return False, 0
-    negatives = np.unique(finite[finite < 0])
-    return negatives.size <= 1, negatives.size
-
-
-# fitted columns -------------------------------------------------------------
-class _CategoricalColumn:
-    """Integer codes (any numeric dtype) mapped to local rows; negatives unknown.
-
-    ``categories`` are in row order: local row ``1 + i`` is ``categories[i]``
-    (sorted after ``fit``; categories learnt later are appended).
-    """
-
-    kind = CATEGORICAL
-
-    def __init__(self, values, name):
-        self.categories = _known_codes(values, name)
-        self._index()
-
-    def _index(self):
-        self.size = self.categories.size + 1
-        order = np.argsort(self.categories, kind="stable")
-        self._sorted = self.categories[order]
-        self._rows_of_sorted = (order + 1).astype(index_dtype(self.size))
-        # Codes up to a few times the number of categories (label-encoded data)
-        # are looked up in a table, which is much faster than a binary search.
-        self._table = None
-        if self.categories.size and self._sorted[-1] < max(
-            LOOKUP_TABLE_MIN_SIZE, LOOKUP_TABLE_RATIO * self.categories.size
-        ):
-            self._table = np.zeros(
-                int(self._sorted[-1]) + 1, dtype=index_dtype(self.size)
-            )
-            self._table[self.categories.astype(np.int64)] = np.arange(
-                1, self.categories.size + 1
-            )
-
-    def prepare(self, column, name):
-        values = _as_codes(column)
-        _check_no_infinity(values, name)
-        return values
-
-    def unseen(self, values, name):
-        """Valid codes among ``values`` (prepared) that have no row yet."""
-        known = _known_codes(values, name)
-        return known[self.local_rows(known) == UNKNOWN]
-
-    def extend(self, categories):
-        """Give each of ``categories`` (unseen codes) a row after the others."""
-        self.categories = np.concatenate(
-            [self.categories, np.asarray(categories, dtype=self.categories.dtype)]
-        )
-        self._index()
-
-    def local_rows(self, values):
-        if self.categories.size == 0:
-            return np.full(values.shape, UNKNOWN)
-        if self._table is not None:
-            inside = (values >= 0) & (values < self._table.size)  # False for NaN
-            if values.dtype.kind in "iu":
-                local = self._table[np.where(inside, values, 0)]
-                local[~inside] = UNKNOWN
-                return local
-            codes = np.where(inside, values, 0).astype(np.int64)
-            local = self._table[codes]
-            local[~inside | (codes != values)] = UNKNOWN
-            return local
-        if len(values) > SMALL_LOOKUP:
-            # codes spread far beyond the categories: a hash lookup is several
-            # times faster than a binary search over many rows
-            index = self.__dict__.get("_hash")
-            if index is None or len(index) != self.categories.size:
-                index = self._hash = _code_index(self.categories)
-            if index is not None:
-                return index.get_indexer(values).astype(np.int64) + 1
-        position = np.searchsorted(self._sorted, values)
-        position = np.minimum(position, self._sorted.size - 1)
-        found = self._sorted[position] == values
-        return np.where(found, self._rows_of_sorted[position], UNKNOWN)
-
-    def __getstate__(self):
-        # the hash lookup is rebuilt on first use: a saved model holds arrays
-        return {key: value for key, value in self.__dict__.items() if key != "_hash"}
-
-
-def _code_index(categories):
-    """A hash lookup of the (float64) codes ``categories``, in row order: a
-    pandas Index, or None without pandas."""
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas ships with the tests
-        return None
-    return pd.Index(categories)
-
-
-def _known_codes(values, name):
-    """The distinct valid codes (finite, non-negative integers) of ``values``."""
-    _check_no_infinity(values, name)
-    known = values[np.isfinite(values) & (values >= 0)]
-    if np.any(known != np.round(known)):
-        raise ValueError(
-            f"Categorical {name} holds non-integer values such as "
-            f"{known[known != np.round(known)][0]!r}. Label-encode it (for "
-            "example with OrdinalEncoder) or pass it as strings."
-        )
-    return np.unique(known).astype(np.float64)
-
-
-class _LabelColumn:
-    """Any hashable labels (strings, categories, objects) mapped to local rows.
-
-    The categories are kept as a plain object array in row order (sorted,
-    when they can be, after ``fit``; labels learnt later are appended), so a
-    fitted model holds no pandas or polars objects.
-    """
-
-    kind = CATEGORICAL
-
-    def __init__(self, labels, name):
-        self.categories = _object_array(_sorted_labels(labels))
-        self.size = len(self.categories) + 1
-
-    def prepare(self, column, name):
-        return _as_labels(column)
-
-    def unseen(self, labels, name):
-        """Labels among ``labels`` (prepared) that have no row yet, sorted."""
-        candidates = labels[self.local_rows(labels) == UNKNOWN]
-        return _object_array(_sorted_labels(candidates))
-
-    def extend(self, categories):
-        """Give each of ``categories`` (unseen labels) a row after the others."""
-        self.categories = np.concatenate([self.categories, _object_array(categories)])
-        self.size = len(self.categories) + 1
-
-    def local_rows(self, labels):
-        if len(labels) <= SMALL_LOOKUP:  # a few rows: a dict beats pandas' setup
-            position = self.__dict__.get("_position")
-            if position is None or len(position) != len(self.categories):
-                position = self._position = _label_position(self.categories)
-            rows = [position.get(_hashable(v), -1) + 1 for v in labels]
-            return np.array(rows, dtype=np.int64)
-        index = self.__dict__.get("_index")
-        if index is None or len(index) != len(self.categories):
-            index = self._index = _label_index(self.categories)
-        if isinstance(index, dict):  # pragma: no cover - pandas ships with tests
-            return np.array([index.get(v, -1) + 1 for v in labels], dtype=np.int64)
-        return index.get_indexer(labels).astype(np.int64) + 1
-
-    def __getstate__(self):
-        # the lookups are rebuilt on first use: a saved model holds only arrays
-        return {
-            key: value
-            for key, value in self.__dict__.items()
-            if key not in ("_index", "_position")
-        }
-
-
-def _label_position(categories):
-    return {label: i for i, label in enumerate(categories)}
-
-
-def _hashable(value):
-    """``value`` as a dict key; NaN-like and unhashable values never match."""
-    try:
-        hash(value)
-    except TypeError:
-        return None
-    return None if _is_missing(value) else value
-
-
-def _label_index(categories):
-    """A hash lookup of ``categories``: a pandas Index, or a dict without pandas."""
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas ships with the tests
-        return {label: i for i, label in enumerate(categories)}
-    return pd.Index(categories, dtype=object)
-
-
-def _sorted_labels(labels):
-    distinct = {label for label in labels if not _is_missing(label)}
-    try:
-        return sorted(distinct)
-    except TypeError:
-        return sorted(distinct, key=repr)
-
-
-def _object_array(values):
-    array = np.empty(len(values), dtype=object)
-    array[:] = list(values)
-    return array
-
-
-class _IndicatorBlock:
-    """Dense 0/1 columns of one one-hot block read as one categorical field:
-    the active column's row, the unknown row when none is set."""
-
-    kind = INDICATOR
-
-    def __init__(self, names):
-        self.categories = np.array(names, dtype=object)
-        self.size = len(names) + 1
-
-    def prepare(self, columns, name):
-        return np.column_stack([_as_float(column) for column in columns])
-
-    def local_rows(self, block):
-        active = np.nan_to_num(block) != 0
-        return np.where(active.any(axis=1), active.argmax(axis=1) + 1, UNKNOWN)
-
-
-class _NumericColumn:
-    """A real-valued column: one embedding row scaled by the standardised value."""
-
-    kind = NUMERIC
-    size = 1
-
-    def __init__(self, values, name):
-        _check_finite(values, name)
-        self.mean = float(np.mean(values))
-        std = float(np.std(values))
-        self.scale = std if std > 0 else 1.0
-
-    def prepare(self, column, name):
-        values = _as_float(column)
-        _check_finite(values, name)
-        return values
-
-    def scaled(self, values):
-        return ((values - self.mean) / self.scale).astype(np.float32)
-
-
-def _check_finite(values, name):
-    if not np.all(np.isfinite(values)):
-        raise ValueError(
-            f"Input X contains NaN or infinity in numeric {name}. Impute or drop "
-            "the missing values, or mark the column as categorical with "
-            "categorical_features (missing categories go to an unknown embedding)."
         )
 
 
@@ -565,6 +183,22 @@ def _is_binary(column, kind):
     return bool(np.all((values == 0) | (values == 1)))
 
 
+@contextlib.contextmanager
+def _readable_text(name):
+    """Turn the UnicodeEncodeError of a label lookup (pandas' string arrays
+    encode labels as UTF-8) into an error naming the column and the value."""
+    try:
+        yield
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{name} holds the string {exc.object!r}, which is not valid "
+            f"Unicode ({exc.reason}: a lone surrogate, as decoding bytes with "
+            "errors='surrogateescape' leaves). Decode the bytes with the right "
+            "encoding, or replace the invalid characters (for example with "
+            "s.encode('utf-8', 'replace').decode('utf-8'))."
+        ) from exc
+
+
 class FeatureEncoder:
     """Learns the embedding layout of the training input and encodes inputs.
 
@@ -574,6 +208,8 @@ class FeatureEncoder:
         Field label of each column of a sparse (or numeric dense) matrix.
     categorical_features : 'auto', 'from_dtype', None, or array-like
         Which dense or DataFrame columns are categorical (see the estimators).
+    pooling : {'mean', 'sum'}
+        How a multi-valued field pools its values.
 
     Attributes
     ----------
@@ -590,14 +226,18 @@ class FeatureEncoder:
         The readings of 'auto' that may be wrong, one sentence each.
     """
 
-    def __init__(self, fields=None, categorical_features="auto"):
+    def __init__(self, fields=None, categorical_features="auto", pooling="sum"):
         self.fields = fields
         self.categorical_features = categorical_features
+        self.pooling = pooling
 
-    def fit(self, X, feature_names=None):
+    def fit(self, X, feature_names=None, evidence=None):
+        """Learn the layout of ``X``; ``evidence`` (sparse input only) is
+        :func:`~sklearn_deepfm._sparse.multivalued_evidence` of every
+        process's rows."""
         self.guesses_ = []
         if sp.issparse(X) or self.fields is not None:
-            self._fit_sparse(_as_csr(X), feature_names)
+            self._fit_sparse(_as_csr(X), feature_names, evidence)
         else:
             self._fit_columns(_Table(X, feature_names))
         self.n_embeddings_ = self.layout_.n_embeddings
@@ -618,48 +258,23 @@ class FeatureEncoder:
         return self._transform_columns(_Table(X, feature_names))
 
     # sparse ---------------------------------------------------------------
-    def _fit_sparse(self, X, feature_names):
-        if self.fields is None:
-            column_fields = infer_sparse_fields(X)
-        else:
-            column_fields = check_fields(self.fields, X.shape[1])
-        n_fields = int(column_fields.max()) + 1 if column_fields.size else 0
-        layouts = []
-        for field in range(n_fields):
-            columns = tuple(int(c) for c in np.flatnonzero(column_fields == field))
-            layouts.append(
-                FieldLayout(
-                    field=field,
-                    columns=columns,
-                    names=tuple(_name(feature_names, c) for c in columns),
-                    kind=SPARSE,
-                    offset=columns[0],
-                    n_embeddings=len(columns),
-                )
-            )
-        self.layout_ = InputLayout(tuple(layouts), X.shape[1], X.shape[1], True)
+    def _fit_sparse(self, X, feature_names, evidence):
+        self._sparse = SparseFields(
+            X, self.fields, feature_names, self.pooling, evidence
+        )
+        self.layout_ = self._sparse.layout
         self._columns = None
 
     def _transform_sparse(self, X):
-        finite = np.isfinite(X.data)
-        if not finite.all():
-            column = int(X.indices[~finite][0])
-            raise ValueError(
-                f"Input X contains NaN or infinity in column {column}. Impute or "
-                "drop the missing values before fitting or predicting."
-            )
-        n_rows, n_fields = X.shape[0], self.n_fields_
-        if X.nnz == n_rows * n_fields and np.all(np.diff(X.indptr) == n_fields):
-            fields = self.fields_[X.indices].reshape(n_rows, n_fields)
-            if np.array_equal(
-                fields, np.broadcast_to(np.arange(n_fields), fields.shape)
-            ):
-                indices = X.indices.astype(
-                    index_dtype(self.n_embeddings_), copy=False
-                ).reshape(n_rows, n_fields)
-                values = X.data.reshape(n_rows, n_fields)
-                return RegularRows(indices, None if np.all(values == 1) else values)
-        return RaggedRows(X, self.fields_)
+        if "_sparse" not in self.__dict__:  # saved before multi-valued fields
+            self._sparse = SparseFields.of_layout(self.layout_)
+        return self._sparse.encode(X)
+
+    def multivalued_evidence(self, X):
+        """What decides which fields of sparse input are multi-valued, to
+        merge over processes (see :func:`~sklearn_deepfm._sparse.
+        multivalued_evidence`)."""
+        return multivalued_evidence(_as_csr(X), self._sparse.column_fields)
 
     # dense arrays and DataFrames -----------------------------------------
     def _fit_columns(self, table):
@@ -686,6 +301,26 @@ class FeatureEncoder:
         self._columns = specs
         self._names = [table.name(j) for j in range(table.n_columns)]
         self._describe_columns()
+        self._warn_empty(table)
+
+    def _warn_empty(self, table):
+        """Warn about categorical columns without a single category: entirely
+        missing (NaN, None) or negative codes."""
+        empty = [
+            table.describe(columns[0])
+            for columns, spec in self._columns
+            if isinstance(spec, (_CategoricalColumn, _LabelColumn))
+            and len(spec.categories) == 0
+        ]
+        if empty:
+            warnings.warn(
+                f"{', '.join(empty)} holds no category: every value is missing "
+                "(NaN or None) or a negative code. It carries no information "
+                "(its field has only the unknown row); drop it, or check how the "
+                "data was read.",
+                UserWarning,
+                stacklevel=5,
+            )
 
     def _describe_columns(self):
         """Build ``layout_`` from the fitted columns (after fit or growth)."""
@@ -702,6 +337,7 @@ class FeatureEncoder:
                     categories=getattr(spec, "categories", None),
                     mean=getattr(spec, "mean", None),
                     scale=getattr(spec, "scale", None),
+                    pooling=getattr(spec, "pooling", None),
                 )
             )
             offset += spec.size
@@ -722,9 +358,10 @@ class FeatureEncoder:
                 found.append([])
                 continue
             name = table.describe(columns[0])
-            found.append(
-                spec.unseen(spec.prepare(table.column(columns[0]), name), name)
-            )
+            with _readable_text(name):
+                found.append(
+                    spec.unseen(spec.prepare(table.column(columns[0]), name), name)
+                )
         return found
 
     def extend(self, categories):
@@ -759,6 +396,8 @@ class FeatureEncoder:
         column = table.column(j)
         if len(columns) > 1:
             return _IndicatorBlock([table.name(c) for c in columns])
+        if kind == LISTS:
+            return _MultiValuedColumn(read_lists(column, name), name, self.pooling)
         if kind == LABELS:
             return _LabelColumn(_as_labels(column), name)
         values = _as_float(column)
@@ -809,14 +448,17 @@ class FeatureEncoder:
                 f"{self.layout_.n_features_in}."
             )
         n_rows = table.n_rows
-        indices = np.empty(
-            (n_rows, self.n_fields_), dtype=index_dtype(self.n_embeddings_)
-        )
+        single = [
+            (field, columns, spec)
+            for field, (columns, spec) in enumerate(self._columns)
+            if not isinstance(spec, _MultiValuedColumn)
+        ]
+        indices = np.empty((n_rows, len(single)), dtype=index_dtype(self.n_embeddings_))
         values = None
-        if not all(spec.kind != NUMERIC for _, spec in self._columns):
-            values = np.ones((n_rows, self.n_fields_), dtype=np.float32)
+        if any(spec.kind == NUMERIC for _, _, spec in single):
+            values = np.ones((n_rows, len(single)), dtype=np.float32)
         prepared = []
-        for field, (columns, spec) in enumerate(self._columns):
+        for slot, (field, columns, spec) in enumerate(single):
             name = table.describe(columns[0])
             if isinstance(spec, _IndicatorBlock):
                 source = spec.prepare([table.column(c) for c in columns], name)
@@ -824,22 +466,46 @@ class FeatureEncoder:
                 source = table.column(columns[0])  # sliced per row block below
             else:
                 source = spec.prepare(table.column(columns[0]), name)
-            prepared.append((field, name, spec, source, table.kind == "array"))
+            prepared.append((slot, field, name, spec, source, table.kind == "array"))
         offsets = [layout.offset for layout in self.layout_.fields]
         # Row blocks outer, columns inner: a block of X and of the output stay
         # in cache, where whole strided columns would not.
         for start in range(0, n_rows, ROW_BLOCK):
             rows = slice(start, start + ROW_BLOCK)
-            for field, name, spec, source, raw in prepared:
+            for slot, field, name, spec, source, raw in prepared:
                 block = source[rows]
                 if raw and not isinstance(spec, (_IndicatorBlock, _LabelColumn)):
                     block = spec.prepare(block, name)
                 if isinstance(spec, _NumericColumn):
-                    indices[rows, field] = offsets[field]
-                    values[rows, field] = spec.scaled(block)
+                    indices[rows, slot] = offsets[field]
+                    values[rows, slot] = spec.scaled(block)
                 else:
-                    indices[rows, field] = offsets[field] + spec.local_rows(block)
-        return RegularRows(indices, values)
+                    with _readable_text(name):
+                        local = spec.local_rows(block)
+                    indices[rows, slot] = offsets[field] + local
+        if len(single) == self.n_fields_:
+            return RegularRows(indices, values)
+        return BaggedRows(indices, values, *self._bags(table))
+
+    def _bags(self, table):
+        """The multi-valued fields of ``table`` as one CSR matrix of bag
+        weights, and the bag of each embedding row."""
+        bags = sp.csr_matrix((table.n_rows, self.n_embeddings_), dtype=np.float32)
+        bag_of_row = np.full(self.n_embeddings_, -1, dtype=np.int64)
+        fields = self.layout_.fields
+        for (columns, spec), layout in zip(self._columns, fields, strict=True):
+            if not isinstance(spec, _MultiValuedColumn):
+                continue
+            name = table.describe(columns[0])
+            lists = spec.prepare(table.column(columns[0]), name)
+            with _readable_text(name):
+                rows, lengths, weights = spec.bags(lists, layout.offset)
+            indptr = np.concatenate([[0], np.cumsum(lengths)])
+            shape = (table.n_rows, self.n_embeddings_)
+            bags = bags + sp.csr_matrix((weights, rows, indptr), shape=shape)
+            bag_of_row[layout.offset : layout.offset + spec.size] = bag_of_row.max() + 1
+        bags.sum_duplicates()
+        return bags, bag_of_row
 
     # what explanations show --------------------------------------------
     def field_values(self, X, feature_names=None):
@@ -899,6 +565,9 @@ class FeatureEncoder:
             if isinstance(spec, (_CategoricalColumn, _LabelColumn)):
                 summary["categories"] = spec.categories
                 summary["labels"] = isinstance(spec, _LabelColumn)
+            if isinstance(spec, _MultiValuedColumn):
+                summary["categories"] = spec.categories
+                summary["labels"] = spec.labels
             if isinstance(spec, (_CategoricalColumn, _NumericColumn)):
                 values = _as_float(table.column(columns[0]))
             if isinstance(spec, _CategoricalColumn):
@@ -922,21 +591,8 @@ class FeatureEncoder:
             elif isinstance(spec, _LabelColumn):
                 spec.categories = spec.categories[:0]
                 spec.extend(_sorted_labels(known))
+            elif isinstance(spec, _MultiValuedColumn):
+                spec.set_categories(known)
             elif isinstance(spec, _NumericColumn):
                 spec.mean, spec.scale = numeric
         self._describe_columns()
-
-
-def _name(feature_names, j):
-    return f"x{j}" if feature_names is None else str(feature_names[j])
-
-
-def _as_csr(X):
-    """Canonical float32 CSR (sorted, no duplicates) without touching ``X``."""
-    X = sp.csr_matrix(X) if not sp.issparse(X) else X.tocsr()
-    if X.dtype != np.float32:
-        X = X.astype(np.float32)
-    if not X.has_canonical_format:
-        X = X.copy()
-        X.sum_duplicates()
-    return X

@@ -4,18 +4,17 @@ attribution that computes them.
 
 The raw output (logit, or standardised prediction) of a row is::
 
-    bias + sum_f first_order(f) + sum_{f<g} pair(f, g) + sum_f within(f)
-         + deep(pooled embeddings of every field)
+    bias + sum_f first_order(f) + sum_{f<g} pair(f, g)
+         + deep(field vectors of every field)
 
 where ``pair(f, g)`` is the FM term of the pair of fields (the inner product
-of their pooled, value-scaled embeddings, projected per output) and
-``within(f)`` the FM term of pairs of slots of one field (multi-valued
-fields only).  All of it is additive over fields and pairs except the deep
+of their field vectors, pooled for a multi-valued field, projected per
+output).  All of it is additive over fields and pairs except the deep
 part, which is attributed to the fields by their Shapley values against the
 empty row (every field's embedding zero): exactly, over all ``2**F``
 coalitions, for few fields (see :func:`_plan`), else by sampling permutations
 of the fields with their reverses (antithetic sampling).  With
-the same baseline, the first-order, FM and within-field terms are the exact
+the same baseline, the first-order and FM terms are the exact
 Shapley values of their parts of the model, so the whole explanation is the
 Shapley decomposition of the game "a field absent contributes nothing".
 
@@ -73,8 +72,7 @@ class Explanation:
         ``interaction_values[:, f, g]`` (``f != g``) holds half of the FM
         term of the pair of fields ``f`` and ``g``, and so does
         ``[:, g, f]``; the diagonal ``[:, f, f]`` holds the first-order
-        term of ``f``, the FM terms of pairs of values within ``f``
-        (multi-valued fields only) and ``f``'s share of the deep part.
+        term of ``f`` and ``f``'s share of the deep part.
     data : ndarray of shape (n_samples, n_fields), dtype=object
         Each field's value in each row: the category label or number as in
         ``X``; for an indicator block or a field of several sparse columns,
@@ -265,8 +263,7 @@ def field_attributions(net, dataset, n_permutations, random_state):
             deep, empty = _permutation_shapley(
                 deep_model, pooled, terms["deep"], permutations
             )
-    diagonal = terms["first_order"].double() + terms["within"].double()
-    diagonal = diagonal.cpu() + deep.cpu()
+    diagonal = terms["first_order"].double().cpu() + deep.cpu()
     fields = torch.arange(n_fields)
     interactions[:, fields, fields] = diagonal
     base = net.output_bias().double().cpu() + empty.cpu()

@@ -16,6 +16,7 @@ CATEGORICAL = "categorical"  # one column of codes or labels; row 0 is unknown
 INDICATOR = "indicator"  # dense 0/1 columns of one one-hot block; row 0: none set
 NUMERIC = "numeric"  # one standardised column scaling one embedding row
 SPARSE = "sparse"  # columns of a sparse matrix, each one row scaled by its value
+MULTIVALUED = "multivalued"  # any number of values per row, pooled into one vector
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class FieldLayout:
         Input columns of the field.
     names : tuple of str
         Names of those columns (``'x3'`` for column 3 when X had no names).
-    kind : {'categorical', 'indicator', 'numeric', 'sparse'}
+    kind : {'categorical', 'indicator', 'numeric', 'sparse', 'multivalued'}
         How the columns are read:
 
         - ``'categorical'``: one column; each category seen in ``fit`` owns an
@@ -42,18 +43,31 @@ class FieldLayout:
         - ``'numeric'``: one column, standardised with ``mean`` and
           ``scale``, scaling the single row ``offset``;
         - ``'sparse'``: columns of a sparse matrix; column ``c`` owns row
-          ``c``, scaled by the stored value (no standardisation).
+          ``c`` (the field's ``k``-th column row ``offset + k`` when the
+          matrix also has multi-valued fields), scaled by the stored value
+          (no standardisation);
+        - ``'multivalued'``: a column whose cells are lists of values (or
+          a multi-hot block of a sparse matrix declared as one field with
+          ``fields``); each value seen in ``fit`` owns an embedding row, row
+          ``offset`` receives values never seen and missing cells, row
+          ``offset + 1`` the empty list, and a row's values are pooled into
+          one vector (``pooling``: their mean or sum).
     offset : int
-        First embedding row of the field (dense input); for sparse input the
-        rows are the column indices themselves.
+        First embedding row of the field (dense input); for sparse input
+        without multi-valued fields the rows are the column indices
+        themselves.
     n_embeddings : int
         Embedding rows the field owns.
     categories : ndarray or None
         Categories in row order (row ``offset + 1 + i`` is ``categories[i]``)
         for categorical and indicator fields (the column names of an
-        indicator block), else None.
+        indicator block); the values of a multi-valued field (row ``offset +
+        2 + i`` is ``categories[i]``; the column names of a sparse block);
+        else None.
     mean, scale : float or None
         Standardisation of a numeric field, else None.
+    pooling : {'mean', 'sum'} or None
+        How a multi-valued field pools its values, else None.
     """
 
     field: int
@@ -65,6 +79,13 @@ class FieldLayout:
     categories: object = None
     mean: float | None = None
     scale: float | None = None
+    pooling: str | None = None
+
+    @property
+    def first_value_row(self):
+        """Embedding row of the field's first category or value (rows
+        before it are the unknown row and, multi-valued, the empty row)."""
+        return self.offset + (2 if self.kind == MULTIVALUED else 1)
 
     def summary(self):
         """One line: how the field is read and what it owns."""
@@ -73,6 +94,11 @@ class FieldLayout:
         if self.kind == SPARSE:
             return f"{len(self.columns)} sparse column(s), each scaling its own row"
         n_categories = len(self.categories)
+        if self.kind == MULTIVALUED:
+            return (
+                f"multi-valued ({self.pooling} of its values), {n_categories:,} "
+                "values + 1 unknown row + 1 empty-list row"
+            )
         what = "categories" if self.kind == CATEGORICAL else "0/1 columns"
         return f"{self.kind}, {n_categories:,} {what} + 1 unknown row"
 
@@ -103,6 +129,11 @@ class InputLayout:
     @property
     def n_fields(self):
         return len(self.fields)
+
+    @property
+    def multivalued(self):
+        """Ids of the multi-valued fields (pooled from bags of values)."""
+        return tuple(f.field for f in self.fields if f.kind == MULTIVALUED)
 
     @property
     def is_categorical(self):

@@ -28,11 +28,18 @@ MAX_ITER = 1000
 def design_matrix(rows, n_embeddings):
     """The encoded rows as a CSR matrix of shape (n_samples, n_embeddings):
     entry ``(i, r)`` is the value with which row ``i`` uses embedding row
-    ``r`` (1 for a category)."""
-    if not isinstance(rows, RegularRows):
-        return rows.matrix
+    ``r`` (1 for a category; a bag's weight, as the model pools it)."""
+    slots = _slots_matrix(rows, n_embeddings)
+    if isinstance(rows, RegularRows):
+        return slots
+    return (slots + rows.bags).tocsr() if slots.nnz else rows.bags
+
+
+def _slots_matrix(rows, n_embeddings):
     indices = np.asarray(rows.indices)
     n_samples, n_slots = indices.shape
+    if n_slots == 0:
+        return sp.csr_matrix((n_samples, n_embeddings), dtype=np.float32)
     values = rows.values
     data = (
         np.ones(indices.size, dtype=np.float32)

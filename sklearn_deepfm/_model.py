@@ -1,14 +1,24 @@
 """The DeepFM network (Guo et al., IJCAI 2017) as small PyTorch modules.
 
-A row arrives as ``S`` slots, each naming one embedding row (``indices``),
-the feature's value (``values``, 1 for a category) and, for ragged input, the
-field the slot belongs to (``fields``).  The model is the paper's equation::
+A row arrives as one slot per single-valued field, each naming one
+embedding row (``indices``) and the feature's value (``values``, 1 for a
+category), and, when some fields hold any number of values (multi-valued
+columns, sparse fields with several columns set), as *bags*: flat embedding
+rows (``bag_rows``), where each field's bag starts (``bag_offsets``) and
+per-value weights (``bag_weights``).  Each field ``f`` becomes one vector
+``e_f``: its slot's ``v_i x_i``, or its bag's ``sum_{i in f} v_i x_i`` (the
+weights ``x_i`` being the values, or ``1 / n`` for a mean).  The model is
+the paper's equation over those field vectors::
 
-    y(x) = bias + sum_i w_i x_i                          first order
-                + sum_{i<j} <v_i, v_j> x_i x_j           FM, second order
-                + MLP(concat_f sum_{i in f} v_i x_i)     deep part
+    y(x) = bias + sum_f sum_{i in f} w_i x_i             first order
+                + sum_{f<g} <e_f, e_g>                   FM, second order
+                + MLP(concat_f e_f)                      deep part
 
-where one embedding table ``v`` is shared by the FM and the deep part.  With
+where one embedding table ``v`` is shared by the FM and the deep part.  As
+in the DeepFM paper and DeepCTR, a field is one vector: the values of one
+multi-valued field are pooled first and do not interact with each other
+(libFM, which makes every value its own feature, would add those pairs).
+With one value per field this is the FM over features exactly.  With
 several outputs (multiclass) the FM's per-dimension interaction vector is
 mapped to each output by a learned projection; with one output the projection
 is the plain sum over dimensions, which is the paper's FM term exactly.
@@ -80,8 +90,8 @@ class FactorizationMachine(nn.Module):
         outputs)`` from float ``(batch, fields, dim)`` per-field sums of the
         value-scaled embeddings; zero on the diagonal.
 
-        Summed over the pairs ``f < g``, plus the pairs of slots within one
-        field, it is :meth:`forward`.
+        Summed over the pairs ``f < g``, it is :meth:`forward` of the field
+        vectors.
         """
         if self.projection is None:
             pairs = torch.bmm(pooled, pooled.transpose(1, 2)).unsqueeze(-1)
@@ -186,16 +196,28 @@ def lookup(
     return gathered.view(indices.shape[0], indices.shape[1], weight.shape[1])
 
 
-def pool_fields(embedded: Tensor, fields: Tensor | None, n_fields: int) -> Tensor:
-    """Sum the slots of each field: ``(batch, slots, dim)`` to ``(batch, fields, dim)``.
-
-    ``fields`` is None when slot ``s`` already is field ``s``.
-    """
-    if fields is None:
-        return embedded
-    batch, dim = embedded.shape[0], embedded.shape[2]
-    pooled = embedded.new_zeros([batch, n_fields, dim])
-    return pooled.scatter_add_(1, fields.unsqueeze(-1).expand(-1, -1, dim), embedded)
+def pool_bags(
+    weight: Tensor,
+    bag_rows: Tensor,
+    bag_offsets: Tensor,
+    bag_weights: Tensor | None,
+    n_rows: int,
+    sparse: bool = False,
+) -> Tensor:
+    """The weighted sum of the rows of ``weight`` in each bag, ``(n_rows,
+    n_bags, width)``: flat long ``bag_rows``, long ``bag_offsets`` of shape
+    ``(n_rows * n_bags,)`` (bags row by row), float ``bag_weights`` or None
+    (all 1).  An empty bag is a zero vector."""
+    pooled = F.embedding_bag(
+        bag_rows,
+        weight,
+        bag_offsets,
+        mode="sum",
+        sparse=sparse,
+        per_sample_weights=bag_weights,
+    )
+    n_bags = bag_offsets.shape[0] // n_rows if n_rows > 0 else 0
+    return pooled.view(n_rows, n_bags, weight.shape[1])
 
 
 class DeepFM(nn.Module):
@@ -225,6 +247,10 @@ class DeepFM(nn.Module):
         Lower-precision dtype (``torch.bfloat16``) in which the MLP's matrix
         products run under autocast; None keeps them in float32.  The
         parameters, the embeddings, the FM and the outputs stay float32.
+    bag_fields : tuple of int
+        Fields that arrive as bags while others arrive as slots (the
+        multi-valued columns of a table); the field vectors are put back in
+        field order.  Empty when all fields arrive one way or the other.
     """
 
     def __init__(
@@ -239,9 +265,18 @@ class DeepFM(nn.Module):
         embedding_init_std=0.01,
         sparse=False,
         mlp_dtype=None,
+        bag_fields=(),
     ):
         super().__init__()
         self.n_fields = n_fields
+        self.bag_fields = tuple(int(field) for field in bag_fields)
+        arrival = [f for f in range(n_fields) if f not in self.bag_fields]
+        arrival += list(self.bag_fields)
+        order = None
+        if arrival != sorted(arrival):
+            order = torch.as_tensor(arrival).argsort()
+        # derived from bag_fields: not part of the saved weights
+        self.register_buffer("field_order", order, persistent=False)
         self.embedding_init_std = embedding_init_std
         self.mlp_dtype = mlp_dtype
         self.linear_only = False
@@ -257,10 +292,13 @@ class DeepFM(nn.Module):
         self,
         indices: Tensor,
         values: Tensor | None = None,
-        fields: Tensor | None = None,
+        bag_rows: Tensor | None = None,
+        bag_offsets: Tensor | None = None,
+        bag_weights: Tensor | None = None,
     ) -> Tensor:
-        """Integer ``(batch, slots)`` (int32 or int64), float ``(batch, slots)``,
-        long ``(batch, slots)``.
+        """Integer ``(batch, slots)`` (int32 or int64), float ``(batch,
+        slots)``; for bags, long ``(n_entries,)``, long ``(batch * n_bags,)``
+        and float ``(n_entries,)`` (see :func:`pool_bags`).
 
         Returns the raw outputs (logits), float ``(batch,)`` with one output,
         else ``(batch, n_outputs)``.  With ``linear_only`` set (during a
@@ -272,12 +310,29 @@ class DeepFM(nn.Module):
         if self.training and self.embedding.sparse and torch.is_grad_enabled():
             distinct = distinct_rows(indices)
         output = self.linear(indices, values, distinct)
+        n_rows = indices.shape[0]
+        if bag_rows is not None and bag_offsets is not None:
+            table = self.linear.weight
+            pooled = pool_bags(
+                table.weight, bag_rows, bag_offsets, bag_weights, n_rows, table.sparse
+            )
+            output = output + pooled.sum(dim=1)
         if not self.linear_only:
             table = self.embedding
             embedded = lookup(table.weight, indices, distinct, table.sparse)
             if values is not None:
                 embedded = embedded * values.unsqueeze(-1)
-            deep_input = pool_fields(embedded, fields, self.n_fields).flatten(1)
+            if bag_rows is not None and bag_offsets is not None:
+                pooled = pool_bags(
+                    table.weight,
+                    bag_rows,
+                    bag_offsets,
+                    bag_weights,
+                    n_rows,
+                    table.sparse,
+                )
+                embedded = self._in_field_order(torch.cat([embedded, pooled], dim=1))
+            deep_input = embedded.flatten(1)
             if self.mlp_dtype is None:
                 deep = self.mlp(deep_input)
             else:
@@ -285,53 +340,70 @@ class DeepFM(nn.Module):
             output = output + self.fm(embedded) + deep
         return output.squeeze(1) if output.shape[1] == 1 else output
 
+    def _in_field_order(self, embedded: Tensor) -> Tensor:
+        """Slot fields then bag fields, ``(batch, n_fields, width)``, put in
+        field order."""
+        order = self.field_order
+        if order is None:
+            return embedded
+        return embedded.index_select(1, order)
+
+    @torch.jit.unused
+    def field_vectors(
+        self,
+        indices: Tensor,
+        values: Tensor | None = None,
+        bag_rows: Tensor | None = None,
+        bag_offsets: Tensor | None = None,
+        bag_weights: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """Per field, the first-order term ``(batch, n_fields, n_outputs)``
+        and the field vector ``e_f``, ``(batch, n_fields, dim)``: what
+        :meth:`forward` sums (first order), pairs (FM) and concatenates (deep
+        part), with the inputs of :meth:`forward`."""
+        parts = []
+        for table in (self.linear.weight, self.embedding):
+            slots = F.embedding(indices, table.weight)
+            if values is not None:
+                slots = slots * values.unsqueeze(-1)
+            if bag_rows is not None and bag_offsets is not None:
+                pooled = pool_bags(
+                    table.weight, bag_rows, bag_offsets, bag_weights, indices.shape[0]
+                )
+                slots = self._in_field_order(torch.cat([slots, pooled], dim=1))
+            parts.append(slots)
+        return parts[0], parts[1]
+
     @torch.jit.unused
     def field_terms(
         self,
         indices: Tensor,
         values: Tensor | None = None,
-        fields: Tensor | None = None,
+        bag_rows: Tensor | None = None,
+        bag_offsets: Tensor | None = None,
+        bag_weights: Tensor | None = None,
     ) -> dict[str, Tensor]:
         """The parts of the output by field, for rows given as to :meth:`forward`.
 
         Returns float32 tensors: ``first_order`` ``(batch, fields, outputs)``,
         each field's first-order term (the bias apart); ``pooled`` ``(batch,
-        fields, dim)``, the value-scaled embeddings summed by field (the deep
-        part's input, from which :meth:`FactorizationMachine.pair_terms`
-        gives the FM's pairs of fields); ``within`` ``(batch, fields,
-        outputs)``, the FM term of the pairs of slots of one field (zero with
-        one slot per field); ``deep`` ``(batch, outputs)``, the deep part as
+        fields, dim)``, the field vectors (the deep part's input, from which
+        :meth:`FactorizationMachine.pair_terms` gives the FM's pairs of
+        fields); ``deep`` ``(batch, outputs)``, the deep part as
         :meth:`forward` computes it.  With ``linear_only``, all but
         ``first_order`` are zero (the module uses no embedding).
         """
-        n_outputs = self.linear.bias.shape[0]
-        weights = self.linear.weight(indices)
-        if values is not None:
-            weights = weights * values.unsqueeze(-1)
-        first_order = pool_fields(weights, fields, self.n_fields)
-        batch = indices.shape[0]
+        first_order, pooled = self.field_vectors(
+            indices, values, bag_rows, bag_offsets, bag_weights
+        )
         if self.linear_only:
-            dim = self.embedding.embedding_dim
-            pooled = first_order.new_zeros((batch, self.n_fields, dim))
-            within = first_order.new_zeros((batch, self.n_fields, n_outputs))
-            deep = first_order.new_zeros((batch, n_outputs))
+            pooled = torch.zeros_like(pooled)
+            deep = first_order.new_zeros((indices.shape[0], first_order.shape[2]))
+        elif self.mlp_dtype is None:
+            deep = self.mlp(pooled.flatten(1))
         else:
-            embedded = self.embedding(indices)
-            if values is not None:
-                embedded = embedded * values.unsqueeze(-1)
-            pooled = pool_fields(embedded, fields, self.n_fields)
-            squares = pool_fields(embedded.pow(2), fields, self.n_fields)
-            within = self.fm.project(0.5 * (pooled.pow(2) - squares))
-            if self.mlp_dtype is None:
-                deep = self.mlp(pooled.flatten(1))
-            else:
-                deep = self._mixed_precision_mlp(pooled.flatten(1))
-        return {
-            "first_order": first_order,
-            "pooled": pooled,
-            "within": within,
-            "deep": deep,
-        }
+            deep = self._mixed_precision_mlp(pooled.flatten(1))
+        return {"first_order": first_order, "pooled": pooled, "deep": deep}
 
     @torch.jit.unused
     def _mixed_precision_mlp(self, deep_input: Tensor) -> Tensor:

@@ -14,7 +14,7 @@ import torch
 from sklearn.utils import ClassifierTags
 from skorch import NeuralNet
 from skorch.callbacks import PassthroughScoring, PrintLog
-from skorch.dataset import get_len, unpack_data
+from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 
 from . import _distributed
@@ -195,27 +195,33 @@ class DeepFMNet(NeuralNet):
         return rows
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
-        """skorch's epoch loop; on CUDA the batch losses are recorded at the
-        end of the epoch, so that no batch waits for the device."""
-        if iterator is None or not _defer_loss_values(torch.device(self.device)):
-            return super().run_single_epoch(
-                iterator, training, prefix, step_fn, **fit_params
-            )
-        batches, positions, losses = None, [], []
+        """skorch's epoch loop, with a batch's size read from its slots (a
+        batch's bags are flat, of another length); on CUDA the batch losses
+        are recorded at the end of the epoch, so that no batch waits for the
+        device."""
+        if iterator is None:
+            return
+        defer = _defer_loss_values(torch.device(self.device))
+        batches, positions, losses, n_batches = None, [], [], 0
         for batch in iterator:
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
-            batches = self.history[-1]["batches"]
-            positions.append(len(batches) - 1)
-            losses.append(step["loss"].detach())
-            self.history.record_batch(prefix + "_batch_size", get_len(batch[0]))
+            if defer:
+                batches = self.history[-1]["batches"]
+                positions.append(len(batches) - 1)
+                losses.append(step["loss"].detach())
+            else:
+                self.history.record_batch(prefix + "_loss", step["loss"].item())
+            n_rows = batch[0]["indices"].shape[0]
+            self.history.record_batch(prefix + "_batch_size", n_rows)
             self.notify("on_batch_end", batch=batch, training=training, **step)
+            n_batches += 1
         if losses:
             for position, loss in zip(
                 positions, torch.stack(losses).tolist(), strict=True
             ):
                 batches[position][prefix + "_loss"] = loss
-        self.history.record(prefix + "_batch_count", len(losses))
+        self.history.record(prefix + "_batch_count", n_batches)
 
     def infer(self, x, **fit_params):
         x = {key: value for key, value in x.items() if key not in BATCH_ONLY}
@@ -445,7 +451,7 @@ class DeepFMNet(NeuralNet):
             X, _ = dataset.batch(slice(start, start + batch_size))
             n_rows = X["indices"].shape[0]
             padded = -(-n_rows // PAD_ROWS) * PAD_ROWS
-            yield {key: _pad_rows(value, padded) for key, value in X.items()}, n_rows
+            yield _pad_batch(X, padded), n_rows
 
     # what an explanation reads (see sklearn_deepfm._explain) -----------------
     def field_terms(self, dataset):
@@ -502,6 +508,24 @@ def _shared_mean_and_error(values):
     if n_rows < 2:
         return mean, 0.0
     return mean, np.sqrt(squares / (n_rows - 1)) / np.sqrt(n_rows)
+
+
+def _pad_batch(X, n_rows):
+    """The batch ``X`` with zero rows appended up to ``n_rows`` rows (with
+    empty bags)."""
+    n_given = X["indices"].shape[0]
+    padded = {}
+    for key, value in X.items():
+        if key == "bag_offsets":
+            n_bags = value.shape[0] // max(n_given, 1)
+            end = X["bag_rows"].shape[0]
+            value = torch.cat(
+                [value, value.new_full(((n_rows - n_given) * n_bags,), end)]
+            )
+        elif key not in ("bag_rows", "bag_weights"):
+            value = _pad_rows(value, n_rows)
+        padded[key] = value
+    return padded
 
 
 def _pad_rows(tensor, n_rows):

@@ -65,13 +65,17 @@ class InferenceModule(nn.Module):
         self,
         indices: Tensor,
         values: Tensor | None = None,
-        fields: Tensor | None = None,
+        bag_rows: Tensor | None = None,
+        bag_offsets: Tensor | None = None,
+        bag_weights: Tensor | None = None,
     ) -> Tensor:
         """Integer ``(batch, slots)`` embedding rows, float ``(batch,
-        slots)`` values (None: all 1) and, for rows with several slots per
-        field, the long ``(batch, slots)`` field of each slot, as
-        :func:`encode` gives them."""
-        return self.network(indices, values, fields) * self.scale + self.shift
+        slots)`` values (None: all 1) and, for multi-valued fields (and
+        sparse fields with several columns set), the bags: long flat
+        ``bag_rows``, long ``(batch * n_bags,)`` ``bag_offsets`` and float
+        ``bag_weights`` (None: all 1), as :func:`encode` gives them."""
+        output = self.network(indices, values, bag_rows, bag_offsets, bag_weights)
+        return output * self.scale + self.shift
 
 
 def encode(model, X):
@@ -88,9 +92,14 @@ def encode(model, X):
     Returns
     -------
     inputs : dict of str to torch.Tensor
-        ``indices`` (int32 or int64), and ``values`` (float32) unless every
-        value is 1, and ``fields`` (int64) for sparse rows with several
-        columns set in one field; each of shape ``(n_samples, n_slots)``.
+        ``indices`` (int32 or int64) and ``values`` (float32, unless every
+        value is 1), each of shape ``(n_samples, n_slots)``; with
+        multi-valued fields (or sparse rows with several columns set in one
+        field) also ``bag_rows`` (int64, one per value), ``bag_offsets``
+        (int64, where each row's bag of each such field starts) and
+        ``bag_weights`` (float32, unless all are 1).  The bags are flat,
+        never padded: with ``torch.export``, give ``bag_rows`` and
+        ``bag_weights`` a dimension of their own.
     """
     inputs, _ = EncodedDataset(model._encode(X)).batch(slice(None))
     return inputs

@@ -18,6 +18,9 @@ The graph applies the fitted input rule (``input_layout_``) and the model:
 - a dense one-hot block reads its active column (none set: unknown row);
 - a sparse-matrix model (after a ``OneHotEncoder`` in a pipeline, where the
   ONNX tensor is dense) multiplies the columns by the embedding table;
+- a multi-valued field (a column of lists, or a multi-hot block declared as
+  one field) is not converted: the conversion raises an error naming the
+  field (export the network with :mod:`sklearn_deepfm.export` instead);
 - then the first-order part, the FM and the MLP in evaluation mode (dropout
   off, batch norm folded into the layer before it), or the first-order part
   alone when ``interactions_kept_`` is False.
@@ -50,7 +53,7 @@ from skl2onnx.common.data_types import (
 )
 
 from ._classifier import DeepFMClassifier
-from ._layout import CATEGORICAL, INDICATOR
+from ._layout import CATEGORICAL, INDICATOR, MULTIVALUED
 from ._regressor import DeepFMRegressor
 
 __all__ = []
@@ -413,6 +416,7 @@ def _logits(graph, model, columns):
     constant 0/1 matrices, which onnxruntime runs faster than reductions.
     """
     layout = model.input_layout_
+    _check_single_valued(layout, type(model).__name__)
     module = model.net_.export_module()
     first_order = _numpy(module.linear.weight.weight)  # (n_embeddings, n_outputs)
     table = _numpy(module.embedding.weight)  # (n_embeddings, dim)
@@ -441,10 +445,11 @@ def _logits(graph, model, columns):
             ]
             deep_input = _concat(graph, pooled)
             summed = pooled[0] if len(pooled) == 1 else graph.op("Sum", *pooled)
+            # the FM pairs fields (pooled vectors), not columns
             squares = graph.op(
                 "MatMul",
-                graph.op("Mul", X, X),
-                graph.const((table * table) @ half, "squared_embedding"),
+                graph.op("Mul", deep_input, deep_input),
+                graph.const(_stacked(half, layout.n_fields)),
             )
     else:
         positions, values, position_rows = _slots(graph, columns, layout)
@@ -501,6 +506,18 @@ def _logits(graph, model, columns):
         if not last:
             hidden = graph.op("Relu", hidden)
     return graph.op("Sum", first, fm, hidden)
+
+
+def _check_single_valued(layout, estimator_name):
+    for field in layout.fields:
+        if field.kind == MULTIVALUED:
+            raise RuntimeError(
+                f"{estimator_name} has a multi-valued field (field {field.field}, "
+                f"{field.names[0]!r}), which the ONNX converter does not support: "
+                "an ONNX tensor holds one value per cell. Export the network "
+                "with sklearn_deepfm.export (TorchScript or torch.export) and "
+                "encode the rows with sklearn_deepfm.export.encode instead."
+            )
 
 
 def _columns_between(graph, tensor, start, stop):

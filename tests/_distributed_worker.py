@@ -118,6 +118,35 @@ def fits(rank):
         later.iloc[::10, 0] = "late"
     stream.partial_fit(later, y_shard[half:])
     out["stream"] = {"parameters": parameters(stream), "layout": stream.input_layout_}
+    # a column of lists: tag 'only_on_1' is on rank 1 alone, 'late' first
+    # comes in a second partial_fit call on rank 1
+    tags = pd.DataFrame(
+        {
+            "tags": [
+                [s, f"a{a}"] if a else []
+                for s, a in zip(X["site"], X["app"], strict=True)
+            ]
+        }
+    )
+    lists = DeepFMClassifier(distributed=True, **SETTINGS)
+    lists.partial_fit(tags.iloc[:half], y_shard[:half], classes=[0, 1])
+    later = tags.iloc[half:].copy()
+    if rank == 1:
+        later.iloc[::10, 0] = [["late"]] * len(later.iloc[::10])
+    lists.partial_fit(later, y_shard[half:])
+    # a 0/1 block declared one field: several columns set on rank 1 alone
+    block = one_hot().transform(X[CATEGORIES]).tocsr()[:, :5]
+    if rank == 1:
+        block = block + one_hot().transform(X[CATEGORIES]).tocsr()[:, 1:6]
+    block.data[:] = 1
+    multi_hot = DeepFMClassifier(distributed=True, fields=[0] * 5, **SETTINGS).fit(
+        block, y_shard
+    )
+    out["lists"] = {"parameters": parameters(lists), "layout": lists.input_layout_}
+    out["multi-hot"] = {
+        "parameters": parameters(multi_hot),
+        "layout": multi_hot.input_layout_,
+    }
     # a shard of 5 rows beside one of 2300: the small one takes empty steps
     small = slice(None) if rank == 0 else slice(0, 5)
     tiny = DeepFMClassifier(

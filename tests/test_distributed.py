@@ -81,7 +81,17 @@ def one_process():
 
 
 @pytest.mark.parametrize(
-    "name", ["classifier", "regressor", "multiclass", "sparse", "stream", "tiny shard"]
+    "name",
+    [
+        "classifier",
+        "regressor",
+        "multiclass",
+        "sparse",
+        "stream",
+        "tiny shard",
+        "lists",
+        "multi-hot",
+    ],
 )
 def test_every_rank_ends_with_the_same_parameters(two_processes, name):
     first, second = (rank[name]["parameters"] for rank in two_processes)
@@ -149,6 +159,15 @@ def test_a_category_seen_only_on_rank_1_is_known_to_rank_0(two_processes):
     # the tables of both ranks
     for rank in two_processes:
         assert "late" in rank["stream"]["layout"].fields[0].categories
+
+
+def test_multivalued_fields_are_those_of_all_rows(two_processes):
+    for rank in two_processes:
+        tags = rank["lists"]["layout"].fields[0]
+        assert tags.kind == "multivalued"
+        assert {"only_on_1", "late", "s0", "a1"} <= set(tags.categories)
+        # several columns set on rank 1 only: multi-valued on both ranks
+        assert rank["multi-hot"]["layout"].fields[0].kind == "multivalued"
 
 
 def test_ranks_reading_a_column_differently_both_raise(two_processes):

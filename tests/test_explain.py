@@ -107,27 +107,21 @@ def test_contributions_add_up_to_the_logit_on_every_input(kind):
     _assert_adds_up(explanation, model.decision_function(X[:200]))
 
 
-def test_within_field_pairs_of_a_multi_valued_field_are_on_its_diagonal():
+def test_a_multi_valued_field_gets_one_value_and_pairs_as_one_vector():
     X, y, fields = _multi_hot()
     model = DeepFMClassifier(**KEEP, fields=fields).fit(X, y)
+    assert model.input_layout_.fields[0].kind == "multivalued"
     explanation = model.explain(X[:100], random_state=0)
+    assert explanation.values.shape == (100, model.n_fields_)
     inputs = encode(model, X[:100])
     with torch.no_grad():
-        embedded = model.net_.module_.embedding(inputs["indices"]).double()
-        embedded = (embedded * inputs["values"].double()[..., None]).numpy()
-    slot_fields = inputs["fields"].numpy()
-    fm = np.zeros(100)
-    within = np.zeros(100)
-    for s, t in itertools.combinations(range(embedded.shape[1]), 2):
-        products = (embedded[:, s] * embedded[:, t]).sum(-1)
-        fm += products
-        within += products * (slot_fields[:, s] == slot_fields[:, t])
-    assert np.abs(within).max() > 1e-4
-    # off the diagonal: the FM's pairs of slots of two different fields only
-    off_diagonal = ~np.eye(model.n_fields_, dtype=bool)
-    between = explanation.interaction_values[:, off_diagonal].sum(axis=1)
-    assert_allclose(between, fm - within, atol=1e-6)
-    # so the pairs within the tags are on the diagonal, or nothing adds up
+        _, vectors = model.net_.module_.field_vectors(**inputs)
+    vectors = vectors.double().numpy()
+    # the pair (tags, g) is the FM term of the pooled tag vector and g's vector
+    for g in range(1, model.n_fields_):
+        pair = (vectors[:, 0] * vectors[:, g]).sum(-1)
+        assert_allclose(explanation.interaction_values[:, 0, g] * 2, pair, atol=1e-6)
+        assert_allclose(explanation.interaction_values[:, g, 0] * 2, pair, atol=1e-6)
     _assert_adds_up(explanation, model.decision_function(X[:100]))
 
 

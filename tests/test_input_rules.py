@@ -317,3 +317,35 @@ def test_early_stopping_with_a_one_member_class_says_what_to_do():
         DeepFMClassifier(**{**FAST, "early_stopping": True}).fit(X, y)
     model = DeepFMClassifier(**{**FAST, "early_stopping": False}).fit(X, y)
     assert_array_equal(model.classes_, [0, 1, 2])
+
+
+# the rough edges a new user hit (issue 21) ----------------------------------
+def test_an_entirely_missing_column_warns_and_names_it():
+    X = pd.DataFrame(
+        {"empty": [np.nan] * 60, "city": ["a", "b", "c"] * 20, "none": [None] * 60}
+    )
+    y = np.array([0, 1, 1] * 20)
+    with pytest.warns(UserWarning, match="column 0 \\('empty'\\), column 2"):
+        DeepFMClassifier(**FAST).fit(X, y)
+
+
+def test_a_lone_surrogate_names_the_column_and_the_value():
+    X = pd.DataFrame(
+        {"city": pd.Series(["caf\udce9", "b", "c"] * 20, dtype=object), "n": 1.0}
+    )
+    y = np.array([0, 1, 1] * 20)
+    with pytest.raises(ValueError, match="column 0 \\('city'\\).*'caf\\\\udce9'"):
+        DeepFMClassifier(**FAST).fit(X, y)
+
+
+def test_strings_where_fit_saw_integers_name_the_column_and_both_kinds():
+    X = pd.DataFrame({"code": [1, 2, 3] * 20, "amount": np.linspace(0, 1, 60)})
+    y = np.array([0, 1, 1] * 20)
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    for column, kind in (("code", "integer codes"), ("amount", "numbers")):
+        changed = X.astype({column: object})
+        changed.loc[0, column] = "three"
+        with pytest.raises(
+            TypeError, match=f"'{column}'\\) held {kind} in fit and holds labels"
+        ):
+            model.predict(changed)

@@ -340,8 +340,14 @@ def test_torchscript_and_torch_export_match_the_estimator(fitted_models, kind):
     batch = torch.export.Dim("batch")
     dynamic = {name: {0: batch} for name in inputs}
     if kind == "ragged":
-        slots = torch.export.Dim("slots")
-        dynamic = {name: {0: batch, 1: slots} for name in inputs}
+        # flat bags: as many entries as values; 4 bags (fields) per row
+        entries = torch.export.Dim("entries")
+        dynamic = {
+            "indices": {0: batch},
+            "bag_rows": {0: entries},
+            "bag_offsets": {0: 4 * batch},
+            "bag_weights": {0: entries},
+        }
     example = encode(model, X[:8])
     program = torch.export.export(
         inference_module(model), (), example, dynamic_shapes=dynamic

@@ -93,3 +93,79 @@ class Runner:
 
     def predict_proba(self, X):
         return self.model.predict(self._columns(X), batch_size=self.batch_size).ravel()
+
+
+class PaddedRunner:
+    """DeepCTR-Torch ``DeepFM`` with one multi-valued field as its
+    documentation shows it: a ``VarLenSparseFeat`` (``combiner='mean'``)
+    whose input is padded with 0 to ``maxlen`` (the longest row), values
+    shifted by one so that 0 is the padding; ``SparseFeat`` for the
+    single-valued fields.  Used by ``benchmarks/multivalued.py``.
+
+    Parameters
+    ----------
+    cardinalities : list of int
+        Categories of each single-valued field.
+    vocabulary : int
+        Distinct values of the multi-valued field.
+    maxlen : int
+        Padded length (the longest row of the training data).
+    config : dict
+        ``embedding_dim``, ``hidden_units``, ``lr``, ``batch_size``,
+        ``max_epochs``, ``seed``.
+    """
+
+    def __init__(self, cardinalities, vocabulary, maxlen, config):
+        import torch
+
+        SparseFeat, DeepFM = _import()
+        from deepctr_torch.inputs import VarLenSparseFeat
+
+        dim = config["embedding_dim"]
+        self.names = [f"f{j}" for j in range(len(cardinalities))]
+        columns = [
+            SparseFeat(name, vocabulary_size=int(card), embedding_dim=dim)
+            for name, card in zip(self.names, cardinalities, strict=True)
+        ]
+        columns.append(
+            VarLenSparseFeat(
+                SparseFeat("tags", vocabulary_size=vocabulary + 1, embedding_dim=dim),
+                maxlen=maxlen,
+                combiner="mean",
+            )
+        )
+        self.batch_size = config["batch_size"]
+        self.epochs = config["max_epochs"]
+        self.model = DeepFM(
+            columns,
+            columns,
+            dnn_hidden_units=tuple(config["hidden_units"]),
+            seed=config["seed"],
+            task="binary",
+            device="cpu",
+        )
+        self.model.compile(
+            torch.optim.Adam(self.model.parameters(), lr=config["lr"]),
+            "binary_crossentropy",
+        )
+
+    def inputs(self, X_single, padded):
+        """The model's input dict: single-valued columns and the padded
+        ``(n_rows, maxlen)`` array of values + 1 (0 pads)."""
+        columns = {name: X_single[:, j] for j, name in enumerate(self.names)}
+        columns["tags"] = padded
+        return columns
+
+    def fit(self, inputs, y):
+        self.model.fit(
+            inputs,
+            y,
+            batch_size=self.batch_size,
+            epochs=self.epochs,
+            verbose=0,
+            validation_split=0.0,
+            shuffle=True,
+        )
+
+    def predict_proba(self, inputs):
+        return self.model.predict(inputs, batch_size=self.batch_size).ravel()

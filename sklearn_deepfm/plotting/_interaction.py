@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .._linear import design_matrix
 from ._common import import_pyplot, split_estimator
 
 
@@ -9,14 +10,18 @@ def _field_rows(model):
     """Embedding rows of the known features of each field (a list of arrays),
     from the fitted ``input_layout_``: the unknown row of a categorical field
     is left out; for sparse input, row ``j`` is column ``j``."""
+    layout = model.input_layout_
+    # a sparse layout maps column j to row j unless it has multi-valued fields
+    rows_are_columns = not layout.multivalued
     rows = []
-    for field in model.input_layout_.fields:
-        if field.kind == "sparse":
+    for field in layout.fields:
+        if field.kind == "sparse" and rows_are_columns:
             rows.append(np.asarray(field.columns, dtype=np.int64))
-        elif field.kind == "numeric":
-            rows.append(np.arange(field.offset, field.offset + 1))
+        elif field.kind in ("numeric", "sparse"):
+            rows.append(np.arange(field.offset, field.offset + field.n_embeddings))
         else:
-            rows.append(np.arange(field.offset + 1, field.offset + field.n_embeddings))
+            end = field.offset + field.n_embeddings
+            rows.append(np.arange(field.first_value_row, end))
     return rows
 
 
@@ -25,8 +30,9 @@ def _feature_weights(model, X):
     embedding row (its number of occurrences for a category)."""
     encoded = model._encode(X)
     n_embeddings = model.net_.module_.embedding.weight.shape[0]
-    matrix = getattr(encoded, "matrix", None)
-    if matrix is not None:  # ragged rows: a CSR matrix, column j = embedding row j
+    bags = getattr(encoded, "bags", None)
+    if bags is not None:  # bags (and slots): the design matrix's columns
+        matrix = design_matrix(encoded, n_embeddings)
         return np.asarray(abs(matrix).sum(axis=0), dtype=np.float64).ravel()
     indices = encoded.indices.ravel()
     values = None if encoded.values is None else np.abs(encoded.values).ravel()

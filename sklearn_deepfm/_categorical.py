@@ -1,0 +1,264 @@
+"""Categorical columns: codes or labels mapped to embedding rows.
+
+A categorical field owns one embedding row per category seen in ``fit``
+plus an *unknown* row (local row 0) for categories never seen, negative
+codes and missing values.  Integer codes (:class:`_CategoricalColumn`),
+labels of any hashable kind (:class:`_LabelColumn`) and dense one-hot blocks
+(:class:`_IndicatorBlock`) are the three ways such a field is read.
+"""
+
+import numpy as np
+
+from ._columns import (
+    LIST_TYPES,
+    _as_codes,
+    _as_float,
+    _as_labels,
+    _check_no_infinity,
+    _fitted_numbers,
+    _is_missing,
+    index_dtype,
+)
+from ._layout import CATEGORICAL, INDICATOR
+
+UNKNOWN = 0  # local row of the unknown category within a categorical field
+
+# A categorical column whose largest code is below
+# max(LOOKUP_TABLE_MIN_SIZE, LOOKUP_TABLE_RATIO * n_categories) maps codes to
+# rows through a table indexed by code; other columns use a binary search.
+LOOKUP_TABLE_MIN_SIZE = 1 << 16
+LOOKUP_TABLE_RATIO = 4
+
+# Up to this many rows, labels are looked up in a dict rather than a pandas
+# Index (whose set-up costs more than the lookup of a few rows).
+SMALL_LOOKUP = 32
+
+
+class _CategoricalColumn:
+    """Integer codes (any numeric dtype) mapped to local rows; negatives unknown.
+
+    ``categories`` are in row order: local row ``1 + i`` is ``categories[i]``
+    (sorted after ``fit``; categories learnt later are appended).
+    """
+
+    kind = CATEGORICAL
+
+    def __init__(self, values, name):
+        self.categories = _known_codes(values, name)
+        self._index()
+
+    def _index(self):
+        self.size = self.categories.size + 1
+        order = np.argsort(self.categories, kind="stable")
+        self._sorted = self.categories[order]
+        self._rows_of_sorted = (order + 1).astype(index_dtype(self.size))
+        # Codes up to a few times the number of categories (label-encoded data)
+        # are looked up in a table, which is much faster than a binary search.
+        self._table = None
+        if self.categories.size and self._sorted[-1] < max(
+            LOOKUP_TABLE_MIN_SIZE, LOOKUP_TABLE_RATIO * self.categories.size
+        ):
+            self._table = np.zeros(
+                int(self._sorted[-1]) + 1, dtype=index_dtype(self.size)
+            )
+            self._table[self.categories.astype(np.int64)] = np.arange(
+                1, self.categories.size + 1
+            )
+
+    def prepare(self, column, name):
+        values = _fitted_numbers(column, name, "integer codes", _as_codes)
+        _check_no_infinity(values, name)
+        return values
+
+    def unseen(self, values, name):
+        """Valid codes among ``values`` (prepared) that have no row yet."""
+        known = _known_codes(values, name)
+        return known[self.local_rows(known) == UNKNOWN]
+
+    def extend(self, categories):
+        """Give each of ``categories`` (unseen codes) a row after the others."""
+        self.categories = np.concatenate(
+            [self.categories, np.asarray(categories, dtype=self.categories.dtype)]
+        )
+        self._index()
+
+    def local_rows(self, values):
+        if self.categories.size == 0:
+            return np.full(values.shape, UNKNOWN)
+        if self._table is not None:
+            inside = (values >= 0) & (values < self._table.size)  # False for NaN
+            if values.dtype.kind in "iu":
+                local = self._table[np.where(inside, values, 0)]
+                local[~inside] = UNKNOWN
+                return local
+            codes = np.where(inside, values, 0).astype(np.int64)
+            local = self._table[codes]
+            local[~inside | (codes != values)] = UNKNOWN
+            return local
+        if len(values) > SMALL_LOOKUP:
+            # codes spread far beyond the categories: a hash lookup is several
+            # times faster than a binary search over many rows
+            index = self.__dict__.get("_hash")
+            if index is None or len(index) != self.categories.size:
+                index = self._hash = _code_index(self.categories)
+            if index is not None:
+                return index.get_indexer(values).astype(np.int64) + 1
+        position = np.searchsorted(self._sorted, values)
+        position = np.minimum(position, self._sorted.size - 1)
+        found = self._sorted[position] == values
+        return np.where(found, self._rows_of_sorted[position], UNKNOWN)
+
+    def __getstate__(self):
+        # the hash lookup is rebuilt on first use: a saved model holds arrays
+        return {key: value for key, value in self.__dict__.items() if key != "_hash"}
+
+
+def _code_index(categories):
+    """A hash lookup of the (float64) codes ``categories``, in row order: a
+    pandas Index, or None without pandas."""
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas ships with the tests
+        return None
+    return pd.Index(categories)
+
+
+def _known_codes(values, name):
+    """The distinct valid codes (finite, non-negative integers) of ``values``."""
+    _check_no_infinity(values, name)
+    known = values[np.isfinite(values) & (values >= 0)]
+    if np.any(known != np.round(known)):
+        raise ValueError(
+            f"Categorical {name} holds non-integer values such as "
+            f"{known[known != np.round(known)][0]!r}. Label-encode it (for "
+            "example with OrdinalEncoder) or pass it as strings."
+        )
+    return np.unique(known).astype(np.float64)
+
+
+class _LabelColumn:
+    """Any hashable labels (strings, categories, objects) mapped to local rows.
+
+    The categories are kept as a plain object array in row order (sorted,
+    when they can be, after ``fit``; labels learnt later are appended), so a
+    fitted model holds no pandas or polars objects.
+    """
+
+    kind = CATEGORICAL
+
+    def __init__(self, labels, name):
+        try:
+            self.categories = _object_array(_sorted_labels(labels))
+        except TypeError as exc:
+            unhashable = next(v for v in labels if not _is_hashable(v))
+            raise TypeError(
+                f"{name} holds a value of type {type(unhashable).__name__} "
+                f"({unhashable!r}) among single labels. A column of lists is one "
+                "multi-valued field, but then every cell must be a list, tuple "
+                "or array (or None when missing): wrap single values in a list."
+            ) from exc
+        self.size = len(self.categories) + 1
+
+    def prepare(self, column, name):
+        labels = _as_labels(column)
+        if len(labels) and isinstance(labels[0], LIST_TYPES):
+            raise TypeError(
+                f"{name} held single labels in fit and holds lists now, such "
+                f"as {labels[0]!r}. Pass the same kind of values as in fit, or "
+                "refit on the lists (a column of lists is one multi-valued field)."
+            )
+        return labels
+
+    def unseen(self, labels, name):
+        """Labels among ``labels`` (prepared) that have no row yet, sorted."""
+        candidates = labels[self.local_rows(labels) == UNKNOWN]
+        return _object_array(_sorted_labels(candidates))
+
+    def extend(self, categories):
+        """Give each of ``categories`` (unseen labels) a row after the others."""
+        self.categories = np.concatenate([self.categories, _object_array(categories)])
+        self.size = len(self.categories) + 1
+
+    def local_rows(self, labels):
+        if len(labels) <= SMALL_LOOKUP:  # a few rows: a dict beats pandas' setup
+            position = self.__dict__.get("_position")
+            if position is None or len(position) != len(self.categories):
+                position = self._position = _label_position(self.categories)
+            rows = [position.get(_hashable(v), -1) + 1 for v in labels]
+            return np.array(rows, dtype=np.int64)
+        index = self.__dict__.get("_index")
+        if index is None or len(index) != len(self.categories):
+            index = self._index = _label_index(self.categories)
+        if isinstance(index, dict):  # pragma: no cover - pandas ships with tests
+            return np.array([index.get(v, -1) + 1 for v in labels], dtype=np.int64)
+        return index.get_indexer(labels).astype(np.int64) + 1
+
+    def __getstate__(self):
+        # the lookups are rebuilt on first use: a saved model holds only arrays
+        return {
+            key: value
+            for key, value in self.__dict__.items()
+            if key not in ("_index", "_position")
+        }
+
+
+def _is_hashable(value):
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _label_position(categories):
+    return {label: i for i, label in enumerate(categories)}
+
+
+def _hashable(value):
+    """``value`` as a dict key; NaN-like and unhashable values never match."""
+    try:
+        hash(value)
+    except TypeError:
+        return None
+    return None if _is_missing(value) else value
+
+
+def _label_index(categories):
+    """A hash lookup of ``categories``: a pandas Index, or a dict without pandas."""
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas ships with the tests
+        return {label: i for i, label in enumerate(categories)}
+    return pd.Index(categories, dtype=object)
+
+
+def _sorted_labels(labels):
+    distinct = {label for label in labels if not _is_missing(label)}
+    try:
+        return sorted(distinct)
+    except TypeError:
+        return sorted(distinct, key=repr)
+
+
+def _object_array(values):
+    array = np.empty(len(values), dtype=object)
+    array[:] = list(values)
+    return array
+
+
+class _IndicatorBlock:
+    """Dense 0/1 columns of one one-hot block read as one categorical field:
+    the active column's row, the unknown row when none is set."""
+
+    kind = INDICATOR
+
+    def __init__(self, names):
+        self.categories = np.array(names, dtype=object)
+        self.size = len(names) + 1
+
+    def prepare(self, columns, name):
+        return np.column_stack([_as_float(column) for column in columns])
+
+    def local_rows(self, block):
+        active = np.nan_to_num(block) != 0
+        return np.where(active.any(axis=1), active.argmax(axis=1) + 1, UNKNOWN)

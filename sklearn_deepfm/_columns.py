@@ -1,0 +1,217 @@
+"""Reading one column of a dense array or a pandas or polars DataFrame.
+
+:class:`_Table` gives column access to every dense container alike, and the
+helpers here decide how a column's values are read (labels, booleans or
+numbers; dates and durations are errors) and convert them to NumPy arrays
+(float64 with NaN for missing values, or objects for labels).  What a column
+then becomes (categorical, numeric, ...) is decided by the encoder and the
+column kinds' own modules.
+"""
+
+import math
+import numbers
+
+import numpy as np
+
+
+def index_dtype(n_embeddings):
+    """Smallest integer dtype (int32 or int64) that numbers every embedding row:
+    encoded rows take half the memory when int32 suffices."""
+    return np.int32 if n_embeddings <= np.iinfo(np.int32).max else np.int64
+
+
+def is_dataframe(X):
+    """Whether X is a pandas DataFrame."""
+    return hasattr(X, "columns") and hasattr(X, "iloc") and hasattr(X, "dtypes")
+
+
+def is_polars(X):
+    """Whether X is a polars DataFrame."""
+    return type(X).__module__.split(".")[0] == "polars" and hasattr(X, "to_series")
+
+
+class _Table:
+    """Column access to a dense array or a pandas or polars DataFrame."""
+
+    def __init__(self, X, feature_names):
+        self.X = X
+        self.kind = (
+            "pandas" if is_dataframe(X) else "polars" if is_polars(X) else "array"
+        )
+        self.n_rows, self.n_columns = X.shape
+        self.feature_names = feature_names
+
+    def column(self, j):
+        if self.kind == "pandas":
+            return self.X.iloc[:, j]
+        if self.kind == "polars":
+            return self.X.to_series(j)
+        return self.X[:, j]
+
+    def name(self, j):
+        if self.feature_names is None:
+            return f"x{j}"
+        return str(self.feature_names[j])
+
+    def describe(self, j):
+        if self.feature_names is None:
+            return f"column {j}"
+        return f"column {j} ({self.feature_names[j]!r})"
+
+
+# reading one column ---------------------------------------------------------
+LABELS, BOOLEAN, NUMBERS, LISTS = "labels", "boolean", "numbers", "lists"
+
+# Cells of these types make a column multi-valued.
+LIST_TYPES = (list, tuple, np.ndarray)
+
+
+def _read_kind(column, name):
+    """How a column's values are read: LABELS, BOOLEAN, NUMBERS or LISTS
+    (cells holding any number of values).
+
+    Dates, times and durations raise: they are neither categories nor
+    quantities the model can use as they are.
+    """
+    if holds_lists(column):
+        return LISTS
+    dtype = column.dtype
+    if type(column).__module__.split(".")[0] == "polars":
+        temporal = dtype.is_temporal()
+        boolean = str(dtype) == "Boolean"
+        numeric = dtype.is_numeric()
+    else:
+        kind = getattr(dtype, "kind", "O")
+        text = str(dtype)
+        temporal = kind in "mM" or text.startswith("period")
+        boolean = kind == "b" or text == "boolean"
+        numeric = kind in "iuf" and text != "category"
+        if kind == "O" and isinstance(column, np.ndarray):
+            numeric = _holds_only_numbers(column)
+            if not numeric:
+                _check_labels(column, name)
+    if temporal:
+        raise TypeError(
+            f"{name} holds dates, times or durations ({dtype}). DeepFM reads "
+            "categories and numbers only: derive features from it (for example "
+            "the hour or the weekday, as numbers or categories), or convert it "
+            "to strings to use each value as a category."
+        )
+    if boolean:
+        return BOOLEAN
+    return NUMBERS if numeric else LABELS
+
+
+def holds_lists(column):
+    """Whether a column's cells are lists: a polars ``List`` or ``Array``
+    column, a pandas column of pyarrow lists, or objects whose first
+    non-missing cell is a list, tuple or array."""
+    text = str(column.dtype)
+    if type(column).__module__.split(".")[0] == "polars":
+        return text.startswith(("List", "Array"))
+    if text.split("<")[0] in ("list", "large_list", "fixed_size_list"):
+        return True
+    if getattr(column.dtype, "kind", None) != "O":
+        return False
+    for value in column:
+        if isinstance(value, LIST_TYPES):
+            return True
+        if not _is_missing(value):
+            return False
+    return False
+
+
+def _holds_only_numbers(column):
+    """Whether an object array holds real numbers (and missing values) only."""
+    return all(
+        value is None
+        or (isinstance(value, numbers.Real) and not isinstance(value, bool))
+        for value in column
+    )
+
+
+def _check_labels(column, name):
+    """Raise a TypeError for values of an object array that are neither
+    labels nor numbers (dicts, lists, ...)."""
+    for value in column:
+        if not (value is None or isinstance(value, (str, bytes, numbers.Number))):
+            raise TypeError(
+                f"{name} holds a value of type {type(value).__name__}; every "
+                "value must be a category label or a number (an argument must "
+                f"be a string or a real number, not {type(value).__name__!r})."
+            )
+
+
+def _as_float(column):
+    """A numeric column (ndarray, pandas or polars Series) as float64, with
+    missing values as NaN."""
+    if hasattr(column, "to_numpy"):
+        if type(column).__module__.split(".")[0] == "polars":
+            import polars as pl
+
+            return column.cast(pl.Float64).to_numpy()
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    if column.dtype == object:
+        return np.array([np.nan if v is None else v for v in column], dtype=np.float64)
+    return np.asarray(column, dtype=np.float64)
+
+
+def _fitted_numbers(column, name, fitted, convert):
+    """``convert(column)`` for a column that held ``fitted`` (numbers or
+    codes) in ``fit``; a TypeError naming the column and both kinds when it
+    now holds labels or lists."""
+    try:
+        return convert(column)
+    except (ValueError, TypeError) as exc:
+        example = next(
+            (v for v in column if not isinstance(v, numbers.Real) and v is not None),
+            None,
+        )
+        now = "lists" if isinstance(example, LIST_TYPES) else "labels"
+        raise TypeError(
+            f"{name} held {fitted} in fit and holds {now} now, such as "
+            f"{example!r}. Pass the same kind of values as in fit (for example "
+            "the same encoding of the categories), or refit on the new kind."
+        ) from exc
+
+
+def _as_codes(column):
+    """A categorical numeric column as given when it holds plain integers (no
+    float conversion needed), else as float64 with missing values as NaN."""
+    dtype = getattr(column, "dtype", None)
+    if isinstance(column, np.ndarray) and dtype.kind in "iu":
+        return np.ascontiguousarray(column)
+    return _as_float(column)
+
+
+def _as_labels(column):
+    """Any column as an object ndarray of labels (None or NaN when missing)."""
+    module = type(column).__module__.split(".")[0]
+    if module == "polars":
+        return column.to_numpy().astype(object, copy=False)
+    if module == "pandas":
+        return column.astype(object).to_numpy()
+    return np.asarray(column, dtype=object)
+
+
+def _is_missing(value):
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _check_no_infinity(values, name):
+    if values.dtype.kind == "f" and np.isinf(values).any():
+        raise ValueError(
+            f"Input X contains infinity in {name}. Infinity is neither a "
+            "category nor a usable quantity: replace it (for example with NaN, "
+            "which a categorical column reads as missing)."
+        )
+
+
+def _integer_codes(values):
+    """Whether numeric values look like category codes: integers, with at
+    most one distinct negative value (an encoder's unknown or missing code)."""
+    finite = values[np.isfinite(values)]
+    if not np.all(finite == np.round(finite)):
+        return False, 0
+    negatives = np.unique(finite[finite < 0])
+    return negatives.size <= 1, negatives.size

@@ -1,0 +1,186 @@
+"""Multi-valued columns: cells holding any number of values (tags, genres,
+recent items), read as one field pooled into one vector.
+
+A cell is a list, tuple or NumPy array (pandas object columns, object
+arrays), a polars ``List`` or ``Array`` value, or a pyarrow list (a pandas
+``pd.ArrowDtype(pa.list_(...))`` column); every container is read into flat
+values and per-row lengths, never padded, with no maximum length.
+
+Each value seen in ``fit`` owns an embedding row.  Local row 0 (*unknown*)
+receives values never seen and missing cells (None, NaN); local row 1 is
+the empty list, a learned "nothing" rather than an error; value ``i`` is
+local row ``2 + i``.  A row's values are pooled by their mean (each weighted
+``1 / n``) or sum; the encoded rows hold them as a bag of weighted rows
+(:class:`~sklearn_deepfm._batching.BaggedRows`).  The values themselves are
+read as categories are: integer codes, or labels of any hashable kind.
+"""
+
+import itertools
+import math
+
+import numpy as np
+
+from ._categorical import _CategoricalColumn, _LabelColumn, _sorted_labels
+from ._columns import LIST_TYPES
+from ._layout import MULTIVALUED
+
+UNKNOWN, EMPTY = 0, 1  # local rows of a multi-valued field
+POOLINGS = ("mean", "sum")
+
+
+class _Lists:
+    """A column of lists as flat values: ``lengths`` (0 for a missing
+    cell), ``missing`` cells and the ``flat`` values, row after row."""
+
+    def __init__(self, lengths, missing, flat):
+        self.lengths = lengths
+        self.missing = missing
+        self.flat = flat
+
+
+def read_lists(column, name):
+    """The cells of a column of lists (any container) as :class:`_Lists`."""
+    module = type(column).__module__.split(".")[0]
+    if module == "polars":
+        return _polars_lists(column)
+    if str(getattr(column, "dtype", "")).split("<")[0] in (
+        "list",
+        "large_list",
+        "fixed_size_list",
+    ):
+        return _arrow_lists(column.array.__arrow_array__())
+    cells = column.tolist() if module == "pandas" else list(column)
+    return _python_lists(cells, name)
+
+
+def _python_lists(cells, name):
+    lengths = np.empty(len(cells), dtype=np.int64)
+    missing = np.zeros(len(cells), dtype=bool)
+    for i, cell in enumerate(cells):
+        if isinstance(cell, LIST_TYPES):
+            lengths[i] = len(cell)
+        elif cell is None or (isinstance(cell, float) and math.isnan(cell)):
+            lengths[i], missing[i] = 0, True
+        else:
+            raise TypeError(
+                f"{name} holds lists, and a single {type(cell).__name__} value "
+                f"({cell!r}) in row {i}. Every cell of a multi-valued column must "
+                "be a list, tuple or array of values (or None when missing): "
+                "wrap single values in a list."
+            )
+    flat = list(
+        itertools.chain.from_iterable(cells[i] for i in np.flatnonzero(~missing))
+    )
+    return _Lists(lengths, missing, _flat_array(flat))
+
+
+def _flat_array(values):
+    """Numbers as a numeric array, anything else as an object array."""
+    array = np.asarray(values) if values else np.empty(0, dtype=np.int64)
+    if array.ndim != 1 or array.dtype.kind not in "biuf":
+        array = np.empty(len(values), dtype=object)
+        array[:] = values
+    return array
+
+
+def _polars_lists(column):
+    import polars as pl
+
+    if str(column.dtype).startswith("Array"):  # fixed width: read as lists
+        column = column.arr.to_list()
+    lengths = column.list.len().to_numpy()
+    missing = column.is_null().to_numpy()
+    lengths = np.where(missing, 0, lengths).astype(np.int64)
+    # without empty or missing cells, exploding gives exactly the values
+    flat = column.filter(pl.Series(lengths > 0)).explode()
+    return _Lists(lengths, missing, _flat_array_of(flat.to_numpy()))
+
+
+def _arrow_lists(array):
+    import pyarrow.compute as pc
+
+    if hasattr(array, "combine_chunks"):
+        array = array.combine_chunks()
+    missing = array.is_null().to_numpy(zero_copy_only=False)
+    lengths = pc.list_value_length(array).fill_null(0).to_numpy()
+    flat = array.flatten().to_numpy(zero_copy_only=False)
+    return _Lists(lengths.astype(np.int64), missing, _flat_array_of(flat))
+
+
+def _flat_array_of(values):
+    if values.dtype.kind in "biuf":
+        return values
+    return _flat_array(list(values))
+
+
+class _MultiValuedColumn:
+    """A column of lists: each value seen in ``fit`` owns a row; a row's
+    values are pooled by ``pooling`` ('mean' or 'sum')."""
+
+    kind = MULTIVALUED
+
+    def __init__(self, lists, name, pooling):
+        self.pooling = pooling
+        self.labels = lists.flat.dtype == object
+        flat = lists.flat
+        if self.labels:
+            self._values = _LabelColumn(flat, name)
+        else:
+            self._values = _CategoricalColumn(flat.astype(np.float64), name)
+
+    @property
+    def categories(self):
+        return self._values.categories
+
+    @property
+    def size(self):
+        return self._values.size + 1
+
+    def prepare(self, column, name):
+        lists = read_lists(column, name)
+        if not self.labels and lists.flat.dtype == object:
+            raise TypeError(
+                f"{name} held lists of integer codes in fit and holds lists of "
+                f"labels such as {lists.flat[0]!r} now. Pass the same kind of "
+                "values as in fit."
+            )
+        return lists
+
+    def unseen(self, lists, name):
+        """Values among ``lists`` (prepared) that have no row yet."""
+        flat = lists.flat if self.labels else lists.flat.astype(np.float64)
+        return self._values.unseen(flat, name)
+
+    def extend(self, categories):
+        """Give each of ``categories`` (unseen values) a row after the others."""
+        self._values.extend(categories)
+
+    def set_categories(self, known):
+        """Replace the values learnt in ``fit`` (any order, sorted here)."""
+        self._values.categories = self._values.categories[:0]
+        if self.labels:
+            self._values.extend(_sorted_labels(known))
+        else:
+            self._values.extend(np.unique(np.asarray(known, dtype=np.float64)))
+
+    def bags(self, lists, offset):
+        """Each row's bag: the embedding ``rows`` (values, or the unknown or
+        empty-list row), the bag ``lengths`` (each at least 1) and the
+        ``weights`` (``1 / n`` for the mean, else 1)."""
+        flat = lists.flat if self.labels else lists.flat.astype(np.float64)
+        local = self._values.local_rows(flat)
+        local = np.where(local == UNKNOWN, UNKNOWN, local + 1)
+        lengths = np.maximum(lists.lengths, 1)
+        nothing = lists.lengths == 0
+        starts = np.cumsum(lengths) - lengths
+        rows = np.empty(int(lengths.sum()), dtype=np.int64)
+        filler = np.zeros(rows.size, dtype=bool)
+        filler[starts[nothing]] = True
+        rows[starts[nothing]] = np.where(lists.missing, UNKNOWN, EMPTY)[nothing]
+        rows[~filler] = local
+        rows += offset
+        if self.pooling == "mean":
+            weights = np.repeat(1.0 / lengths, lengths).astype(np.float32)
+        else:
+            weights = np.ones(rows.size, dtype=np.float32)
+        return rows, lengths, weights

@@ -1,0 +1,297 @@
+"""Multi-valued fields: columns of lists (tags, genres), whatever the
+container, read as one field pooled into one vector."""
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, MultiLabelBinarizer
+
+from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
+from sklearn_deepfm.export import encode, to_torchscript
+
+from .conftest import FAST
+
+pd = pytest.importorskip("pandas")
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "movielens_100k"
+TAGS = list("abcdefghijkl")
+GENRES = ["drama", "comedy", "action", "horror", "romance"]
+
+
+def make_tags(n_samples=1500, random_state=0):
+    """Two list columns; the label depends on tags of both (an interaction)
+    and on the number of tags."""
+    rng = np.random.default_rng(random_state)
+    tags = [
+        sorted(rng.choice(TAGS, size=rng.integers(0, 5), replace=False))
+        for _ in range(n_samples)
+    ]
+    genres = [
+        sorted(rng.choice(GENRES, size=rng.integers(1, 3), replace=False))
+        for _ in range(n_samples)
+    ]
+    signal = np.array(
+        [
+            ("a" in t) * 1.5 + ("drama" in g) * ("b" in t) * 2 - len(t) * 0.3
+            for t, g in zip(tags, genres, strict=True)
+        ]
+    )
+    y = (signal + rng.normal(scale=0.5, size=n_samples) > 0).astype(int)
+    return tags, genres, y
+
+
+def pandas_lists(tags, genres):
+    return pd.DataFrame(
+        {
+            "tags": pd.Series(tags, dtype=object),
+            "genres": pd.Series(genres, dtype=object),
+        }
+    )
+
+
+def test_every_container_gives_the_same_model():
+    pa = pytest.importorskip("pyarrow")
+    pl = pytest.importorskip("polars")
+    tags, genres, y = make_tags()
+    tag_block = MultiLabelBinarizer(classes=TAGS).fit_transform(tags)
+    genre_block = MultiLabelBinarizer(classes=sorted(GENRES)).fit_transform(genres)
+    inputs = {
+        "pandas lists": pandas_lists(tags, genres),
+        "pandas tuples and arrays": pd.DataFrame(
+            {
+                "tags": pd.Series([tuple(t) for t in tags], dtype=object),
+                "genres": pd.Series([np.array(g) for g in genres], dtype=object),
+            }
+        ),
+        "polars": pl.DataFrame(
+            {"tags": tags, "genres": genres},
+            schema={"tags": pl.List(pl.String), "genres": pl.List(pl.String)},
+        ),
+        "pyarrow lists": pd.DataFrame(
+            {
+                name: pd.Series(lists, dtype=pd.ArrowDtype(pa.list_(pa.string())))
+                for name, lists in (("tags", tags), ("genres", genres))
+            }
+        ),
+        "CSR with fields=": sp.csr_matrix(np.hstack([tag_block, genre_block])),
+    }
+    fields = [0] * len(TAGS) + [1] * len(GENRES)
+    results = {}
+    for name, X in inputs.items():
+        extra = {"fields": fields} if sp.issparse(X) else {}
+        model = DeepFMClassifier(**FAST, **extra).fit(X, y)
+        layout = model.input_layout_
+        results[name] = (
+            [(f.kind, f.offset, f.n_embeddings) for f in layout.fields],
+            model.predict_proba(X)[:, 1],
+        )
+    reference_layout, reference = results["pandas lists"]
+    assert [kind for kind, _, _ in reference_layout] == ["multivalued"] * 2
+    for name, (layout, proba) in results.items():
+        assert layout == reference_layout, name
+        assert_allclose(proba, reference, atol=1e-6, err_msg=name)
+    assert roc_auc_score(y, reference) > 0.8
+
+
+def test_layout_shows_the_field_as_multivalued():
+    tags, genres, y = make_tags(300)
+    X = pandas_lists(tags, genres)
+    model = DeepFMClassifier(pooling="mean", **FAST).fit(X, y)
+    field = model.input_layout_.fields[0]
+    assert field.kind == "multivalued" and field.pooling == "mean"
+    assert list(field.categories) == TAGS
+    assert field.n_embeddings == len(TAGS) + 2
+    assert "multi-valued (mean of its values)" in str(model.input_layout_)
+    assert model.n_fields_ == 2
+
+
+def test_unseen_values_use_the_unknown_row_and_empty_lists_their_own():
+    rng = np.random.default_rng(1)
+    n = 2000
+    tags = [
+        [] if rng.random() < 0.3 else list(rng.choice(TAGS, size=2, replace=False))
+        for _ in range(n)
+    ]
+    # an empty list is informative here: the model must learn it
+    y = np.array([len(t) == 0 for t in tags]).astype(int)
+    flip = rng.random(n) < 0.1
+    y[flip] = 1 - y[flip]
+    X = pd.DataFrame({"tags": pd.Series(tags, dtype=object)})
+    model = DeepFMClassifier(pooling="mean", **FAST).fit(X, y)
+    field = model.input_layout_.fields[0]
+    new = pd.DataFrame(
+        {"tags": pd.Series([[], ["zz"], None, ["a", "zz"], ["a"]], dtype=object)}
+    )
+    bags = model._encode(new).bags
+    assert bags[0].indices.tolist() == [field.offset + 1]  # empty list
+    assert bags[1].indices.tolist() == [field.offset]  # unseen: unknown row
+    assert bags[2].indices.tolist() == [field.offset]  # missing cell
+    a_row = field.first_value_row + TAGS.index("a")
+    assert bags[3].indices.tolist() == [field.offset, a_row]
+    assert_allclose(bags[3].data, [0.5, 0.5])  # the mean of two values
+    proba = model.predict_proba(new)[:, 1]
+    assert proba[0] > 0.7 and proba[4] < 0.3
+
+
+def test_partial_fit_grows_the_vocabulary():
+    first = pd.DataFrame(
+        {"tags": pd.Series([["a"], ["b", "c"], []] * 20, dtype=object)}
+    )
+    second = pd.DataFrame(
+        {"tags": pd.Series([["a", "new"], ["newer"], ["b"]] * 20, dtype=object)}
+    )
+    y = np.array([1, 0, 1] * 20)
+    model = DeepFMClassifier(hidden_units=(8,), random_state=0)
+    model.partial_fit(first, y, classes=[0, 1])
+    before = model.decision_function(first)
+    model.partial_fit(second, y)
+    field = model.input_layout_.fields[0]
+    assert list(field.categories) == ["a", "b", "c", "new", "newer"]
+    assert model.net_.n_embeddings() == field.n_embeddings == 7
+    new_row = field.first_value_row + 3
+    assert new_row in model._encode(second).bags[0].indices
+    # the rows learnt before moved with the growth: same model, one step on
+    assert np.corrcoef(before, model.decision_function(first))[0, 1] > 0.5
+
+
+def test_pickled_model_predicts_the_same():
+    tags, genres, y = make_tags(400)
+    X = pandas_lists(tags, genres)
+    model = DeepFMRegressor(**FAST).fit(X, y.astype(float))
+    loaded = pickle.loads(pickle.dumps(model))
+    assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_grid_search_over_pooling_in_a_pipeline():
+    tags, genres, y = make_tags(600)
+    X = pandas_lists(tags, genres)
+    pipeline = make_pipeline(
+        FunctionTransformer(lambda frame: frame[["tags", "genres"]]),
+        DeepFMClassifier(**FAST),
+    )
+    search = GridSearchCV(
+        pipeline, {"deepfmclassifier__pooling": ["mean", "sum"]}, cv=2
+    ).fit(X, y)
+    assert search.best_params_["deepfmclassifier__pooling"] in ("mean", "sum")
+    assert search.predict_proba(X).shape == (600, 2)
+
+
+def test_field_vectors_are_pooled_before_the_fm():
+    """The FM pairs pooled field vectors (the paper's and DeepCTR's
+    semantics): values of one field do not interact with each other."""
+    tags, genres, y = make_tags(300)
+    X = pandas_lists(tags, genres).assign(user=np.arange(300) % 7)
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    module = model.net_.export_module()
+    inputs = encode(model, X)
+    first, fields = module.field_vectors(**inputs)
+    assert fields.shape == (300, 3, model.embedding_dim)
+    # the slot field (user, field 2) sits after the two bag fields
+    user = model.input_layout_.fields[2]
+    assert_allclose(
+        fields[:, 2].numpy(),
+        module.embedding.weight[inputs["indices"][:, 0].long()].numpy(),
+    )
+    pairs = sum(
+        (fields[:, f] * fields[:, g]).sum(dim=1)
+        for f in range(3)
+        for g in range(f + 1, 3)
+    )
+    with torch.no_grad():
+        expected = (
+            module.linear.bias
+            + first.sum(dim=(1, 2))
+            + pairs
+            + module.mlp(fields.flatten(1)).squeeze(1)
+        )
+        assert_allclose(module(**inputs).numpy(), expected.numpy(), atol=1e-5)
+    assert user.kind == "categorical"
+
+
+def test_torchscript_export_and_onnx_error_name_the_field():
+    tags, genres, y = make_tags(300)
+    # a single-valued field after the bags: the field vectors are reordered
+    X = pandas_lists(tags, genres).assign(user=np.arange(300) % 7)
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    scripted = to_torchscript(model)
+    assert_allclose(
+        scripted(**encode(model, X)).numpy(), model.decision_function(X), atol=1e-5
+    )
+    pytest.importorskip("skl2onnx")
+    from skl2onnx import to_onnx
+
+    import sklearn_deepfm.onnx  # noqa: F401
+
+    with pytest.raises(RuntimeError, match="multi-valued field .*'tags'"):
+        to_onnx(model, X[:1], options={"zipmap": False})
+
+
+def test_columns_that_cannot_be_read_say_why():
+    mixed = pd.DataFrame({"tags": pd.Series([["a"], "b", ["c"]] * 5, dtype=object)})
+    with pytest.raises(TypeError, match="column 0 \\('tags'\\) holds lists"):
+        DeepFMClassifier(**FAST).fit(mixed, [0, 1, 1] * 5)
+    labels = pd.DataFrame({"tag": pd.Series(["a", "b", "c"] * 5, dtype=object)})
+    model = DeepFMClassifier(**FAST).fit(labels, [0, 1, 1] * 5)
+    lists = pd.DataFrame({"tag": pd.Series([["a"], ["b"]], dtype=object)})
+    with pytest.raises(TypeError, match="'tag'.*held single labels.*lists"):
+        model.predict(lists)
+    codes = pd.DataFrame({"tags": pd.Series([[1, 2], [3]] * 10, dtype=object)})
+    model = DeepFMClassifier(**FAST).fit(codes, [0, 1] * 10)
+    words = pd.DataFrame({"tags": pd.Series([["x"], ["y"]], dtype=object)})
+    with pytest.raises(TypeError, match="integer codes in fit and holds lists of"):
+        model.predict(words)
+
+
+def test_sparse_fields_with_several_columns_set_are_pooled():
+    """A sparse field declared with ``fields`` that is not 0/1 is not
+    multi-valued, but its columns are pooled too (weighted by their
+    values) before the FM pairs it with other fields."""
+    rng = np.random.default_rng(0)
+    X = sp.random(300, 6, density=0.5, random_state=0, format="csr") * 3
+    y = rng.integers(0, 2, 300)
+    model = DeepFMClassifier(fields=[0, 0, 0, 1, 1, 1], **FAST).fit(X, y)
+    assert [f.kind for f in model.input_layout_.fields] == ["sparse", "sparse"]
+    module = model.net_.export_module()
+    inputs = encode(model, X)
+    first, fields = module.field_vectors(**inputs)
+    dense = torch.as_tensor(X.toarray(), dtype=torch.float32)
+    table = module.embedding.weight
+    assert_allclose(fields[:, 0].numpy(), (dense[:, :3] @ table[:3]).numpy(), atol=1e-6)
+    assert_allclose(fields[:, 1].numpy(), (dense[:, 3:] @ table[3:]).numpy(), atol=1e-6)
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data/movielens_100k absent")
+def test_movielens_genres_as_one_field():
+    ratings = pd.read_csv(
+        DATA / "u.data", sep="\t", names=["user", "item", "rating", "time"]
+    )
+    items = pd.read_csv(DATA / "u.item", sep="|", header=None, encoding="latin-1")
+    names = pd.read_csv(DATA / "u.genre", sep="|", header=None)[0].tolist()
+    flags = items.iloc[:, 5:24].to_numpy().astype(bool)
+    genres = pd.Series(
+        [[n for n, f in zip(names, row, strict=True) if f] for row in flags],
+        index=items[0],
+    )
+    rows = ratings.sample(20_000, random_state=0)
+    X = pd.DataFrame(
+        {
+            "user": rows["user"].to_numpy(),
+            "item": rows["item"].to_numpy(),
+            "genres": pd.Series(genres.loc[rows["item"]].to_list(), dtype=object),
+        }
+    )
+    y = (rows["rating"].to_numpy() >= 4).astype(int)
+    model = DeepFMClassifier(hidden_units=(32,), max_epochs=3, random_state=0)
+    model.fit(X[:15_000], y[:15_000])
+    field = model.input_layout_.fields[2]
+    assert field.kind == "multivalued" and len(field.categories) == 19
+    auc = roc_auc_score(y[15_000:], model.predict_proba(X[15_000:])[:, 1])
+    assert auc > 0.7
