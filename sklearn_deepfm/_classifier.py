@@ -48,7 +48,7 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
     lr : float, default=2e-3
         Learning rate of the embeddings and the deep part.
     batch_size : int or 'auto', default='auto'
-        Rows per training step. 'auto' uses ``clip(n_samples // 50, 64, 1024)``.
+        Rows per training step. 'auto' uses ``clip(n_samples // 200, 64, 1024)``.
     max_epochs : int, default=100
         Upper bound on the number of passes over the training data (early
         stopping usually ends training sooner).
