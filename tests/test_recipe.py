@@ -75,3 +75,27 @@ def test_defaults_hold_the_logistic_regression_floor_on_adult(seed):
     assert roc_auc_score(y_test, p_deepfm) >= roc_auc_score(y_test, p_linear) - 0.002
     assert log_loss(y_test, p_deepfm) <= log_loss(y_test, p_linear) + 0.005
     assert np.isfinite(p_deepfm).all()
+
+
+def test_verbose_fit_says_whether_and_why_the_interactions_were_kept(capsys):
+    X, y = make_ctr_classification(
+        n_samples=3000,
+        n_fields=4,
+        cardinalities=10,
+        interaction_strength=0.0,
+        nonlinear_strength=0.0,
+        random_state=0,
+    )
+    model = DeepFMClassifier(hidden_units=(16,), random_state=0, verbose=1)
+    model.fit(X, y)
+    out = capsys.readouterr().out
+    verdict = "kept" if model.interactions_kept_ else "dropped"
+    assert f"DeepFMClassifier: interactions {verdict}:" in out
+    gain = model.history_[-1, "interactions_gain"]
+    error = model.history_[-1, "interactions_gain_error"]
+    assert f"by {gain:.5f} (standard error {error:.5f})" in out
+    assert model.interactions_kept_ == (gain > error)
+    if not model.interactions_kept_:
+        assert "embedding_dim, do not change its predictions" in out
+    model.set_params(verbose=0).fit(X, y)
+    assert "interactions" not in capsys.readouterr().out
