@@ -22,8 +22,9 @@ are fitted on the same training rows and scored on the same test rows:
    categorical support).
 
 "Best alternative" is, per data set, the highest mean AUC of models 2-5.
-``--reuse FILE`` takes models 2-5 of every (data set, split) from an earlier
-results file and refits DeepFM only (recipe research).
+``--reuse FILE...`` takes the alternatives named by ``--reuse-models``
+(default: all four) of every (data set, split) from earlier results files
+instead of refitting them.
 
 Run the full table (roughly 10-15 minutes on 2 cores; see
 benchmarks/README.md)::
@@ -357,18 +358,24 @@ def split_indices(table, n_splits):
     return splitter.split(np.zeros(len(table.y)), table.y), "StratifiedShuffleSplit"
 
 
-def fit_alternatives(X_train, y_train, X_test, y_test, numeric, categorical, k):
-    """LR (C=1), tuned LR, LR + crosses and HGB on one split."""
-    lr, tuned = fit_logistic_pipelines(
-        X_train, y_train, X_test, y_test, numeric, categorical, k
-    )
-    out = {"lr": lr, "tuned_lr": tuned}
+def fit_alternatives(
+    X_train, y_train, X_test, y_test, numeric, categorical, k, earlier=None
+):
+    """LR (C=1), tuned LR, LR + crosses and HGB on one split; those in
+    ``earlier`` (a dict of entries) are taken from there."""
+    earlier = earlier or {}
+    out = dict(earlier)
+    if "lr" not in out or "tuned_lr" not in out:
+        out["lr"], out["tuned_lr"] = fit_logistic_pipelines(
+            X_train, y_train, X_test, y_test, numeric, categorical, k
+        )
     for name, fit in (
         ("lr_crosses", _alternatives.fit_lr_crosses),
         ("hgb", _alternatives.fit_hgb),
     ):
-        proba, info = fit(X_train, y_train, X_test, numeric, categorical, k)
-        out[name] = {**scores(y_test, proba), **info}
+        if name not in out:
+            proba, info = fit(X_train, y_train, X_test, numeric, categorical, k)
+            out[name] = {**scores(y_test, proba), **info}
     return out
 
 
@@ -399,16 +406,14 @@ def run_dataset(table, n_splits, params, reuse=None):
         }
         if table.proba is not None:
             entry["bayes"] = scores(y_test, table.proba[test])
-        earlier = (reuse or {}).get((table.name, k))
-        if earlier is not None:
-            entry.update({name: earlier[name] for name in ALTERNATIVES})
-            entry["alternatives_reused"] = True
-        else:
-            entry.update(
-                fit_alternatives(
-                    X_train, y_train, X_test, y_test, numeric, categorical, k
-                )
+        earlier = (reuse or {}).get((table.name, k), {})
+        if earlier:
+            entry["reused"] = sorted(earlier)
+        entry.update(
+            fit_alternatives(
+                X_train, y_train, X_test, y_test, numeric, categorical, k, earlier
             )
+        )
         entry["deepfm"] = fit_deepfm(X_train, y_train, X_test, y_test, k, params)
         result["splits"].append(entry)
         aucs = ", ".join(
@@ -426,16 +431,16 @@ def run_dataset(table, n_splits, params, reuse=None):
     return result
 
 
-def load_reuse(path):
-    """``{(data set, split): entry}`` of an earlier results file."""
-    results = json.loads(Path(path).read_text())["results"]
-    return {
-        (r["dataset"], e["split"]): e
-        for r in results
-        if "splits" in r
-        for e in r["splits"]
-        if all(name in e for name in ALTERNATIVES)
-    }
+def load_reuse(paths, models):
+    """``{(data set, split): {model: entry}}`` of earlier results files, for
+    the alternatives ``models``."""
+    reuse = {}
+    for path in paths:
+        for r in json.loads(Path(path).read_text())["results"]:
+            for e in r.get("splits", []):
+                found = {name: e[name] for name in models if name in e}
+                reuse.setdefault((r["dataset"], e["split"]), {}).update(found)
+    return reuse
 
 
 def stats(values):
@@ -540,7 +545,7 @@ def markdown(results, meta):
         f"{name} {version}" for name, version in meta["versions"].items() if version
     )
     commit = meta["git"].get("commit") or "unknown"
-    reused = meta.get("reuse")
+    reused = meta.get("reuse") or {}
     lines = [
         "# Out-of-the-box quality: DeepFMClassifier against LR, LR + crosses, HGB",
         "",
@@ -573,11 +578,12 @@ def markdown(results, meta):
         f"+ {INTERACTION_GAIN} (older target, kept for the record).",
         "",
     ]
-    if reused:
+    if reused.get("files"):
+        names = ", ".join(MODEL_NAMES[name] for name in reused["models"])
+        files = ", ".join(f"`{path}`" for path in reused["files"])
         lines += [
-            f"The four alternatives were taken from `{reused}` (same splits), "
-            "only DeepFM was fitted by this command; their fit times are from "
-            "that run.",
+            f"{names}: taken from {files} (same splits and protocol), not "
+            "fitted by this command; their fit times are from those runs.",
             "",
         ]
     lines += [
@@ -714,8 +720,17 @@ def main(argv=None):
     parser.add_argument("--data-dir", type=Path, default=_data.DEFAULT_DATA_DIR)
     parser.add_argument(
         "--reuse",
-        help="an earlier results file whose LR, tuned LR, LR + crosses and HGB "
-        "entries are taken for the same (data set, split) instead of refitting",
+        nargs="+",
+        default=[],
+        help="earlier results files whose entries of --reuse-models are taken "
+        "for the same (data set, split) instead of refitting",
+    )
+    parser.add_argument(
+        "--reuse-models",
+        nargs="+",
+        choices=ALTERNATIVES,
+        default=list(ALTERNATIVES),
+        help="the alternatives taken from --reuse (default: all four)",
     )
     parser.add_argument(
         "--params",
@@ -736,8 +751,8 @@ def main(argv=None):
     threadpool_limits(limits=args.threads, user_api="blas")
     meta = environment(args)
     meta["skipped"] = {}
-    meta["reuse"] = args.reuse
-    reuse = load_reuse(args.reuse) if args.reuse else None
+    meta["reuse"] = {"files": args.reuse, "models": args.reuse_models}
+    reuse = load_reuse(args.reuse, args.reuse_models) if args.reuse else None
     warm_up(args.params)
     out = Path(args.out)
     results, failed = [], False
