@@ -109,9 +109,9 @@ class DeepFMNet(NeuralNet):
     distributed : bool
         Whether the processes of torch.distributed's default process group
         train this net together (see :mod:`~sklearn_deepfm._distributed`):
-        the module is wrapped in DistributedDataParallel while training,
-        every process takes the same number of steps per epoch, and the
-        epoch losses and ``keep_interactions`` are reduced over them.
+        every step's gradients are averaged over them, every process takes
+        the same number of steps per epoch, and the epoch losses and
+        ``keep_interactions`` are reduced over them.
     **kwargs
         Passed to :class:`skorch.NeuralNet`.  The criterion must be built
         with ``reduction='none'``.
@@ -219,11 +219,7 @@ class DeepFMNet(NeuralNet):
 
     def infer(self, x, **fit_params):
         x = {key: value for key, value in x.items() if key not in BATCH_ONLY}
-        replicas = getattr(self, "replicas_", None)
-        if replicas is None or not torch.is_grad_enabled():
-            return super().infer(x, **fit_params)
-        x = to_tensor(x, device=self.device)
-        return replicas(**self._merge_x_and_fit_params(x, fit_params))
+        return super().infer(x, **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Mean of the per-sample losses times the (mean-one) sample weights."""
@@ -236,20 +232,15 @@ class DeepFMNet(NeuralNet):
 
     # training on several processes -------------------------------------------
     def partial_fit(self, X, y=None, classes=None, **fit_params):
-        """skorch's ``partial_fit``; when distributed, the module trains
-        wrapped in DistributedDataParallel, which averages the gradients of
-        every step over the processes."""
+        """skorch's ``partial_fit``; when distributed, every process starts
+        from process 0's module and every step's gradients are averaged over
+        the processes (see :meth:`train_step_single`)."""
         if not self.distributed:
             return super().partial_fit(X, y, classes, **fit_params)
         if not self.initialized_:
             self.initialize()
-        # a plain attribute, not a component skorch would register and pickle
-        replicas = _distributed.wrap(self.module_, torch.device(self.device))
-        object.__setattr__(self, "replicas_", replicas)
-        try:
-            super().partial_fit(X, y, classes, **fit_params)
-        finally:
-            object.__delattr__(self, "replicas_")
+        _distributed.share_module(self.module_)
+        super().partial_fit(X, y, classes, **fit_params)
         _distributed.broadcast_buffers(self.module_)
         return self
 
@@ -257,8 +248,9 @@ class DeepFMNet(NeuralNet):
         """skorch's step; when distributed, the gradient is that of this
         process's share of the mean loss over the step's rows of all
         processes (each batch carries the share per row as ``step_scale``),
-        and the loss recorded is the mean over this process's rows."""
-        if getattr(self, "replicas_", None) is None:
+        averaged over the processes before the optimizer's step, and the
+        loss recorded is the mean over this process's rows."""
+        if not self.distributed:
             return super().train_step_single(batch, **fit_params)
         self._set_training(True)
         Xi, yi = unpack_data(batch)
@@ -266,8 +258,24 @@ class DeepFMNet(NeuralNet):
         losses = self._weighted_losses(y_pred, yi, Xi)
         scale = to_tensor(Xi["step_scale"], device=self.device)
         (losses * scale).sum().backward()
+        _distributed.average_gradients(*self._trained_parameters())
         loss = losses.detach().sum() / max(losses.numel(), 1)
         return {"loss": loss, "y_pred": y_pred}
+
+    def _trained_parameters(self):
+        """(dense, sparse): the parameters that training updates, by the
+        layout of their gradients."""
+        sparse_tables = {
+            id(module.weight)
+            for module in self.module_.modules()
+            if isinstance(module, torch.nn.Embedding) and module.sparse
+        }
+        dense, sparse = [], []
+        for parameter in self.module_.parameters():
+            if parameter.requires_grad:
+                is_sparse = id(parameter) in sparse_tables
+                (sparse if is_sparse else dense).append(parameter)
+        return dense, sparse
 
     # what the estimators ask of the module ----------------------------------
     def set_linear(self, weight, bias):

@@ -70,6 +70,60 @@ def two_processes(tmp_path_factory):
     return [pickle.loads((out / f"rank{r}.pkl").read_bytes()) for r in range(2)]
 
 
+# The scaling guide's train.py, on fewer rows and epochs.
+GUIDE_SCRIPT = """
+import joblib
+import numpy as np
+import torch.distributed as dist
+from sklearn_deepfm import DeepFMClassifier
+from sklearn_deepfm.datasets import make_ctr_classification
+
+dist.init_process_group("gloo")
+rank, world_size = dist.get_rank(), dist.get_world_size()
+X, y = make_ctr_classification(n_samples=1_000, n_fields=4, random_state=0)
+rows = np.array_split(np.arange(len(y)), world_size)[rank]
+model = DeepFMClassifier(
+    distributed=True, n_jobs=1, random_state=0, hidden_units=(32,), max_epochs=3
+)
+model.fit(X[rows], y[rows])
+if rank == 0:
+    joblib.dump(model, "deepfm.joblib")
+dist.destroy_process_group()
+"""
+
+
+def test_every_process_of_a_torchrun_job_exits_cleanly(tmp_path):
+    """Back to back, both processes of the guide's script exit with code 0,
+    with nothing of fit's still pending when the interpreter shuts down."""
+    if not dist.is_gloo_available():
+        pytest.skip("torch.distributed has no gloo backend")
+    script = tmp_path / "train.py"
+    script.write_text(GUIDE_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(WORKER.parents[1]), *filter(None, [env.get("PYTHONPATH")])]
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(script),
+    ]
+    for _ in range(5):
+        run = subprocess.run(
+            command,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+    assert (tmp_path / "deepfm.joblib").exists()
+
+
 @pytest.fixture(scope="module")
 def one_process():
     """The same estimators fitted by one process on the union of the shards."""
