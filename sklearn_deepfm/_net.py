@@ -2,7 +2,9 @@
 
 skorch owns the training loop, callbacks, history and device handling; this
 subclass only replaces the data path (slicing encoded arrays instead of
-skorch's per-row, densifying Dataset) and weights the loss per sample.
+skorch's per-row, densifying Dataset), weights the loss per sample, and lets
+a ``KeyboardInterrupt`` (Ctrl-C) reach the caller, where skorch would end
+training quietly.
 """
 
 import copy
@@ -13,7 +15,7 @@ import numpy as np
 import torch
 from sklearn.utils import ClassifierTags
 from skorch import NeuralNet
-from skorch.callbacks import PassthroughScoring, PrintLog
+from skorch.callbacks import Callback, PassthroughScoring, PrintLog
 from skorch.dataset import get_len, unpack_data
 from skorch.utils import to_tensor
 
@@ -24,6 +26,7 @@ from ._batching import (
     RegularRows,
     StepBatchIterator,
 )
+from ._schedule import StopTraining
 
 # Rows per padding block at prediction; a multiple of every CPU GEMM tile height.
 PAD_ROWS = 64
@@ -89,6 +92,26 @@ class EpochTable(PrintLog):
         ):
             text = _ANSI.sub("", text)
         return text
+
+
+class _Interrupted(BaseException):
+    """Carries a ``KeyboardInterrupt`` (as its ``__cause__``) through
+    skorch's ``partial_fit``, which would take it for the end of training."""
+
+
+def _raised_by_callback(error):
+    """Whether ``error`` was raised by a skorch callback's ``on_epoch_end``
+    itself (skorch's way for a callback, such as ``EarlyStopping``, to end
+    training) rather than by a signal arriving anywhere else."""
+    traceback = error.__traceback__
+    if traceback is None:
+        return False
+    while traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    frame = traceback.tb_frame
+    return frame.f_code.co_name == "on_epoch_end" and isinstance(
+        frame.f_locals.get("self"), Callback
+    )
 
 
 def _defer_loss_values(device):
@@ -232,17 +255,49 @@ class DeepFMNet(NeuralNet):
 
     # training on several processes -------------------------------------------
     def partial_fit(self, X, y=None, classes=None, **fit_params):
-        """skorch's ``partial_fit``; when distributed, every process starts
-        from process 0's module and every step's gradients are averaged over
-        the processes (see :meth:`train_step_single`)."""
-        if not self.distributed:
-            return super().partial_fit(X, y, classes, **fit_params)
-        if not self.initialized_:
-            self.initialize()
-        _distributed.share_module(self.module_)
-        super().partial_fit(X, y, classes, **fit_params)
-        _distributed.broadcast_buffers(self.module_)
-        return self
+        """skorch's ``partial_fit``, from which a ``KeyboardInterrupt``
+        (Ctrl-C) reaches the caller after the callbacks' ``on_train_end``
+        (the training schedule then restores the best epoch's weights).
+
+        When distributed, every process starts from process 0's module and
+        every step's gradients are averaged over the processes (see
+        :meth:`train_step_single`).
+        """
+        if self.distributed:
+            if not self.initialized_:
+                self.initialize()
+            _distributed.share_module(self.module_)
+        try:
+            super().partial_fit(X, y, classes, **fit_params)
+        except _Interrupted as interrupted:
+            interrupt = interrupted.__cause__
+        else:
+            if self.distributed:
+                _distributed.broadcast_buffers(self.module_)
+            return self
+        self.notify("on_train_end", X=X, y=y)
+        raise interrupt
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        """skorch's loop; a callback's :class:`StopTraining` ends it, and a
+        ``KeyboardInterrupt`` leaves as :class:`_Interrupted`."""
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except StopTraining:
+            return self
+        except KeyboardInterrupt as interrupt:
+            raise _Interrupted from interrupt
+
+    def notify(self, method_name, **cb_kwargs):
+        """skorch's callback dispatch; a ``KeyboardInterrupt`` that a
+        callback's ``on_epoch_end`` raises itself (skorch's ``EarlyStopping``)
+        ends training as :class:`StopTraining` does."""
+        try:
+            super().notify(method_name, **cb_kwargs)
+        except KeyboardInterrupt as stop:
+            if method_name == "on_epoch_end" and _raised_by_callback(stop):
+                raise StopTraining from stop
+            raise
 
     def train_step_single(self, batch, **fit_params):
         """skorch's step; when distributed, the gradient is that of this
