@@ -23,7 +23,7 @@ from ._encoding import FeatureEncoder, check_container, is_dataframe, is_polars
 from ._linear import design_matrix, fit_linear
 from ._linear_lbfgs import fit_linear_shared
 from ._model import DeepFM
-from ._net import DeepFMNet, predict_rows
+from ._net import DeepFMNet, adapt_callbacks, predict_rows
 from ._optim import DenseSparseAdam
 from ._persistence import plain_state, restore
 from ._schedule import TrainingSchedule
@@ -343,7 +343,7 @@ class BaseDeepFM(BaseEstimator):
                     f"callbacks must be skorch callbacks or (name, callback) tuples, "
                     f"got {callback!r}."
                 )
-        return callbacks
+        return adapt_callbacks(callbacks)
 
     def _warm(self):
         return self.warm_start and hasattr(self, "net_")

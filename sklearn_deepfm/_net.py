@@ -10,14 +10,16 @@ training quietly.
 import copy
 import re
 import sys
+import time
 
 import numpy as np
 import torch
 from sklearn.utils import ClassifierTags
 from skorch import NeuralNet
-from skorch.callbacks import Callback, PassthroughScoring, PrintLog
+from skorch.callbacks import Callback, PassthroughScoring, PrintLog, ProgressBar
 from skorch.dataset import get_len, unpack_data
 from skorch.utils import to_tensor
+from tqdm import tqdm
 
 from . import _distributed
 from ._batching import (
@@ -112,6 +114,67 @@ def _raised_by_callback(error):
     return frame.f_code.co_name == "on_epoch_end" and isinstance(
         frame.f_locals.get("self"), Callback
     )
+
+
+class EpochProgress(ProgressBar):
+    """skorch's ``ProgressBar``; when its stream (standard error) is not a
+    terminal, as in a log file, one line per epoch (the bar as it stands at
+    the epoch's end) instead of a bar redrawn with carriage returns."""
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        self.plain_ = not self._use_notebook() and not _is_terminal(sys.stderr)
+        if not self.plain_:
+            super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
+            return
+        total = self.batches_per_epoch
+        if total == "auto":
+            total = self._get_batches_per_epoch(net, dataset_train, dataset_valid)
+        elif total == "count":
+            total = len(net.history[-2, "batches"]) if len(net.history) > 1 else None
+        self.total_, self.done_, self.start_ = total, 0, time.perf_counter()
+
+    def on_batch_end(self, net, **kwargs):
+        if not self.plain_:
+            super().on_batch_end(net, **kwargs)
+        else:
+            self.done_ += 1
+
+    def on_epoch_end(self, net, **kwargs):
+        if not self.plain_:
+            super().on_epoch_end(net, **kwargs)
+            return
+        postfix = ", ".join(
+            f"{key}={value:.3g}" for key, value in self._get_postfix_dict(net).items()
+        )
+        line = tqdm.format_meter(
+            self.done_,
+            self.total_,
+            time.perf_counter() - self.start_,
+            ascii=True,
+            prefix=f"epoch {len(net.history)}",
+            postfix=postfix or None,
+        )
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+def _is_terminal(stream):
+    return getattr(stream, "isatty", lambda: False)()
+
+
+def adapt_callbacks(callbacks):
+    """``callbacks`` with skorch's ``ProgressBar`` as :class:`EpochProgress`
+    (same parameters, same name)."""
+    adapted = []
+    for callback in callbacks:
+        name, instance = callback if isinstance(callback, tuple) else (None, callback)
+        if instance is ProgressBar:
+            instance = ProgressBar()
+        if type(instance) is ProgressBar:
+            name = name or "ProgressBar"
+            callback = (name, EpochProgress(**instance.get_params()))
+        adapted.append(callback)
+    return adapted
 
 
 def _defer_loss_values(device):

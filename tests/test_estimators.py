@@ -1,5 +1,6 @@
 """The estimators inside scikit-learn's tools, their outputs and their errors."""
 
+import io
 import pickle
 import platform
 
@@ -14,7 +15,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
-from skorch.callbacks import Callback, EarlyStopping, EpochScoring
+from skorch.callbacks import Callback, EarlyStopping, EpochScoring, ProgressBar
 
 from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor, _net
 
@@ -287,6 +288,32 @@ def test_verbose_prints_the_epoch_table(capsys):
     assert "train_loss" in out and "epoch" in out
     DeepFMClassifier(**{**FAST, "max_epochs": 2}).fit(X, y)
     assert capsys.readouterr().out == ""
+
+
+def test_progress_bar_in_a_log_writes_one_line_per_epoch(capsys):
+    X, y = make_categorical(n_samples=1500)
+    settings = {**FAST, "max_epochs": 3, "batch_size": 64}
+    DeepFMClassifier(callbacks=[ProgressBar()], **settings).fit(X, y)
+    err = capsys.readouterr().err  # captured: not a terminal
+    assert "\r" not in err
+    lines = err.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["epoch 1", "epoch 2", "epoch 3"]
+    assert all("100%" in line and "valid_loss=" in line for line in lines)
+
+
+def test_progress_bar_on_a_terminal_is_skorchs(monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    X, y = make_categorical(n_samples=1500)
+    settings = {**FAST, "max_epochs": 2, "batch_size": 64}
+    model = DeepFMClassifier(callbacks=[("bar", ProgressBar)], **settings).fit(X, y)
+    assert isinstance(dict(model.net_.callbacks_)["bar"], ProgressBar)
+    drawn = terminal.getvalue()
+    assert "\r" in drawn and "epoch 1:" not in drawn  # tqdm's bar, redrawn
 
 
 def test_cuda_requested_without_cuda_is_a_clear_error():
