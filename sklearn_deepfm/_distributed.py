@@ -158,6 +158,7 @@ def _sparse_mean(param, world):
             param.new_zeros((1, 0), dtype=torch.int64),
             param.new_zeros((0, *param.shape[1:])),
             param.shape,
+            check_invariants=True,
         )
     rows, values = grad._indices()[0], grad._values()
     counts = [rows.new_zeros(1) for _ in range(world)]
@@ -174,7 +175,9 @@ def _sparse_mean(param, world):
     dist.all_gather(all_values, padded_values)
     rows = torch.cat([r[:n] for r, n in zip(all_rows, counts, strict=True)])
     values = torch.cat([v[:n] for v, n in zip(all_values, counts, strict=True)])
-    mean = torch.sparse_coo_tensor(rows.unsqueeze(0), values / world, param.shape)
+    mean = torch.sparse_coo_tensor(
+        rows.unsqueeze(0), values / world, param.shape, check_invariants=True
+    )
     return mean.coalesce()
 
 
