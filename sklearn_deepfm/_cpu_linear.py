@@ -12,8 +12,7 @@ as much (``benchmarks/cpu_matmul.py``).
 :class:`Linear` is ``nn.Linear`` whose float32 CPU forward and backward use
 oneDNN where :func:`onednn_float32` says so, and ``F.linear`` everywhere
 else: on Intel processors (where MKL is as fast), on other devices, under
-autocast (the bfloat16 deep part), in a torch.distributed process group,
-for other dtypes, for an empty batch,
+autocast (the bfloat16 deep part), for other dtypes, for an empty batch,
 and inside TorchScript, tracing, ``torch.export`` and ``torch.compile``, whose graphs
 keep the portable ``aten.linear``.
 
@@ -57,19 +56,9 @@ def _applies(x, weight):
         and x.dim() == 2
         and x.shape[0] > 0
         and not torch.is_autocast_enabled("cpu")
-        and not _process_group()
         and onednn_float32()
         and _product_agrees()
     )
-
-
-def _process_group():
-    """Whether this process is in a torch.distributed group.  Two-process
-    gloo training with the oneDNN products corrupted the heap in about one
-    run in ten (glibc aborts in gloo's allreduce: "malloc(): unaligned tcache
-    chunk detected"), and never in 16 runs without them; the cause is not
-    found, so distributed training keeps F.linear."""
-    return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
 def _operator():

@@ -92,6 +92,7 @@ dist.destroy_process_group()
 """
 
 
+@pytest.mark.slow
 def test_every_process_of_a_torchrun_job_exits_cleanly(tmp_path):
     """Back to back, both processes of the guide's script exit with code 0,
     with nothing of fit's still pending when the interpreter shuts down."""
@@ -134,6 +135,7 @@ def one_process():
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name", ["classifier", "regressor", "multiclass", "sparse", "stream", "tiny shard"]
 )
@@ -144,6 +146,7 @@ def test_every_rank_ends_with_the_same_parameters(two_processes, name):
         assert_array_equal(first[key], second[key], err_msg=key)
 
 
+@pytest.mark.slow
 def test_classes_and_sparse_fields_are_those_of_all_rows(two_processes):
     X, _, _ = worker.make_data()
     expected_fields = infer_sparse_fields(
@@ -154,12 +157,14 @@ def test_classes_and_sparse_fields_are_those_of_all_rows(two_processes):
         assert_array_equal(rank["sparse"]["fields"], expected_fields)
 
 
+@pytest.mark.slow
 def test_every_rank_takes_the_same_decisions(two_processes):
     first, second = (rank["classifier"] for rank in two_processes)
     assert first["history"] == second["history"]  # losses, best epoch
     assert (first["C"], first["kept"]) == (second["C"], second["kept"])
 
 
+@pytest.mark.slow
 def test_quality_matches_one_process_on_all_rows(two_processes, one_process):
     X_test, y_test, target_test = worker.make_data(4000, seed=1)
     # saved on rank 0, loaded here, a process without a process group
@@ -178,6 +183,7 @@ def test_quality_matches_one_process_on_all_rows(two_processes, one_process):
     )
 
 
+@pytest.mark.slow
 def test_vocabulary_is_that_of_one_process_on_all_rows(two_processes, one_process):
     expected = one_process["classifier"].input_layout_
     for rank in two_processes:
@@ -191,6 +197,7 @@ def test_vocabulary_is_that_of_one_process_on_all_rows(two_processes, one_proces
                 assert_allclose([field.mean, field.scale], [single.mean, single.scale])
 
 
+@pytest.mark.slow
 def test_a_category_seen_only_on_rank_1_is_known_to_rank_0(two_processes):
     site = two_processes[0]["classifier"]["layout"].fields[0]
     assert "only_on_1" in site.categories
@@ -205,6 +212,7 @@ def test_a_category_seen_only_on_rank_1_is_known_to_rank_0(two_processes):
         assert "late" in rank["stream"]["layout"].fields[0].categories
 
 
+@pytest.mark.slow
 def test_ranks_reading_a_column_differently_both_raise(two_processes):
     for rank in two_processes:
         assert "categorical_features" in rank["disagreement"]
@@ -227,8 +235,6 @@ def test_a_group_of_one_process_changes_nothing(tmp_path):
         "gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1
     )
     try:
-        # both fits in the group: inside one, the MLP's products take the same
-        # kernels (F.linear; see sklearn_deepfm._cpu_linear._process_group)
         alone = DeepFMClassifier(**FAST).fit(X, y).predict_proba(X)
         shared = DeepFMClassifier(distributed=True, **FAST).fit(X, y).predict_proba(X)
     finally:
@@ -292,11 +298,13 @@ def _same_search(search, expected):
     )
 
 
+@pytest.mark.slow
 def test_search_on_loky_processes(sequential_search):
     with parallel_backend("loky"):
         _same_search(_search(n_jobs=2), sequential_search)
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_search_on_a_dask_cluster(sequential_search):
     distributed = pytest.importorskip("distributed")
@@ -310,6 +318,7 @@ def test_search_on_a_dask_cluster(sequential_search):
         _same_search(_search(n_jobs=-1), sequential_search)
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_search_on_ray(sequential_search):
     ray = pytest.importorskip("ray")
