@@ -24,7 +24,7 @@ from ._explain import Explanation, field_attributions
 from ._linear import design_matrix, fit_linear
 from ._linear_lbfgs import fit_linear_shared
 from ._model import DeepFM
-from ._net import DeepFMNet, predict_rows
+from ._net import DeepFMNet, adapt_callbacks, predict_rows
 from ._optim import DenseSparseAdam
 from ._persistence import plain_state, restore
 from ._schedule import TrainingSchedule
@@ -360,7 +360,7 @@ class BaseDeepFM(BaseEstimator):
                     f"callbacks must be skorch callbacks or (name, callback) tuples, "
                     f"got {callback!r}."
                 )
-        return callbacks
+        return adapt_callbacks(callbacks)
 
     def _warm(self):
         return self.warm_start and hasattr(self, "net_")
@@ -436,7 +436,11 @@ class BaseDeepFM(BaseEstimator):
                         _at_most(train, LINEAR_MAX_ROWS, split_seed),
                         _at_most(valid, LINEAR_MAX_ROWS, split_seed),
                     )
-            self.net_.partial_fit((train, valid) if valid is not None else train)
+            try:
+                self.net_.partial_fit((train, valid) if valid is not None else train)
+            except KeyboardInterrupt:
+                self._keep_interrupted()
+                raise
         self.interactions_kept_ = True
         if valid is not None:
             self.interactions_kept_ = self.net_.keep_interactions(valid)
@@ -469,9 +473,19 @@ class BaseDeepFM(BaseEstimator):
             cuda_devices = [device.index or 0] if device.type == "cuda" else []
             with torch.random.fork_rng(devices=cuda_devices):
                 torch.manual_seed(seed)
-                self.net_.partial_fit(dataset, epochs=1)
+                try:
+                    self.net_.partial_fit(dataset, epochs=1)
+                except KeyboardInterrupt:
+                    self._keep_interrupted()
+                    raise
         self.history_ = self.net_.history
         return self
+
+    def _keep_interrupted(self):
+        """After Ctrl-C: the model predicts with what training has done so far
+        (the best epoch's weights under the training schedule)."""
+        self.interactions_kept_ = not self.net_.linear_only()
+        self.history_ = self.net_.history
 
     def _partial_fit_seed(self):
         """A seed for this call, from random_state and the number of calls."""

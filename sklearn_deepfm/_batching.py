@@ -262,8 +262,8 @@ class StepBatchIterator(BatchIterator):
     number of steps whatever its number of rows.  Each batch carries
     ``step_scale = world_size / step_rows[k]`` per row: summing a batch's
     losses times it, then averaging the gradients over the processes (as
-    DistributedDataParallel does), gives the gradient of the mean loss over
-    the rows of step ``k`` of all processes.
+    the net does after every backward pass), gives the gradient of the mean
+    loss over the rows of step ``k`` of all processes.
 
     Parameters
     ----------

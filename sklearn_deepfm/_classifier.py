@@ -165,12 +165,11 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         the same model, the one ``fit`` would make of all rows (see the user
         guide, "Scaling out").  The categories, classes and numeric scaling
         are gathered from every shard; the first-order part is solved on all
-        rows; gradients are averaged at every step by
-        :class:`~torch.nn.parallel.DistributedDataParallel`; early stopping
-        decides on the validation rows of all processes.  ``batch_size`` is
-        then the rows of one step over all processes.  True raises an error
-        when no process group is initialised and changes nothing in a group
-        of one process.
+        rows; gradients are averaged over the processes at every step;
+        early stopping decides on the validation rows of all processes.
+        ``batch_size`` is then the rows of one step over all processes.  True
+        raises an error when no process group is initialised and changes
+        nothing in a group of one process.
     callbacks : list of skorch callbacks, default=None
         Extra skorch callbacks (instances or ``(name, callback)`` tuples).
     random_state : int, RandomState instance or None, default=None

@@ -12,13 +12,20 @@ as much (``benchmarks/cpu_matmul.py``).
 :class:`Linear` is ``nn.Linear`` whose float32 CPU forward and backward use
 oneDNN where :func:`onednn_float32` says so, and ``F.linear`` everywhere
 else: on Intel processors (where MKL is as fast), on other devices, under
-autocast (the bfloat16 deep part), in a torch.distributed process group,
-for other dtypes, for an empty batch,
+autocast (the bfloat16 deep part), for other dtypes, for an empty batch,
 and inside TorchScript, tracing, ``torch.export`` and ``torch.compile``, whose graphs
 keep the portable ``aten.linear``.
+
+The product is PyTorch's private operator ``torch.ops.mkldnn._linear_pointwise``,
+whose contract is not documented: it reads the bias as contiguous (a strided
+bias gives wrong sums, an expanded one reads past its buffer).
+:func:`_product` gives it a contiguous bias and matrices in the layouts that
+:func:`_product_agrees` checks against ``F.linear`` once per process; where the
+operator is missing or disagrees, the layers keep ``F.linear``.
 """
 
 import functools
+import itertools
 import platform
 
 import torch
@@ -49,23 +56,69 @@ def _applies(x, weight):
         and x.dim() == 2
         and x.shape[0] > 0
         and not torch.is_autocast_enabled("cpu")
-        and not _process_group()
         and onednn_float32()
+        and _product_agrees()
     )
 
 
-def _process_group():
-    """Whether this process is in a torch.distributed group.  Two-process
-    gloo training with the oneDNN products corrupted the heap in about one
-    run in ten (glibc aborts in gloo's allreduce: "malloc(): unaligned tcache
-    chunk detected"), and never in 16 runs without them; the cause is not
-    found, so distributed training keeps F.linear."""
-    return torch.distributed.is_available() and torch.distributed.is_initialized()
+def _operator():
+    """oneDNN's fused linear operator, or None where this PyTorch lacks it."""
+    try:
+        return torch.ops.mkldnn._linear_pointwise
+    except (AttributeError, RuntimeError):
+        return None
 
 
 def _product(x, weight, bias=None):
-    """``x @ weight.T + bias`` by oneDNN (``weight``: (out, in))."""
-    return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+    """``x @ weight.T + bias`` by oneDNN (``weight``: (out, in), both 2-D)."""
+    if not _major(x):
+        x = x.contiguous()
+    if not _major(weight):
+        weight = weight.contiguous()
+    if bias is not None and not bias.is_contiguous():
+        bias = bias.contiguous()
+    return _operator()(x, weight, bias, "none", [], "")
+
+
+def _major(matrix):
+    """Whether ``matrix`` is row- or column-major, rows or columns possibly
+    padded: the layouts :func:`_product_agrees` checks (the backward pass
+    multiplies transposed views)."""
+    (rows, cols), (row_stride, col_stride) = matrix.shape, matrix.stride()
+    return (col_stride == 1 and row_stride >= cols) or (
+        row_stride == 1 and col_stride >= rows
+    )
+
+
+@functools.cache
+def _product_agrees():
+    """Whether :func:`_product` gives ``F.linear``'s results on this PyTorch,
+    on small products in every layout it is given, with and without a bias:
+    a guard on the private operator's semantics."""
+    if _operator() is None:
+        return False
+    generator = torch.Generator().manual_seed(0)
+
+    def matrix(rows, cols, layout):
+        if layout == "rows":
+            return torch.randn(rows, cols, generator=generator)
+        if layout == "columns":
+            return torch.randn(cols, rows, generator=generator).t()
+        return torch.randn(rows, 2 * cols, generator=generator)[:, :cols]
+
+    layouts = ("rows", "columns", "padded")
+    try:
+        for x_layout, weight_layout in itertools.product(layouts, layouts):
+            x, weight = matrix(9, 13, x_layout), matrix(5, 13, weight_layout)
+            bias = torch.randn(10, generator=generator)[::2]
+            for b in (None, bias):
+                if not torch.allclose(
+                    _product(x, weight, b), F.linear(x, weight, b), atol=1e-5
+                ):
+                    return False
+    except RuntimeError:
+        return False
+    return True
 
 
 class _OneDNNLinear(torch.autograd.Function):

@@ -2,20 +2,24 @@
 
 skorch owns the training loop, callbacks, history and device handling; this
 subclass only replaces the data path (slicing encoded arrays instead of
-skorch's per-row, densifying Dataset) and weights the loss per sample.
+skorch's per-row, densifying Dataset), weights the loss per sample, and lets
+a ``KeyboardInterrupt`` (Ctrl-C) reach the caller, where skorch would end
+training quietly.
 """
 
 import copy
 import re
 import sys
+import time
 
 import numpy as np
 import torch
 from sklearn.utils import ClassifierTags
 from skorch import NeuralNet
-from skorch.callbacks import PassthroughScoring, PrintLog
+from skorch.callbacks import Callback, PassthroughScoring, PrintLog, ProgressBar
 from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
+from tqdm import tqdm
 
 from . import _distributed
 from ._batching import (
@@ -24,6 +28,7 @@ from ._batching import (
     RegularRows,
     StepBatchIterator,
 )
+from ._schedule import StopTraining
 
 # Rows per padding block at prediction; a multiple of every CPU GEMM tile height.
 PAD_ROWS = 64
@@ -91,6 +96,87 @@ class EpochTable(PrintLog):
         return text
 
 
+class _Interrupted(BaseException):
+    """Carries a ``KeyboardInterrupt`` (as its ``__cause__``) through
+    skorch's ``partial_fit``, which would take it for the end of training."""
+
+
+def _raised_by_callback(error):
+    """Whether ``error`` was raised by a skorch callback's ``on_epoch_end``
+    itself (skorch's way for a callback, such as ``EarlyStopping``, to end
+    training) rather than by a signal arriving anywhere else."""
+    traceback = error.__traceback__
+    if traceback is None:
+        return False
+    while traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    frame = traceback.tb_frame
+    return frame.f_code.co_name == "on_epoch_end" and isinstance(
+        frame.f_locals.get("self"), Callback
+    )
+
+
+class EpochProgress(ProgressBar):
+    """skorch's ``ProgressBar``; when its stream (standard error) is not a
+    terminal, as in a log file, one line per epoch (the bar as it stands at
+    the epoch's end) instead of a bar redrawn with carriage returns."""
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        self.plain_ = not self._use_notebook() and not _is_terminal(sys.stderr)
+        if not self.plain_:
+            super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
+            return
+        total = self.batches_per_epoch
+        if total == "auto":
+            total = self._get_batches_per_epoch(net, dataset_train, dataset_valid)
+        elif total == "count":
+            total = len(net.history[-2, "batches"]) if len(net.history) > 1 else None
+        self.total_, self.done_, self.start_ = total, 0, time.perf_counter()
+
+    def on_batch_end(self, net, **kwargs):
+        if not self.plain_:
+            super().on_batch_end(net, **kwargs)
+        else:
+            self.done_ += 1
+
+    def on_epoch_end(self, net, **kwargs):
+        if not self.plain_:
+            super().on_epoch_end(net, **kwargs)
+            return
+        postfix = ", ".join(
+            f"{key}={value:.3g}" for key, value in self._get_postfix_dict(net).items()
+        )
+        line = tqdm.format_meter(
+            self.done_,
+            self.total_,
+            time.perf_counter() - self.start_,
+            ascii=True,
+            prefix=f"epoch {len(net.history)}",
+            postfix=postfix or None,
+        )
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+def _is_terminal(stream):
+    return getattr(stream, "isatty", lambda: False)()
+
+
+def adapt_callbacks(callbacks):
+    """``callbacks`` with skorch's ``ProgressBar`` as :class:`EpochProgress`
+    (same parameters, same name)."""
+    adapted = []
+    for callback in callbacks:
+        name, instance = callback if isinstance(callback, tuple) else (None, callback)
+        if instance is ProgressBar:
+            instance = ProgressBar()
+        if type(instance) is ProgressBar:
+            name = name or "ProgressBar"
+            callback = (name, EpochProgress(**instance.get_params()))
+        adapted.append(callback)
+    return adapted
+
+
 def _defer_loss_values(device):
     """Whether to read the batch losses back once per epoch instead of once
     per batch: on CUDA, where reading one waits for the device."""
@@ -109,9 +195,9 @@ class DeepFMNet(NeuralNet):
     distributed : bool
         Whether the processes of torch.distributed's default process group
         train this net together (see :mod:`~sklearn_deepfm._distributed`):
-        the module is wrapped in DistributedDataParallel while training,
-        every process takes the same number of steps per epoch, and the
-        epoch losses and ``keep_interactions`` are reduced over them.
+        every step's gradients are averaged over them, every process takes
+        the same number of steps per epoch, and the epoch losses and
+        ``keep_interactions`` are reduced over them.
     **kwargs
         Passed to :class:`skorch.NeuralNet`.  The criterion must be built
         with ``reduction='none'``.
@@ -225,11 +311,7 @@ class DeepFMNet(NeuralNet):
 
     def infer(self, x, **fit_params):
         x = {key: value for key, value in x.items() if key not in BATCH_ONLY}
-        replicas = getattr(self, "replicas_", None)
-        if replicas is None or not torch.is_grad_enabled():
-            return super().infer(x, **fit_params)
-        x = to_tensor(x, device=self.device)
-        return replicas(**self._merge_x_and_fit_params(x, fit_params))
+        return super().infer(x, **fit_params)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Mean of the per-sample losses times the (mean-one) sample weights."""
@@ -242,29 +324,57 @@ class DeepFMNet(NeuralNet):
 
     # training on several processes -------------------------------------------
     def partial_fit(self, X, y=None, classes=None, **fit_params):
-        """skorch's ``partial_fit``; when distributed, the module trains
-        wrapped in DistributedDataParallel, which averages the gradients of
-        every step over the processes."""
-        if not self.distributed:
-            return super().partial_fit(X, y, classes, **fit_params)
-        if not self.initialized_:
-            self.initialize()
-        # a plain attribute, not a component skorch would register and pickle
-        replicas = _distributed.wrap(self.module_, torch.device(self.device))
-        object.__setattr__(self, "replicas_", replicas)
+        """skorch's ``partial_fit``, from which a ``KeyboardInterrupt``
+        (Ctrl-C) reaches the caller after the callbacks' ``on_train_end``
+        (the training schedule then restores the best epoch's weights).
+
+        When distributed, every process starts from process 0's module and
+        every step's gradients are averaged over the processes (see
+        :meth:`train_step_single`).
+        """
+        if self.distributed:
+            if not self.initialized_:
+                self.initialize()
+            _distributed.share_module(self.module_)
         try:
             super().partial_fit(X, y, classes, **fit_params)
-        finally:
-            object.__delattr__(self, "replicas_")
-        _distributed.broadcast_buffers(self.module_)
-        return self
+        except _Interrupted as interrupted:
+            interrupt = interrupted.__cause__
+        else:
+            if self.distributed:
+                _distributed.broadcast_buffers(self.module_)
+            return self
+        self.notify("on_train_end", X=X, y=y)
+        raise interrupt
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        """skorch's loop; a callback's :class:`StopTraining` ends it, and a
+        ``KeyboardInterrupt`` leaves as :class:`_Interrupted`."""
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except StopTraining:
+            return self
+        except KeyboardInterrupt as interrupt:
+            raise _Interrupted from interrupt
+
+    def notify(self, method_name, **cb_kwargs):
+        """skorch's callback dispatch; a ``KeyboardInterrupt`` that a
+        callback's ``on_epoch_end`` raises itself (skorch's ``EarlyStopping``)
+        ends training as :class:`StopTraining` does."""
+        try:
+            super().notify(method_name, **cb_kwargs)
+        except KeyboardInterrupt as stop:
+            if method_name == "on_epoch_end" and _raised_by_callback(stop):
+                raise StopTraining from stop
+            raise
 
     def train_step_single(self, batch, **fit_params):
         """skorch's step; when distributed, the gradient is that of this
         process's share of the mean loss over the step's rows of all
         processes (each batch carries the share per row as ``step_scale``),
-        and the loss recorded is the mean over this process's rows."""
-        if getattr(self, "replicas_", None) is None:
+        averaged over the processes before the optimizer's step, and the
+        loss recorded is the mean over this process's rows."""
+        if not self.distributed:
             return super().train_step_single(batch, **fit_params)
         self._set_training(True)
         Xi, yi = unpack_data(batch)
@@ -272,8 +382,24 @@ class DeepFMNet(NeuralNet):
         losses = self._weighted_losses(y_pred, yi, Xi)
         scale = to_tensor(Xi["step_scale"], device=self.device)
         (losses * scale).sum().backward()
+        _distributed.average_gradients(*self._trained_parameters())
         loss = losses.detach().sum() / max(losses.numel(), 1)
         return {"loss": loss, "y_pred": y_pred}
+
+    def _trained_parameters(self):
+        """(dense, sparse): the parameters that training updates, by the
+        layout of their gradients."""
+        sparse_tables = {
+            id(module.weight)
+            for module in self.module_.modules()
+            if isinstance(module, torch.nn.Embedding) and module.sparse
+        }
+        dense, sparse = [], []
+        for parameter in self.module_.parameters():
+            if parameter.requires_grad:
+                is_sparse = id(parameter) in sparse_tables
+                (sparse if is_sparse else dense).append(parameter)
+        return dense, sparse
 
     # what the estimators ask of the module ----------------------------------
     def set_linear(self, weight, bias):

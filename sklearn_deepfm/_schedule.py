@@ -11,11 +11,19 @@ near zero, so training starts from the linear model.  Then:
 
 Whether the restored interactions are kept at all is decided afterwards on
 the same validation rows (:meth:`~sklearn_deepfm._net.DeepFMNet.keep_interactions`).
+
+Training ends by :class:`StopTraining`, not by skorch's ``KeyboardInterrupt``:
+the net lets a ``KeyboardInterrupt`` (the user's Ctrl-C) reach the caller.
 """
 
 import copy
 
 from skorch.callbacks import Callback
+
+
+class StopTraining(Exception):
+    """Raised by a callback's ``on_epoch_end`` to end training after this
+    epoch; the net catches it and ends training as after the last epoch."""
 
 
 class TrainingSchedule(Callback):
@@ -63,7 +71,7 @@ class TrainingSchedule(Callback):
         for group in net.optimizer_.param_groups:
             group["lr"] *= self.factor
         if self.misses_ >= self.patience:
-            raise KeyboardInterrupt  # skorch's way to end training cleanly
+            raise StopTraining
 
     def on_train_end(self, net, **kwargs):
         if self.best_state_ is not None:

@@ -36,11 +36,15 @@ part) is exported in float32.  Outputs are float64 when the first input is.
 A DataFrame becomes one ONNX input per column (skl2onnx's rule): feed each
 column as an array of shape ``(n_samples, 1)``; string columns as ``str``
 values, with missing values as any string that is not a category (such as
-``""``).
+``""``).  skl2onnx renames the columns whose names are not identifiers
+(``education-num`` becomes the input ``education_num``): :func:`onnx_inputs`
+builds onnxruntime's inputs from a DataFrame under its own column names.
 """
 
+import re
+
 import numpy as np
-from onnx import TensorProto, numpy_helper
+from onnx import TensorProto, helper, numpy_helper
 from skl2onnx import update_registered_converter
 from skl2onnx.common.data_types import (
     BooleanTensorType,
@@ -56,7 +60,7 @@ from ._classifier import DeepFMClassifier
 from ._layout import CATEGORICAL, INDICATOR, MULTIVALUED
 from ._regressor import DeepFMRegressor
 
-__all__ = []
+__all__ = ["onnx_inputs"]
 
 # Operators whose axes arrive as an input (ReduceSum) need opset 13.
 MIN_OPSET = 13
@@ -675,3 +679,106 @@ update_registered_converter(
     _regressor_shapes,
     _convert_regressor,
 )
+
+
+def onnx_inputs(X, model):
+    """onnxruntime's inputs for the rows of a DataFrame, by its own column names.
+
+    skl2onnx converts a model fitted on a DataFrame into a graph with one
+    input per column, in the order of the columns, each named after its
+    column made an identifier (``education-num`` becomes ``education_num``,
+    ``2nd`` becomes ``_2nd``).  This gives every column of ``X`` to the input
+    of the same position, as an array of shape ``(n_samples, 1)`` of the
+    input's type: numbers cast to it, strings as ``str`` objects, and a
+    missing string (None or NaN) as ``""``, which the graph reads as the
+    unknown category, as ``predict`` reads a missing value.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        Rows with the columns of the DataFrame the model was converted from
+        (``feature_names_in_``), in the same order.
+    model : onnx.ModelProto or onnxruntime.InferenceSession
+        The converted graph, or a session running it.
+
+    Returns
+    -------
+    dict of str to ndarray
+        The inputs of ``session.run(None, inputs)``.
+
+    Examples
+    --------
+    >>> import onnxruntime as ort
+    >>> from skl2onnx import to_onnx
+    >>> from sklearn_deepfm import DeepFMClassifier
+    >>> from sklearn_deepfm.onnx import onnx_inputs
+    >>> from sklearn_deepfm.datasets import load_adult
+    >>> X, y = load_adult(return_X_y=True)
+    >>> X = X[["age", "education-num", "occupation"]][:2000]
+    >>> model = DeepFMClassifier(max_epochs=2, random_state=0).fit(X, y[:2000])
+    >>> onx = to_onnx(model, X[:1], options={"zipmap": False})
+    >>> [i.name for i in onx.graph.input]
+    ['age', 'education_num', 'occupation']
+    >>> session = ort.InferenceSession(
+    ...     onx.SerializeToString(), providers=["CPUExecutionProvider"]
+    ... )
+    >>> label, probabilities = session.run(None, onnx_inputs(X[:5], session))
+    """
+    inputs = _graph_inputs(model)
+    columns = [str(column) for column in X.columns]
+    if len(columns) != len(inputs) or not all(
+        _onnx_name_of(column, name)
+        for column, (name, _) in zip(columns, inputs, strict=True)
+    ):
+        raise ValueError(
+            f"X has the columns {columns} and the graph the inputs "
+            f"{[name for name, _ in inputs]}: pass the columns the model was "
+            "converted from (feature_names_in_), in the same order."
+        )
+    feeds = {}
+    for (name, dtype), column in zip(inputs, X.columns, strict=True):
+        values = X[column].to_numpy()
+        if dtype is object:
+            values = np.array(
+                ["" if _missing(value) else str(value) for value in values],
+                dtype=object,
+            )
+        else:
+            values = values.astype(dtype)
+        feeds[name] = values.reshape(-1, 1)
+    return feeds
+
+
+def _graph_inputs(model):
+    """(name, numpy dtype; object for strings) of every input of ``model``."""
+    if hasattr(model, "get_inputs"):  # an onnxruntime session
+        kinds = {
+            "tensor(string)": object,
+            "tensor(float)": np.float32,
+            "tensor(double)": np.float64,
+            "tensor(int64)": np.int64,
+            "tensor(int32)": np.int32,
+            "tensor(bool)": np.bool_,
+        }
+        return [(i.name, kinds[i.type]) for i in model.get_inputs()]
+    inputs = []
+    for i in model.graph.input:
+        kind = i.type.tensor_type.elem_type
+        if kind == TensorProto.STRING:
+            inputs.append((i.name, object))
+        else:
+            inputs.append((i.name, helper.tensor_dtype_to_np_dtype(kind)))
+    return inputs
+
+
+def _onnx_name_of(column, name):
+    """Whether ``name`` is skl2onnx's input name for ``column``: the column
+    made an identifier, with a number appended when that name was taken."""
+    identifier = re.sub(r"[^\w+]", "_", column)
+    if re.match("^[0-9]", identifier):
+        identifier = "_" + identifier
+    return name == column or re.fullmatch(re.escape(identifier) + "[0-9]*", name)
+
+
+def _missing(value):
+    return value is None or (isinstance(value, float) and np.isnan(value))

@@ -6,7 +6,6 @@ this rank's shard with ``distributed=True`` and pickles what the test
 compares into ``OUT_DIR/rank<RANK>.pkl``.
 """
 
-import os
 import pickle
 import sys
 from pathlib import Path
@@ -181,14 +180,6 @@ def main(rank, world_size, port, out_dir):
         dist.destroy_process_group()
     with open(Path(out_dir) / f"rank{rank}.pkl", "wb") as file:
         pickle.dump(out, file)
-    # Skip the interpreter's finalization: a gloo worker thread may still
-    # release a finished collective's tensors then, and taking the GIL during
-    # finalization aborts the process ("terminate called without an active
-    # exception") after all the work is done and saved; a known PyTorch issue
-    # (pytorch/pytorch#190489, #179291), seen here in about one run in four.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -70,6 +70,61 @@ def two_processes(tmp_path_factory):
     return [pickle.loads((out / f"rank{r}.pkl").read_bytes()) for r in range(2)]
 
 
+# The scaling guide's train.py, on fewer rows and epochs.
+GUIDE_SCRIPT = """
+import joblib
+import numpy as np
+import torch.distributed as dist
+from sklearn_deepfm import DeepFMClassifier
+from sklearn_deepfm.datasets import make_ctr_classification
+
+dist.init_process_group("gloo")
+rank, world_size = dist.get_rank(), dist.get_world_size()
+X, y = make_ctr_classification(n_samples=1_000, n_fields=4, random_state=0)
+rows = np.array_split(np.arange(len(y)), world_size)[rank]
+model = DeepFMClassifier(
+    distributed=True, n_jobs=1, random_state=0, hidden_units=(32,), max_epochs=3
+)
+model.fit(X[rows], y[rows])
+if rank == 0:
+    joblib.dump(model, "deepfm.joblib")
+dist.destroy_process_group()
+"""
+
+
+@pytest.mark.slow
+def test_every_process_of_a_torchrun_job_exits_cleanly(tmp_path):
+    """Back to back, both processes of the guide's script exit with code 0,
+    with nothing of fit's still pending when the interpreter shuts down."""
+    if not dist.is_gloo_available():
+        pytest.skip("torch.distributed has no gloo backend")
+    script = tmp_path / "train.py"
+    script.write_text(GUIDE_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(WORKER.parents[1]), *filter(None, [env.get("PYTHONPATH")])]
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(script),
+    ]
+    for _ in range(5):
+        run = subprocess.run(
+            command,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+        assert run.returncode == 0, run.stdout + run.stderr
+    assert (tmp_path / "deepfm.joblib").exists()
+
+
 @pytest.fixture(scope="module")
 def one_process():
     """The same estimators fitted by one process on the union of the shards."""
@@ -80,6 +135,7 @@ def one_process():
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name",
     [
@@ -100,6 +156,7 @@ def test_every_rank_ends_with_the_same_parameters(two_processes, name):
         assert_array_equal(first[key], second[key], err_msg=key)
 
 
+@pytest.mark.slow
 def test_classes_and_sparse_fields_are_those_of_all_rows(two_processes):
     X, _, _ = worker.make_data()
     expected_fields = infer_sparse_fields(
@@ -110,12 +167,14 @@ def test_classes_and_sparse_fields_are_those_of_all_rows(two_processes):
         assert_array_equal(rank["sparse"]["fields"], expected_fields)
 
 
+@pytest.mark.slow
 def test_every_rank_takes_the_same_decisions(two_processes):
     first, second = (rank["classifier"] for rank in two_processes)
     assert first["history"] == second["history"]  # losses, best epoch
     assert (first["C"], first["kept"]) == (second["C"], second["kept"])
 
 
+@pytest.mark.slow
 def test_quality_matches_one_process_on_all_rows(two_processes, one_process):
     X_test, y_test, target_test = worker.make_data(4000, seed=1)
     # saved on rank 0, loaded here, a process without a process group
@@ -134,6 +193,7 @@ def test_quality_matches_one_process_on_all_rows(two_processes, one_process):
     )
 
 
+@pytest.mark.slow
 def test_vocabulary_is_that_of_one_process_on_all_rows(two_processes, one_process):
     expected = one_process["classifier"].input_layout_
     for rank in two_processes:
@@ -147,6 +207,7 @@ def test_vocabulary_is_that_of_one_process_on_all_rows(two_processes, one_proces
                 assert_allclose([field.mean, field.scale], [single.mean, single.scale])
 
 
+@pytest.mark.slow
 def test_a_category_seen_only_on_rank_1_is_known_to_rank_0(two_processes):
     site = two_processes[0]["classifier"]["layout"].fields[0]
     assert "only_on_1" in site.categories
@@ -170,6 +231,7 @@ def test_multivalued_fields_are_those_of_all_rows(two_processes):
         assert rank["multi-hot"]["layout"].fields[0].kind == "multivalued"
 
 
+@pytest.mark.slow
 def test_ranks_reading_a_column_differently_both_raise(two_processes):
     for rank in two_processes:
         assert "categorical_features" in rank["disagreement"]
@@ -192,8 +254,6 @@ def test_a_group_of_one_process_changes_nothing(tmp_path):
         "gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1
     )
     try:
-        # both fits in the group: inside one, the MLP's products take the same
-        # kernels (F.linear; see sklearn_deepfm._cpu_linear._process_group)
         alone = DeepFMClassifier(**FAST).fit(X, y)
         shared = DeepFMClassifier(distributed=True, **FAST).fit(X, y)
         assert_array_equal(shared.predict_proba(X), alone.predict_proba(X))
@@ -261,11 +321,13 @@ def _same_search(search, expected):
     )
 
 
+@pytest.mark.slow
 def test_search_on_loky_processes(sequential_search):
     with parallel_backend("loky"):
         _same_search(_search(n_jobs=2), sequential_search)
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_search_on_a_dask_cluster(sequential_search):
     distributed = pytest.importorskip("distributed")
@@ -279,6 +341,7 @@ def test_search_on_a_dask_cluster(sequential_search):
         _same_search(_search(n_jobs=-1), sequential_search)
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_search_on_ray(sequential_search):
     ray = pytest.importorskip("ray")

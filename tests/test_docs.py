@@ -23,6 +23,7 @@ PAGES = sorted(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES, ids=[page.stem for page in PAGES])
 def test_documentation_code_runs_as_shown(page):
     if page.name in ("inspection.rst", "explaining.rst"):

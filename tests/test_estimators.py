@@ -1,5 +1,6 @@
 """The estimators inside scikit-learn's tools, their outputs and their errors."""
 
+import io
 import pickle
 import platform
 
@@ -14,7 +15,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
-from skorch.callbacks import Callback, EpochScoring
+from skorch.callbacks import Callback, EarlyStopping, EpochScoring, ProgressBar
 
 from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor, _net
 
@@ -188,6 +189,62 @@ def test_early_stopping_stops_n_iter_no_change_epochs_after_the_best():
     assert history[-1, "interactions_kept"] == model.interactions_kept_
 
 
+class CtrlC(Callback):
+    """Raises KeyboardInterrupt, as Ctrl-C would, in the middle of an epoch."""
+
+    def __init__(self, epoch, batch=2):
+        self.epoch = epoch
+        self.batch = batch
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        batches = net.history[-1, "batches"]
+        if training and len(net.history) == self.epoch and len(batches) == self.batch:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_during_fit_reaches_the_caller_and_keeps_the_epochs_done():
+    X, y = make_categorical(n_samples=2000)
+    settings = {**FAST, "early_stopping": True, "batch_size": 128, "n_jobs": 1}
+    model = DeepFMClassifier(callbacks=[CtrlC(epoch=3)], **settings)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(X, y)
+        assert torch.get_num_threads() == 2  # n_jobs=1 while fitting, restored
+    finally:
+        torch.set_num_threads(before)
+    # two epochs done and the third begun; the schedule restored the best of
+    # the two, which are the weights of a fit of two epochs
+    assert len(model.history_) == 3 and "valid_loss" not in model.history_[-1]
+    two_epochs = DeepFMClassifier(**{**settings, "max_epochs": 2}).fit(X, y)
+    interrupted = model.net_.module_.state_dict()
+    for name, value in two_epochs.net_.module_.state_dict().items():
+        if not name.startswith("linear"):  # refitted when interactions are dropped
+            assert_array_equal(interrupted[name].numpy(), value.numpy(), name)
+    assert model.predict_proba(X).shape == (2000, 2)
+
+
+def test_ctrl_c_during_partial_fit_reaches_the_caller():
+    X, y = make_categorical(n_samples=1000)
+    model = DeepFMClassifier(callbacks=[CtrlC(epoch=2)], batch_size=128, **FAST)
+    model.partial_fit(X, y, classes=[0, 1])  # one pass per call
+    with pytest.raises(KeyboardInterrupt):
+        model.partial_fit(X, y)
+    assert np.isfinite(model.predict_proba(X)).all()
+
+
+def test_skorch_early_stopping_still_ends_training_quietly():
+    # skorch's own EarlyStopping raises KeyboardInterrupt in on_epoch_end:
+    # that is the end of training, not the user's Ctrl-C
+    X, y = make_categorical(n_samples=600)
+    stop = EarlyStopping(monitor="train_loss", patience=1, threshold=10.0)
+    model = DeepFMClassifier(
+        callbacks=[stop], **{**FAST, "max_epochs": 10, "early_stopping": False}
+    ).fit(X, y)
+    assert len(model.history_) == 2
+
+
 def test_without_interactions_the_model_is_the_logistic_regression():
     # first-order data only: the deep part cannot beat the linear part on the
     # validation rows, so the model is a LogisticRegression refitted on all
@@ -231,6 +288,32 @@ def test_verbose_prints_the_epoch_table(capsys):
     assert "train_loss" in out and "epoch" in out
     DeepFMClassifier(**{**FAST, "max_epochs": 2}).fit(X, y)
     assert capsys.readouterr().out == ""
+
+
+def test_progress_bar_in_a_log_writes_one_line_per_epoch(capsys):
+    X, y = make_categorical(n_samples=1500)
+    settings = {**FAST, "max_epochs": 3, "batch_size": 64}
+    DeepFMClassifier(callbacks=[ProgressBar()], **settings).fit(X, y)
+    err = capsys.readouterr().err  # captured: not a terminal
+    assert "\r" not in err
+    lines = err.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["epoch 1", "epoch 2", "epoch 3"]
+    assert all("100%" in line and "valid_loss=" in line for line in lines)
+
+
+def test_progress_bar_on_a_terminal_is_skorchs(monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    X, y = make_categorical(n_samples=1500)
+    settings = {**FAST, "max_epochs": 2, "batch_size": 64}
+    model = DeepFMClassifier(callbacks=[("bar", ProgressBar)], **settings).fit(X, y)
+    assert isinstance(dict(model.net_.callbacks_)["bar"], ProgressBar)
+    drawn = terminal.getvalue()
+    assert "\r" in drawn and "epoch 1:" not in drawn  # tqdm's bar, redrawn
 
 
 def test_cuda_requested_without_cuda_is_a_clear_error():

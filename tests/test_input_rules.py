@@ -2,6 +2,7 @@
 decided made visible, the scikit-learn knobs users reach for, and a clear
 error wherever the input cannot be read."""
 
+import io
 import re
 
 import numpy as np
@@ -211,11 +212,24 @@ def test_verbose_log_to_a_file_has_no_colour_codes(capsys):
     assert not re.search(r"\x1b\[", out)
 
 
-def test_progress_bar_reaches_the_end_of_every_epoch():
+def test_progress_bar_reaches_the_end_of_every_epoch(monkeypatch, capsys):
     X, y = make_categorical(n_samples=1500)
-    model = DeepFMClassifier(
-        callbacks=[ProgressBar()], **{**FAST, "early_stopping": True}
-    ).fit(X, y)
+    settings = {**FAST, "early_stopping": True, "max_epochs": 3}
+    # in a log (standard error captured): one line per epoch
+    model = DeepFMClassifier(callbacks=[ProgressBar()], **settings).fit(X, y)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == len(model.history_)
+    for line in lines:
+        done, total = re.search(r"\| (\d+)/(\d+) \[", line).groups()
+        assert done == total
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    # on a terminal: tqdm's bar
+    monkeypatch.setattr("sys.stderr", Terminal())
+    model = DeepFMClassifier(callbacks=[ProgressBar()], **settings).fit(X, y)
     bar = dict(model.net_.callbacks_)["ProgressBar"].pbar_
     assert bar.total is not None and bar.n == bar.total
 

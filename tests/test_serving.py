@@ -19,7 +19,7 @@ from skorch.exceptions import DeviceWarning
 from skorch.history import History
 
 from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
-from sklearn_deepfm.datasets import make_ctr_classification
+from sklearn_deepfm.datasets import load_adult, make_ctr_classification
 from sklearn_deepfm.export import encode, inference_module, to_torchscript
 
 from .conftest import FAST, make_categorical
@@ -210,6 +210,26 @@ def test_onnx_dataframe_with_strings_numbers_and_booleans():
     X_missing = X_test.copy()
     X_missing.loc[100:199, "city"] = None
     assert_allclose(proba, model.predict_proba(X_missing), atol=ONNX_TOLERANCE)
+
+
+def test_onnx_adult_fed_by_its_own_column_names():
+    _onnx()
+    from sklearn_deepfm.onnx import onnx_inputs
+
+    X, y = load_adult(return_X_y=True)
+    X = X.drop(columns="fnlwgt")  # a quantity that 'auto' would read as codes
+    model = DeepFMClassifier(**_fast()).fit(X[:3000], y[:3000])
+    onx = _convert(model, X[:1], options={"zipmap": False})
+    names = [i.name for i in onx.graph.input]
+    assert "education-num" in X.columns and "education-num" not in names
+    X_test = X[3000:4000].reset_index(drop=True)
+    assert X_test["occupation"].isna().any()  # missing values read as unknown
+    session = _session(onx)
+    for graph in (session, onx):
+        _, proba = session.run(None, onnx_inputs(X_test, graph))
+        assert_allclose(proba, model.predict_proba(X_test), atol=ONNX_TOLERANCE)
+    with pytest.raises(ValueError, match="feature_names_in_"):
+        onnx_inputs(X_test[X_test.columns[::-1]], session)
 
 
 def test_onnx_regressor_on_a_dataframe():

@@ -1,8 +1,12 @@
 """scikit-learn's own estimator checks, run on both estimators."""
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
+
+# Each check fits with the library defaults: together, most of the suite's time.
+pytestmark = pytest.mark.slow
 
 # Mini-batch training visits rows in a shuffled order and normalises the loss
 # per batch, so a row with weight 2 is not the same as that row twice, and a
