@@ -107,12 +107,12 @@ def _sparse_gradients(optimizer, device, shared):
 
 
 # batch_size='auto': about AUTO_BATCH_STEPS steps per epoch, within
-# [AUTO_BATCH_MIN, AUTO_BATCH_MAX] rows.  200 steps (was 50) measured on the
-# quality splits (benchmarks/results/recipe_research.md; 3 splits, 2 for
-# frappe and movielens): test AUC +0.0086 coupon, +0.0040 movielens, +0.0016
-# frappe, +0.0004 adult and avazu, -0.0001 hr, 0 telco.  With 50 steps an
-# epoch, the embeddings of a small table moved too little before the
-# schedule's first learning-rate cut.
+# [AUTO_BATCH_MIN, AUTO_BATCH_MAX] rows.  200 steps (was 50), measured on the
+# five quality splits (benchmarks/results/recipe_research.md): test AUC
+# frappe +0.0033, movielens +0.0035, coupon +0.0012, adult +0.0004, avazu
+# +0.0002, criteo 0, hr -0.0003, telco -0.0009.  With 50 steps an epoch the
+# embeddings of a small table moved little before the schedule's first
+# learning-rate cut.
 AUTO_BATCH_STEPS = 200
 AUTO_BATCH_MIN, AUTO_BATCH_MAX = 64, 1024
 
