@@ -50,9 +50,9 @@ def timed(function):
 
 def deep_scale(model, X, explanation):
     """Mean absolute share of the deep part in ``explanation``: its diagonal
-    less the first-order and within-field FM terms."""
+    less the first-order terms."""
     terms = model.net_.field_terms(EncodedDataset(model._encode(X)))
-    other = (terms["first_order"] + terms["within"]).double().numpy()[..., 0]
+    other = terms["first_order"].double().numpy()[..., 0]
     diagonal = np.diagonal(explanation.interaction_values, axis1=1, axis2=2)
     return float(np.abs(diagonal - other).mean())
 
@@ -172,11 +172,9 @@ def render(result):
         "256-128, float32); medians of "
         f"{result['rounds']} interleaved rounds; {result['date']}.",
         "",
-        "**The machine was busy** (2 cores shared with other jobs): a "
-        "measurement's slowest round took up to "
+        "A measurement's slowest round took up to "
         f"{_scatter(result):.1f} times its fastest.  The ratios are the "
-        "medians [ranges] of the ratios within each round.  Rerun on an "
-        "idle machine.",
+        "medians [ranges] of the ratios within each round.",
         "",
         "`n_permutations='auto'` (the default): "
         + "; ".join(
