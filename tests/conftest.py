@@ -30,3 +30,13 @@ def make_categorical(n_samples=600, n_fields=4, n_categories=6, random_state=0):
 @pytest.fixture
 def categorical_data():
     return make_categorical()
+
+
+def make_first_order(n_samples=3000, random_state=0):
+    """Label-encoded data whose label depends on each field alone: the recipe
+    drops the FM and deep parts on it."""
+    rng = np.random.default_rng(random_state)
+    X = rng.integers(0, 8, size=(n_samples, 4))
+    logit = np.array([-1.0, -0.5, 0.0, 0.3, 0.6, 1.0, -0.2, 0.4])[X].sum(axis=1)
+    y = (rng.random(n_samples) < 1 / (1 + np.exp(-logit))).astype(int)
+    return X, y

@@ -19,7 +19,7 @@ from skorch.callbacks import Callback, EarlyStopping, EpochScoring, ProgressBar
 
 from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor, _net
 
-from .conftest import FAST, make_categorical
+from .conftest import FAST, make_categorical, make_first_order
 
 
 def test_grid_search_over_embedding_dim_in_a_pipeline():
@@ -249,10 +249,7 @@ def test_without_interactions_the_model_is_the_logistic_regression():
     # first-order data only: the deep part cannot beat the linear part on the
     # validation rows, so the model is a LogisticRegression refitted on all
     # rows with the chosen C, on the same one-hot features
-    rng = np.random.default_rng(0)
-    X = rng.integers(0, 8, size=(3000, 4))
-    logit = np.array([-1.0, -0.5, 0.0, 0.3, 0.6, 1.0, -0.2, 0.4])[X].sum(axis=1)
-    y = (rng.random(3000) < 1 / (1 + np.exp(-logit))).astype(int)
+    X, y = make_first_order()
     model = DeepFMClassifier(hidden_units=(32,), random_state=0).fit(X, y)
     assert model.interactions_kept_ is False
     assert model.linear_C_ in (0.03, 0.1, 0.3, 1.0, 3.0)

@@ -18,7 +18,7 @@ from sklearn.preprocessing import OneHotEncoder
 from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor, Explanation
 from sklearn_deepfm.export import encode
 
-from .conftest import FAST, make_categorical
+from .conftest import FAST, make_categorical, make_first_order
 
 # the FM and deep parts trained on every row, kept whatever the validation says
 KEEP = {**FAST, "early_stopping": False}
@@ -298,10 +298,7 @@ def test_planted_pair_ranks_first_by_mean_absolute_pair_term():
 
 def test_model_left_linear_has_no_pair_or_deep_terms():
     # first-order data only: the recipe drops the FM and deep parts
-    rng = np.random.default_rng(0)
-    X = rng.integers(0, 8, size=(3000, 4))
-    logit = np.array([-1.0, -0.5, 0.0, 0.3, 0.6, 1.0, -0.2, 0.4])[X].sum(axis=1)
-    y = (rng.random(3000) < 1 / (1 + np.exp(-logit))).astype(int)
+    X, y = make_first_order()
     model = DeepFMClassifier(hidden_units=(32,), random_state=0).fit(X, y)
     assert model.interactions_kept_ is False
     explanation = model.explain(X[:100], n_permutations=2)
