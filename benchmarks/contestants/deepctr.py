@@ -52,16 +52,25 @@ def unavailable(options):
 
 class Runner:
     def __init__(self, cardinalities, config, device, **options):
-        import torch
+        SparseFeat, _ = _import()
+        columns = self._single_valued(SparseFeat, cardinalities, config)
+        self._build(columns, config, "cuda:0" if device == "cuda" else device)
 
-        SparseFeat, DeepFM = _import()
+    def _single_valued(self, SparseFeat, cardinalities, config):
+        """One ``SparseFeat`` per field, named ``f0``, ``f1``, ..."""
         self.names = [f"f{j}" for j in range(len(cardinalities))]
-        columns = [
+        return [
             SparseFeat(
                 name, vocabulary_size=int(card), embedding_dim=config["embedding_dim"]
             )
             for name, card in zip(self.names, cardinalities, strict=True)
         ]
+
+    def _build(self, columns, config, device):
+        """The DeepFM over ``columns`` (linear and DNN part), compiled."""
+        import torch
+
+        _, DeepFM = _import()
         self.batch_size = config["batch_size"]
         self.epochs = config["max_epochs"]
         self.model = DeepFM(
@@ -70,7 +79,7 @@ class Runner:
             dnn_hidden_units=tuple(config["hidden_units"]),
             seed=config["seed"],
             task="binary",
-            device="cuda:0" if device == "cuda" else device,
+            device=device,
         )
         self.model.compile(
             torch.optim.Adam(self.model.parameters(), lr=config["lr"]),
@@ -80,9 +89,9 @@ class Runner:
     def _columns(self, X):
         return {name: X[:, j] for j, name in enumerate(self.names)}
 
-    def fit(self, X, y):
+    def _train(self, inputs, y):
         self.model.fit(
-            self._columns(X),
+            inputs,
             y,
             batch_size=self.batch_size,
             epochs=self.epochs,
@@ -91,11 +100,17 @@ class Runner:
             shuffle=True,
         )
 
+    def _predict(self, inputs):
+        return self.model.predict(inputs, batch_size=self.batch_size).ravel()
+
+    def fit(self, X, y):
+        self._train(self._columns(X), y)
+
     def predict_proba(self, X):
-        return self.model.predict(self._columns(X), batch_size=self.batch_size).ravel()
+        return self._predict(self._columns(X))
 
 
-class PaddedRunner:
+class PaddedRunner(Runner):
     """DeepCTR-Torch ``DeepFM`` with one multi-valued field as its
     documentation shows it: a ``VarLenSparseFeat`` (``combiner='mean'``)
     whose input is padded with 0 to ``maxlen`` (the longest row), values
@@ -116,56 +131,30 @@ class PaddedRunner:
     """
 
     def __init__(self, cardinalities, vocabulary, maxlen, config):
-        import torch
-
-        SparseFeat, DeepFM = _import()
+        SparseFeat, _ = _import()
         from deepctr_torch.inputs import VarLenSparseFeat
 
-        dim = config["embedding_dim"]
-        self.names = [f"f{j}" for j in range(len(cardinalities))]
-        columns = [
-            SparseFeat(name, vocabulary_size=int(card), embedding_dim=dim)
-            for name, card in zip(self.names, cardinalities, strict=True)
-        ]
+        columns = self._single_valued(SparseFeat, cardinalities, config)
         columns.append(
             VarLenSparseFeat(
-                SparseFeat("tags", vocabulary_size=vocabulary + 1, embedding_dim=dim),
+                SparseFeat(
+                    "tags",
+                    vocabulary_size=vocabulary + 1,
+                    embedding_dim=config["embedding_dim"],
+                ),
                 maxlen=maxlen,
                 combiner="mean",
             )
         )
-        self.batch_size = config["batch_size"]
-        self.epochs = config["max_epochs"]
-        self.model = DeepFM(
-            columns,
-            columns,
-            dnn_hidden_units=tuple(config["hidden_units"]),
-            seed=config["seed"],
-            task="binary",
-            device="cpu",
-        )
-        self.model.compile(
-            torch.optim.Adam(self.model.parameters(), lr=config["lr"]),
-            "binary_crossentropy",
-        )
+        self._build(columns, config, "cpu")
 
     def inputs(self, X_single, padded):
         """The model's input dict: single-valued columns and the padded
         ``(n_rows, maxlen)`` array of values + 1 (0 pads)."""
-        columns = {name: X_single[:, j] for j, name in enumerate(self.names)}
-        columns["tags"] = padded
-        return columns
+        return {**self._columns(X_single), "tags": padded}
 
     def fit(self, inputs, y):
-        self.model.fit(
-            inputs,
-            y,
-            batch_size=self.batch_size,
-            epochs=self.epochs,
-            verbose=0,
-            validation_split=0.0,
-            shuffle=True,
-        )
+        self._train(inputs, y)
 
     def predict_proba(self, inputs):
-        return self.model.predict(inputs, batch_size=self.batch_size).ravel()
+        return self._predict(inputs)
