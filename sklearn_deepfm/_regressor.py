@@ -399,9 +399,8 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
             target's mean), and ``interaction_values`` of shape
             ``(n_samples, n_fields_, n_fields_)``.
         """
-        return self._explain(
-            X, n_permutations, random_state, scale=self._y_scale, shift=self._y_mean
-        )
+        scale, shift = self._target_scale()
+        return self._explain(X, n_permutations, random_state, scale, shift)
 
     def _target_scale(self):
         """``(scale, shift)``: a prediction is ``raw * scale + shift``, where
