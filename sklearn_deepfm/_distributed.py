@@ -116,8 +116,9 @@ def share_module(module):
             "parameters, on shards of the same columns."
         )
     with torch.no_grad():
-        for tensor in (*module.parameters(), *module.buffers()):
-            dist.broadcast(tensor, src=0)
+        for param in module.parameters():
+            dist.broadcast(param, src=0)
+    broadcast_buffers(module)
 
 
 def broadcast_buffers(module):
