@@ -59,6 +59,47 @@ def busy_cpu_s():
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def minor_faults():
+    """Minor page faults of this process so far (first touches of memory)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+# Rows of the reference workload timed around each CPU prediction.
+REFERENCE_ROWS = 65_536
+
+
+def reference_rows_per_s(torch, config, n_fields):
+    """Rows/s of a fixed workload: the BARS MLP's float32 forward (random
+    weights from a fixed seed, 4096-row batches, ``F.linear`` + ReLU) under
+    this process's thread settings.
+
+    It is the same for every contestant and holds most of a prediction's
+    arithmetic, so its spread over runs is the machine's, not a library's:
+    read a contestant's predict rows/s against it.
+    """
+    import torch.nn.functional as F
+
+    generator = torch.Generator().manual_seed(0)
+    widths = [n_fields * config["embedding_dim"], *config["hidden_units"], 1]
+    layers = [
+        (
+            torch.randn(n_out, n_in, generator=generator) / n_in**0.5,
+            torch.zeros(n_out),
+        )
+        for n_in, n_out in zip(widths[:-1], widths[1:], strict=True)
+    ]
+    x = torch.randn(4096, widths[0], generator=generator)
+    with torch.inference_mode():
+        t0 = time.perf_counter()
+        for _ in range(REFERENCE_ROWS // x.shape[0]):
+            h = x
+            for k, (weight, bias) in enumerate(layers):
+                h = F.linear(h, weight, bias)
+                if k < len(layers) - 1:
+                    h = h.relu_()
+        return REFERENCE_ROWS / (time.perf_counter() - t0)
+
+
 # Set (by run.py --no-warmup) to skip the optimizer warm-up below.
 NO_WARMUP = "DEEPFM_BENCH_NO_WARMUP"
 
@@ -158,13 +199,24 @@ def run(args, result):
     result["other_processes_cpus_during_fit"] = other_cpus
     result["peak_rss_after_fit_mib"] = rss_peak_mib()
 
+    # The machine's speed just before and after the prediction (CPU, fields
+    # as columns).
+    reference = torch is not None and args.device == "cpu" and spec.input == "int"
+    if reference:
+        before = reference_rows_per_s(torch, config, X_test.shape[1])
     t0, c0, b0 = time.perf_counter(), time.process_time(), busy_cpu_s()
+    faults = minor_faults()
     proba = np.asarray(runner.predict_proba(X_test), dtype=np.float64).reshape(-1)
     if cuda:
         torch.cuda.synchronize()
     predict_s = time.perf_counter() - t0
+    result["predict_minor_faults"] = minor_faults() - faults
     other_cpus = busy_cpu_s() - b0 - (time.process_time() - c0)
     result["other_processes_cpus_during_predict"] = max(0.0, other_cpus) / predict_s
+    if reference:
+        after = reference_rows_per_s(torch, config, X_test.shape[1])
+        result["reference_rows_per_s"] = (before + after) / 2
+        result["reference_spread"] = max(before, after) / min(before, after)
 
     from sklearn.metrics import log_loss, roc_auc_score
 

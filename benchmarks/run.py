@@ -361,6 +361,9 @@ KEPT_PER_RUN = (
     "auc",
     "other_processes_cpus_during_fit",
     "other_processes_cpus_during_predict",
+    "reference_rows_per_s",
+    "reference_spread",
+    "predict_minor_faults",
 )
 
 
@@ -526,6 +529,7 @@ def render_markdown(doc):
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
         lines += ratio_lines(rows)
+        lines += prediction_run_lines(rows)
     return "\n".join(lines) + "\n"
 
 
@@ -598,6 +602,71 @@ def ratio_lines(rows):
                 cell += f" (rounds {min(per_round):.2f}-{max(per_round):.2f})"
             cells.append(cell)
         lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def _spread(values):
+    return max(values) / min(values) if values else None
+
+
+def prediction_run_lines(rows):
+    """Markdown table of the prediction, round by round (repeated runs only):
+    each contestant's predict rows/s, the reference workload's rows/s in the
+    same process (see ``_worker.reference_rows_per_s``), and our ratio to the
+    fastest DeepFM peer; the last row gives max/min over the rounds.
+
+    A contestant that spreads no more than the reference has no variance of
+    its own: what is left is the machine's.
+    """
+    ok = [r for r in rows if r["status"] == "ok" and len(r.get("runs") or []) > 1]
+    if not ok:
+        return []
+    names = [r["contestant"] for r in ok]
+    predict = {r["contestant"]: _round_values(r, "predict_rows_per_s") for r in ok}
+    reference = {}
+    for r in ok:
+        runs = [run for run in r["runs"] if run["status"] == "ok"]
+        if all(run.get("reference_rows_per_s") for run in runs):
+            reference[r["contestant"]] = _round_values(r, "reference_rows_per_s")
+    peers = [name for name in DEEPFM_PEERS if name in predict]
+    ours = [name for name in names if name.startswith("ours")]
+    header = [f"{name} predict" for name in names]
+    header += [f"{name} reference" for name in reference]
+    if peers:
+        header += [f"{name} / fastest peer" for name in ours]
+    lines = [
+        "Prediction round by round (rows/s; reference: the same fixed float32 "
+        "MLP forward timed in each process just before and after its "
+        "prediction, the machine's speed at the time):",
+        "",
+        "| round | " + " | ".join(header) + " |",
+        "|---" * (len(header) + 1) + "|",
+    ]
+    columns = [predict[name] for name in names] + list(reference.values())
+    rounds = sorted(set().union(*(column.keys() for column in columns)))
+    ratios = {name: {} for name in ours}
+    for k in rounds:
+        cells = [str(k)] + [_fmt(column.get(k), ",.0f") for column in columns]
+        if peers:
+            peer_values = [predict[peer][k] for peer in peers if k in predict[peer]]
+            for name in ours:
+                if k in predict[name] and peer_values:
+                    ratios[name][k] = predict[name][k] / max(peer_values)
+                cells.append(_fmt(ratios[name].get(k), ".2f"))
+        lines.append("| " + " | ".join(cells) + " |")
+    cells = ["max / min"] + [
+        _fmt(_spread(list(column.values())), ".2f") for column in columns
+    ]
+    if peers:
+        cells += [_fmt(_spread(list(ratios[name].values())), ".2f") for name in ours]
+    lines.append("| " + " | ".join(cells) + " |")
+    if peers:
+        medians = ", ".join(
+            f"{name} {_median(list(ratios[name].values())):.2f}x"
+            for name in ours
+            if ratios[name]
+        )
+        lines += ["", f"Median per-round predict ratio to the fastest peer: {medians}."]
     return [*lines, ""]
 
 
