@@ -164,3 +164,15 @@ class Linear(nn.Linear):
         ):
             return _OneDNNLinear.apply(x, self.weight, self.bias)
         return _product(x, self.weight, self.bias)
+
+    @torch.jit.unused
+    def into(self, x: Tensor, out: Tensor) -> Tensor:
+        """The forward without autograd, written into ``out`` (contiguous,
+        ``(batch, out_features)``) where the product is ``F.linear``'s: the
+        same kernel (``addmm``), the same results. oneDNN's operator has no
+        output argument; where it applies, a new tensor is returned."""
+        if _applies(x, self.weight) or x.dtype != out.dtype:
+            return self._forward(x)
+        if self.bias is None:
+            return torch.mm(x, self.weight.t(), out=out)
+        return torch.addmm(self.bias, x, self.weight.t(), out=out)

@@ -71,10 +71,17 @@ class FactorizationMachine(nn.Module):
         if n_outputs > 1:
             self.projection = nn.Parameter(torch.ones(n_outputs, embedding_dim))
 
-    def forward(self, embedded: Tensor) -> Tensor:
-        """Float ``(batch, slots, dim)`` of value-scaled embeddings."""
+    def forward(self, embedded: Tensor, scratch: Tensor | None = None) -> Tensor:
+        """Float ``(batch, slots, dim)`` of value-scaled embeddings;
+        ``scratch``, a float32 buffer of at least as many numbers, takes the
+        squares instead of a new tensor (in eval mode)."""
         square_of_sum = embedded.sum(dim=1).pow(2)
-        sum_of_squares = embedded.pow(2).sum(dim=1)
+        if scratch is None or scratch.numel() < embedded.numel():
+            squares = embedded.pow(2)
+        else:
+            squares = scratch[: embedded.numel()].view(embedded.shape)
+            torch.pow(embedded, 2, out=squares)
+        sum_of_squares = squares.sum(dim=1)
         return self.project(0.5 * (square_of_sum - sum_of_squares))
 
     def project(self, interaction: Tensor) -> Tensor:
@@ -128,9 +135,45 @@ class MultiLayerPerceptron(nn.Module):
         layers.append(output)
         self.layers = nn.Sequential(*layers)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Float ``(batch, n_inputs)``."""
-        return self.layers(x)
+    def forward(self, x: Tensor, workspace: list[Tensor] | None = None) -> Tensor:
+        """Float ``(batch, n_inputs)``; ``workspace``: see :meth:`workspace`."""
+        if workspace is None or torch.jit.is_scripting():
+            return self.layers(x)
+        return self._forward_into(x, workspace)
+
+    def workspace(self, n_rows, device):
+        """Two float32 buffers for the activations of up to ``n_rows`` rows,
+        which :meth:`forward` in eval mode writes into in turn.
+
+        A prediction that passes the same workspace with every batch asks
+        for no new memory per batch. With new tensors, a prediction of 200k
+        rows in 4096-row batches made up to 150,000 minor page faults in some
+        processes and none in others (the C allocator giving the 6.5 MB
+        activations back to the system between batches or not), and ran up
+        to 1.75 times slower in those (``benchmarks/run.py``'s
+        ``predict_minor_faults``; results/predict_runs_intel.md).
+        """
+        width = max(layer.out_features for layer in self._linear_layers())
+        return [torch.empty(n_rows * width, device=device) for _ in range(2)]
+
+    def _linear_layers(self):
+        return [layer for layer in self.layers if isinstance(layer, nn.Linear)]
+
+    @torch.jit.unused
+    def _forward_into(self, x: Tensor, workspace: list[Tensor]) -> Tensor:
+        """:meth:`forward` in eval mode, each linear layer (and the in-place
+        ReLU after it) writing into the next buffer of ``workspace``; the
+        result is a view of a buffer."""
+        turn = 0
+        for layer in self.layers:
+            if isinstance(layer, Linear):
+                buffer = workspace[turn % len(workspace)]
+                out = buffer[: x.shape[0] * layer.out_features]
+                x = layer.into(x, out.view(x.shape[0], layer.out_features))
+                turn += 1
+            else:  # ReLU in place, dropout and batch norm in eval mode
+                x = layer(x)
+        return x
 
     def split_first_layer(self, n_fields):
         """``(weight, bias, rest)`` with ``forward(x) == rest(x @ W.T + bias)``
@@ -166,6 +209,17 @@ class MultiLayerPerceptron(nn.Module):
             tuple(part.detach().cpu().float().numpy() for part in layer)
             for layer in affine
         ]
+
+
+def _gather_into(weight: Tensor, indices: Tensor, buffer: Tensor) -> Tensor:
+    """``F.embedding(indices, weight)`` (eval mode) written into ``buffer``
+    when it is large enough, else a new tensor: the same rows, copied."""
+    shape = [indices.shape[0], indices.shape[1], weight.shape[1]]
+    if torch.jit.is_scripting() or buffer.numel() < indices.numel() * weight.shape[1]:
+        return F.embedding(indices, weight)
+    out = buffer[: indices.numel() * weight.shape[1]].view(-1, weight.shape[1])
+    torch.index_select(weight, 0, indices.reshape(-1), out=out)
+    return out.view(shape)
 
 
 def distinct_rows(indices: Tensor) -> Distinct:
@@ -304,6 +358,36 @@ class DeepFM(nn.Module):
         else ``(batch, n_outputs)``.  With ``linear_only`` set (during a
         linear warm-up) only the first-order term is computed.
         """
+        return self._outputs(indices, values, bag_rows, bag_offsets, bag_weights, None)
+
+    @torch.jit.unused
+    def predict_into(
+        self,
+        workspace: list[Tensor] | None,
+        indices: Tensor,
+        values: Tensor | None = None,
+        bag_rows: Tensor | None = None,
+        bag_offsets: Tensor | None = None,
+        bag_weights: Tensor | None = None,
+    ) -> Tensor:
+        """:meth:`forward` in eval mode, the deep part's float32 layers
+        writing into the buffers of ``workspace`` (from
+        :meth:`MultiLayerPerceptron.workspace`; None: new tensors) instead of
+        new tensors: the same outputs, which do not share its memory, without
+        fresh memory for every batch."""
+        return self._outputs(
+            indices, values, bag_rows, bag_offsets, bag_weights, workspace
+        )
+
+    def _outputs(
+        self,
+        indices: Tensor,
+        values: Tensor | None,
+        bag_rows: Tensor | None,
+        bag_offsets: Tensor | None,
+        bag_weights: Tensor | None,
+        workspace: list[Tensor] | None,
+    ) -> Tensor:
         distinct: Distinct | None = None
         # Reading each distinct row once only pays off for sparse gradients;
         # an inference graph (eval mode) never contains the unique op.
@@ -319,7 +403,10 @@ class DeepFM(nn.Module):
             output = output + pooled.sum(dim=1)
         if not self.linear_only:
             table = self.embedding
-            embedded = lookup(table.weight, indices, distinct, table.sparse)
+            if workspace is None:
+                embedded = lookup(table.weight, indices, distinct, table.sparse)
+            else:
+                embedded = _gather_into(table.weight, indices, workspace[2])
             if values is not None:
                 embedded = embedded * values.unsqueeze(-1)
             if bag_rows is not None and bag_offsets is not None:
@@ -334,11 +421,24 @@ class DeepFM(nn.Module):
                 embedded = self._in_field_order(torch.cat([embedded, pooled], dim=1))
             deep_input = embedded.flatten(1)
             if self.mlp_dtype is None:
-                deep = self.mlp(deep_input)
+                deep = self.mlp(
+                    deep_input, None if workspace is None else workspace[:2]
+                )
             else:
                 deep = self._mixed_precision_mlp(deep_input)
-            output = output + self.fm(embedded) + deep
+            scratch = None if workspace is None else workspace[3]
+            output = output + self.fm(embedded, scratch) + deep
         return output.squeeze(1) if output.shape[1] == 1 else output
+
+    def workspace(self, n_rows, device):
+        """The buffers :meth:`predict_into` writes into, for batches of up to
+        ``n_rows`` rows: the deep part's two (see
+        :meth:`MultiLayerPerceptron.workspace`), then the embedded slots of
+        one slot per field and the FM's squares (larger batches, such as
+        sparse rows with more slots, get new tensors)."""
+        slots = n_rows * self.n_fields * self.embedding.embedding_dim
+        buffers = [torch.empty(slots, device=device) for _ in range(2)]
+        return self.mlp.workspace(n_rows, device) + buffers
 
     def _in_field_order(self, embedded: Tensor) -> Tensor:
         """Slot fields then bag fields, ``(batch, n_fields, width)``, put in

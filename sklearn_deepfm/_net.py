@@ -561,10 +561,20 @@ class DeepFMNet(NeuralNet):
         """
         self.check_is_fitted()
         self._set_training(False)
+        module = self.module_
+        workspace = None
+        if module.mlp_dtype is None and not module.linear_only:
+            # the float32 deep part writes into the same two buffers every batch
+            padded_rows = -(-self._predict_rows() // PAD_ROWS) * PAD_ROWS
+            workspace = module.workspace(padded_rows, self.device)
         outputs = []
         with torch.inference_mode():
             for X, n_rows in self._padded_batches(dataset):
-                outputs.append(self.infer(X)[:n_rows])
+                X = to_tensor(
+                    {k: v for k, v in X.items() if k not in BATCH_ONLY},
+                    device=self.device,
+                )
+                outputs.append(module.predict_into(workspace, **X)[:n_rows])
             # one copy back at the end: no batch waits for the device
             raw = torch.cat(outputs).to(device="cpu", dtype=torch.float64).numpy()
         return raw.reshape(len(dataset), -1)
