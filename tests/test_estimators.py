@@ -90,6 +90,69 @@ def test_predictions_do_not_depend_on_batching():
     )
 
 
+def _frame_with_numbers(n_samples=600):
+    import pandas as pd
+
+    X, y = make_categorical(n_samples=n_samples)
+    frame = pd.DataFrame({f"c{j}": X[:, j].astype(str) for j in range(X.shape[1])})
+    frame["amount"] = np.random.default_rng(0).normal(size=n_samples)
+    return frame, y
+
+
+def _multi_hot(n_samples=600):
+    X, y = make_categorical(n_samples=n_samples)
+    rows = OneHotEncoder().fit_transform(X).tocsr()
+    extra = sp.random(n_samples, 5, density=0.3, format="csr", random_state=0)
+    extra.data[:] = 1.0
+    return sp.hstack([rows, extra]).tocsr(), y
+
+
+@pytest.mark.parametrize("onednn", [False, True], ids=["blas", "onednn"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "numbers",
+        "batch_norm_dropout",
+        "multiclass",
+        "multi_hot",
+        "regressor",
+        "no_hidden",
+    ],
+)
+def test_predictions_equal_the_network_forward_bit_for_bit(case, onednn, monkeypatch):
+    # Prediction writes the deep part into buffers reused over the batches;
+    # the outputs must be those of the network's forward, batch by batch.
+    from sklearn_deepfm import _cpu_linear
+    from sklearn_deepfm._batching import EncodedDataset
+
+    monkeypatch.setattr(_cpu_linear, "onednn_float32", lambda: onednn)
+    params = {**FAST, "max_epochs": 3, "early_stopping": False}
+    Estimator, (X, y) = DeepFMClassifier, make_categorical(n_samples=600)
+    if case == "numbers":
+        X, y = _frame_with_numbers()
+    elif case == "batch_norm_dropout":
+        params.update(batch_norm=True, dropout=0.3, hidden_units=(32, 16))
+    elif case == "multiclass":
+        y = X[:, 0] % 3
+    elif case == "multi_hot":
+        X, y = _multi_hot()
+    elif case == "regressor":
+        Estimator, y = DeepFMRegressor, X[:, 0] + 0.5 * X[:, 1] * X[:, 2]
+    else:
+        params.update(hidden_units=())
+    model = Estimator(**params).fit(X, y)
+    model.net_.iterator_valid__batch_size = 100  # several batches, a short last
+    net = model.net_
+    dataset = EncodedDataset(model._encode(X))
+    predicted = net.predict_raw(dataset)
+    net._set_training(False)
+    with torch.inference_mode():
+        forward = [net.infer(batch)[:n] for batch, n in net._padded_batches(dataset)]
+    expected = torch.cat(forward).double().numpy().reshape(len(dataset), -1)
+    assert_array_equal(predicted, expected)
+    assert_array_equal(net.predict_raw(dataset), predicted)
+
+
 def test_same_seed_same_model_and_global_rng_untouched():
     X, y = make_categorical()
     torch.manual_seed(123)
