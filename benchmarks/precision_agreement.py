@@ -91,7 +91,11 @@ def exported(model, X_test):
         return found
     from sklearn_deepfm.onnx import onnx_inputs
 
-    onx = to_onnx(model, X_test[:1], options={"zipmap": False})
+    try:
+        onx = to_onnx(model, X_test[:1], options={"zipmap": False})
+    except RuntimeError as error:  # e.g. a column that needs a string input
+        found["ONNX not converted"] = str(error)
+        return found
     session = ort.InferenceSession(
         onx.SerializeToString(), providers=["CPUExecutionProvider"]
     )
@@ -134,6 +138,8 @@ def markdown(meta, tables):
                     f"{100 * found['class_changes']:.3f}%",
                 ]
             lines.append("| " + " | ".join(cells) + " |")
+        for where, note in entry.get("notes", {}).items():
+            lines += ["", f"{where}: {note}"]
     return "\n".join(lines) + "\n"
 
 
@@ -150,6 +156,7 @@ def measure(table, threads):
     X_test, y_test = table.X.iloc[test], table.y[test]
     found = {"this process": {}}
     auc = {}
+    notes = {}
     with tempfile.TemporaryDirectory() as folder:
         with open(Path(folder) / "X_test.pkl", "wb") as f:
             pickle.dump(X_test, f)
@@ -163,6 +170,9 @@ def measure(table, threads):
             auc[name] = float(roc_auc_score(y_test, reference[name]))
             found["this process"][name] = compare(reference[name], reference[name])
             for where, p in exported(model, X_test).items():
+                if isinstance(p, str):
+                    notes[where] = p
+                    continue
                 found.setdefault(where, {})[name] = compare(p, reference[name])
         for where, limits in KERNEL_LIMITS.items():
             subprocess.run(
@@ -175,7 +185,7 @@ def measure(table, threads):
             found[f"fresh process, kernels held to {where}"] = {
                 name: compare(predicted[name], reference[name]) for name in PRECISIONS
             }
-    return {"n_test": int(len(test)), "auc": auc, "table": found}
+    return {"n_test": int(len(test)), "auc": auc, "table": found, "notes": notes}
 
 
 def main(argv=None):
