@@ -147,11 +147,13 @@ class MultiLayerPerceptron(nn.Module):
 
         A prediction that passes the same workspace with every batch asks
         for no new memory per batch. With new tensors, a prediction of 200k
-        rows in 4096-row batches made up to 150,000 minor page faults in some
-        processes and none in others (the C allocator giving the 6.5 MB
-        activations back to the system between batches or not), and ran up
-        to 1.75 times slower in those (``benchmarks/run.py``'s
-        ``predict_minor_faults``; results/predict_runs_intel.md).
+        rows in 4096-row batches made from 500 to 150,000 minor page faults
+        depending on the process (the C allocator giving the 6.5 MB
+        activations back to the system between batches or not); with the
+        workspace, at most 3,700 in ten processes, and the median of five
+        fresh-process predictions on the benchmark's wide set went from 164k
+        to 213k rows/s (``benchmarks/run.py``'s ``predict_minor_faults``;
+        results/predict_runs_intel_before.md and predict_runs_intel.md).
         """
         width = max(layer.out_features for layer in self._linear_layers())
         return [torch.empty(n_rows * width, device=device) for _ in range(2)]

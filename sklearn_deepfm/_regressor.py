@@ -128,15 +128,18 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         Whether the matrix products of the deep part run in bfloat16 (under
         ``torch.autocast``); the parameters, the embeddings, the FM and the
         outputs stay float32.  On a CPU with AMX tiles (Intel Xeon of the 4th
-        generation and later) it trained 1.3 to 1.6 times and predicted about
-        2 times faster at the benchmark's setting; on an AMD EPYC of the Zen 5
-        generation (AVX512_BF16) 2.4 and 2.9 times, with the same test AUC
-        (``benchmarks/results/precision.md``).  On CPUs without a native
+        generation and later) it trained 1.5 to 1.8 times and predicted 2.2
+        times faster at the benchmark's setting; on an AMD EPYC of the Zen 5
+        generation (AVX512_BF16) 2.4 and 2.9 times.  On CPUs without a native
         bfloat16 dot product it is much slower.  'auto' enables it on CPUs
         that have one (AMX tiles or AVX512_BF16 on x86, the BF16 extension
         on ARM; not on CUDA) and records the decision in
         ``mixed_precision_``; True forces it, and on CUDA needs a device with
-        bfloat16 support.
+        bfloat16 support.  On no split of the quality benchmark's tables did
+        the test AUC fall by more than 0.003, but predictions move by up to 2e-4
+        between processor families and by up to 2e-3 against the float32
+        exports (ONNX, TorchScript), against 2e-7 in float32: hence the
+        default (see the user guide's "Mixed precision").
     n_jobs : int, default=None
         CPU threads torch uses while this estimator fits and predicts (the
         global setting is restored afterwards): None keeps torch's setting,
