@@ -565,7 +565,8 @@ class DeepFMNet(NeuralNet):
         workspace = None
         if module.mlp_dtype is None and not module.linear_only:
             # the float32 deep part writes into the same two buffers every batch
-            padded_rows = -(-self._predict_rows() // PAD_ROWS) * PAD_ROWS
+            rows = min(self._predict_rows(), len(dataset))
+            padded_rows = -(-rows // PAD_ROWS) * PAD_ROWS
             workspace = module.workspace(padded_rows, self.device)
         outputs = []
         with torch.inference_mode():
