@@ -27,6 +27,7 @@ import _data  # noqa: E402
 import _tables  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
+from _alternatives import PairCrosses  # noqa: E402
 from quality import ALTERNATIVES, split_indices  # noqa: E402
 from sklearn.metrics import log_loss, roc_auc_score  # noqa: E402
 
@@ -81,6 +82,21 @@ def binned(X_train, X_test, numeric, n_bins, replace):
     return X_train, X_test
 
 
+def with_cross_fields(X_train, X_test, categorical):
+    """Every pair of the categorical columns crossed (the codes of
+    ``_alternatives.PairCrosses``, as LR + crosses sees them) as one more
+    categorical column each."""
+    crosses = PairCrosses(categorical)
+    frames = []
+    for X in (X_train, X_test):
+        codes = crosses(X)
+        extra = pd.DataFrame(
+            {f"cross{i}": codes[:, i] for i in range(codes.shape[1])}, index=X.index
+        ).astype("category")
+        frames.append(pd.concat([X, extra], axis=1))
+    return frames
+
+
 def reference(path):
     if not path or not os.path.exists(path):
         return {}
@@ -104,6 +120,9 @@ def main(argv=None):
     parser.add_argument("--batch-steps", type=int, help="'auto' batch: n // this")
     parser.add_argument("--bins", type=int, default=0, help="quantile bins")
     parser.add_argument("--bins-only", action="store_true", help="bins replace")
+    parser.add_argument(
+        "--cross-fields", action="store_true", help="pairwise crosses as fields"
+    )
     parser.add_argument("--ref", help="a quality.py results file")
     parser.add_argument("--label", default="")
     parser.add_argument("--threads", type=int, default=2)
@@ -123,6 +142,10 @@ def main(argv=None):
             if args.bins:
                 X_train, X_test = binned(
                     X_train, X_test, table.numeric_columns, args.bins, args.bins_only
+                )
+            if args.cross_fields:
+                X_train, X_test = with_cross_fields(
+                    X_train, X_test, table.categorical_columns
                 )
             model = DeepFMClassifier(random_state=k, **args.params)
             tic = time.perf_counter()
