@@ -155,8 +155,12 @@ class MultiLayerPerceptron(nn.Module):
         to 213k rows/s (``benchmarks/run.py``'s ``predict_minor_faults``;
         results/predict_runs_intel_before.md and predict_runs_intel.md).
         """
-        width = max(layer.out_features for layer in self._linear_layers())
-        return [torch.empty(n_rows * width, device=device) for _ in range(2)]
+        layers = self._linear_layers()
+        width = max(layer.out_features for layer in layers)
+        dtype = layers[0].weight.dtype
+        return [
+            torch.empty(n_rows * width, dtype=dtype, device=device) for _ in range(2)
+        ]
 
     def _linear_layers(self):
         return [layer for layer in self.layers if isinstance(layer, nn.Linear)]
@@ -439,7 +443,8 @@ class DeepFM(nn.Module):
         one slot per field and the FM's squares (larger batches, such as
         sparse rows with more slots, get new tensors)."""
         slots = n_rows * self.n_fields * self.embedding.embedding_dim
-        buffers = [torch.empty(slots, device=device) for _ in range(2)]
+        dtype = self.embedding.weight.dtype
+        buffers = [torch.empty(slots, dtype=dtype, device=device) for _ in range(2)]
         return self.mlp.workspace(n_rows, device) + buffers
 
     def _in_field_order(self, embedded: Tensor) -> Tensor:

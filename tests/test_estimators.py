@@ -153,6 +153,19 @@ def test_predictions_equal_the_network_forward_bit_for_bit(case, onednn, monkeyp
     assert_array_equal(net.predict_raw(dataset), predicted)
 
 
+def test_predictions_do_not_follow_torchs_default_dtype():
+    X, y = make_categorical()
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    expected = model.decision_function(X)
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        found = model.decision_function(X)
+    finally:
+        torch.set_default_dtype(before)
+    assert_array_equal(found, expected)
+
+
 def test_same_seed_same_model_and_global_rng_untouched():
     X, y = make_categorical()
     torch.manual_seed(123)
