@@ -441,7 +441,11 @@ class DeepFM(nn.Module):
         ``n_rows`` rows: the deep part's two (see
         :meth:`MultiLayerPerceptron.workspace`), then the embedded slots of
         one slot per field and the FM's squares (larger batches, such as
-        sparse rows with more slots, get new tensors)."""
+        sparse rows with more slots, get new tensors).  None where the
+        forward would use none: with only the first-order part, or the deep
+        part in ``mlp_dtype``."""
+        if self.linear_only or self.mlp_dtype is not None:
+            return None
         slots = n_rows * self.n_fields * self.embedding.embedding_dim
         dtype = self.embedding.weight.dtype
         buffers = [torch.empty(slots, dtype=dtype, device=device) for _ in range(2)]

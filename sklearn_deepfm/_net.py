@@ -562,19 +562,12 @@ class DeepFMNet(NeuralNet):
         self.check_is_fitted()
         self._set_training(False)
         module = self.module_
-        workspace = None
-        if module.mlp_dtype is None and not module.linear_only:
-            # the float32 deep part writes into the same two buffers every batch
-            rows = min(self._predict_rows(), len(dataset))
-            padded_rows = -(-rows // PAD_ROWS) * PAD_ROWS
-            workspace = module.workspace(padded_rows, self.device)
+        # every batch writes into the same buffers (None: nothing to reuse)
+        rows = _padded_rows(min(self._predict_rows(), len(dataset)))
+        workspace = module.workspace(rows, self.device)
         outputs = []
         with torch.inference_mode():
             for X, n_rows in self._padded_batches(dataset):
-                X = to_tensor(
-                    {k: v for k, v in X.items() if k not in BATCH_ONLY},
-                    device=self.device,
-                )
                 outputs.append(module.predict_into(workspace, **X)[:n_rows])
             # one copy back at the end: no batch waits for the device
             raw = torch.cat(outputs).to(device="cpu", dtype=torch.float64).numpy()
@@ -582,13 +575,15 @@ class DeepFMNet(NeuralNet):
 
     def _padded_batches(self, dataset):
         """The prediction batches of ``dataset``: ``(inputs, n_rows)``, the
-        inputs padded with zero rows to a multiple of ``PAD_ROWS`` rows."""
+        module's inputs as tensors on the net's device, padded with zero rows
+        to a multiple of ``PAD_ROWS`` rows."""
         batch_size = self._predict_rows()
         for start in range(0, len(dataset), batch_size):
             X, _ = dataset.batch(slice(start, start + batch_size))
             n_rows = X["indices"].shape[0]
-            padded = -(-n_rows // PAD_ROWS) * PAD_ROWS
-            yield _pad_batch(X, padded), n_rows
+            X = _pad_batch(X, _padded_rows(n_rows))
+            inputs = {k: v for k, v in X.items() if k not in BATCH_ONLY}
+            yield to_tensor(inputs, device=self.device), n_rows
 
     # what an explanation reads (see sklearn_deepfm._explain) -----------------
     def field_terms(self, dataset):
@@ -601,10 +596,6 @@ class DeepFMNet(NeuralNet):
         parts = []
         with torch.inference_mode():
             for X, n_rows in self._padded_batches(dataset):
-                X = to_tensor(
-                    {k: v for k, v in X.items() if k not in BATCH_ONLY},
-                    device=self.device,
-                )
                 terms = self.module_.field_terms(**X)
                 parts.append({key: value[:n_rows] for key, value in terms.items()})
         return {key: torch.cat([part[key] for part in parts]) for key in parts[0]}
@@ -645,6 +636,11 @@ def _shared_mean_and_error(values):
     if n_rows < 2:
         return mean, 0.0
     return mean, np.sqrt(squares / (n_rows - 1)) / np.sqrt(n_rows)
+
+
+def _padded_rows(n_rows):
+    """``n_rows`` rounded up to a multiple of ``PAD_ROWS``."""
+    return -(-n_rows // PAD_ROWS) * PAD_ROWS
 
 
 def _pad_batch(X, n_rows):
