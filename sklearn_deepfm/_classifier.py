@@ -205,6 +205,13 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         Inverse regularisation strength of the solved first-order part
         (None when it learnt by gradient steps: without early stopping, or
         with ``partial_fit``).
+    crosses_kept_ : bool
+        Whether the model is a linear model over the fields and a weight
+        for every pair of categories seen together in training, for every
+        pair of categorical fields (LR + crosses): tried by the default
+        recipe after training and kept when its validation loss is lower
+        (see :ref:`pairwise-crosses`); ``interactions_kept_`` is then False.
+        False without early stopping and with ``partial_fit``.
     mixed_precision_ : bool
         Whether the deep part runs in bfloat16 (see ``mixed_precision``).
     interactions_kept_ : bool

@@ -91,6 +91,17 @@ def union(values):
     return np.unique(np.concatenate(gather(np.asarray(values))))
 
 
+def mean_and_error(values):
+    """Mean of ``values`` over every process's rows and the standard error
+    of that mean."""
+    total, n_rows = all_sum(values.sum(), values.size)
+    mean = total / n_rows
+    (squares,) = all_sum(np.sum((values - mean) ** 2))
+    if n_rows < 2:
+        return mean, 0.0
+    return mean, np.sqrt(squares / (n_rows - 1)) / np.sqrt(n_rows)
+
+
 def step_rows(n_rows, batch_size):
     """Rows of each training step over all processes.
 

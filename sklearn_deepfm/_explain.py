@@ -9,14 +9,15 @@ The raw output (logit, or standardised prediction) of a row is::
 
 where ``pair(f, g)`` is the FM term of the pair of fields (the inner product
 of their field vectors, pooled for a multi-valued field, projected per
-output).  All of it is additive over fields and pairs except the deep
-part, which is attributed to the fields by their Shapley values against the
-empty row (every field's embedding zero): exactly, over all ``2**F``
-coalitions, for few fields (see :func:`_plan`), else by sampling permutations
-of the fields with their reverses (antithetic sampling).  With
-the same baseline, the first-order and FM terms are the exact
-Shapley values of their parts of the model, so the whole explanation is the
-Shapley decomposition of the game "a field absent contributes nothing".
+output), plus the weight of the pair's cross when the first-order part holds
+crosses (:mod:`~sklearn_deepfm._crosses`).  All of it is additive over
+fields and pairs except the deep part, which is attributed to the fields by
+their Shapley values against the empty row (every field's embedding zero):
+exactly, over all ``2**F`` coalitions, for few fields (see :func:`_plan`),
+else by sampling permutations of the fields with their reverses (antithetic
+sampling).  With the same baseline, the first-order and FM terms are the
+exact Shapley values of their parts of the model, so the whole explanation
+is the Shapley decomposition of the game "a field absent contributes nothing".
 
 The deep part's total is taken as the prediction computes it (bfloat16
 under mixed precision), so ``base_values + values.sum(1)`` is the raw output
@@ -70,9 +71,11 @@ class Explanation:
     interaction_values : ndarray of shape (n_samples, n_fields, n_fields) \
             or (n_samples, n_fields, n_fields, n_outputs)
         ``interaction_values[:, f, g]`` (``f != g``) holds half of the FM
-        term of the pair of fields ``f`` and ``g``, and so does
-        ``[:, g, f]``; the diagonal ``[:, f, f]`` holds the first-order
-        term of ``f`` and ``f``'s share of the deep part.
+        term of the pair of fields ``f`` and ``g`` (and of the pair's cross
+        weight when the first-order part holds crosses,
+        ``crosses_kept_``), and so does ``[:, g, f]``; the diagonal
+        ``[:, f, f]`` holds the first-order term of ``f`` and ``f``'s share
+        of the deep part.
     data : ndarray of shape (n_samples, n_fields), dtype=object
         Each field's value in each row: the category label or number as in
         ``X``; for an indicator block or a field of several sparse columns,
@@ -246,6 +249,11 @@ def field_attributions(net, dataset, n_permutations, random_state):
     for start in range(0, n_rows, PAIR_ROWS):
         block = pooled[start : start + PAIR_ROWS].double()
         interactions[start : start + PAIR_ROWS] = 0.5 * net.pair_terms(block).cpu()
+    # a crossed pair's first-order weight is the pair's alone: half each
+    crossed = 0.5 * terms["crosses"].double().cpu()
+    for pair, (f, g) in enumerate(net.cross_fields().tolist()):
+        interactions[:, f, g] += crossed[:, pair]
+        interactions[:, g, f] += crossed[:, pair]
     method, n_permutations = _plan(n_fields, n_permutations)
     if net.linear_only():  # no deep part: nothing to attribute, nor to sample
         method, n_permutations = "exact", None

@@ -31,12 +31,14 @@ TOL = {"binary": 1e-4, "multiclass": 1e-4, "regression": 1e-8}
 MAX_LINE_SEARCH = 50  # LogisticRegression's
 
 
-def fit_linear_shared(task, n_outputs, train, valid, C, all_sum):
+def fit_linear_shared(task, n_outputs, train, valid, C, all_sum, stop_when_worse=False):
     """:func:`~sklearn_deepfm._linear.fit_linear` on the rows of every process.
 
     ``n_outputs`` is 1, or the number of classes for 'multiclass';
     ``all_sum(*values)`` sums numbers and arrays over the processes (the same
-    bits on every process).  Returns ``(weight, bias, C)`` as ``fit_linear``.
+    bits on every process); ``stop_when_worse`` as in ``fit_linear``.
+    Returns ``(weight, bias, C, losses)`` as ``fit_linear`` (the losses of
+    this process's validation rows).
     """
     A, y, weight = train
     n_features = A.shape[1]
@@ -44,7 +46,7 @@ def fit_linear_shared(task, n_outputs, train, valid, C, all_sum):
     objective = _OBJECTIVES[task]
     targets = _targets(task, y, n_outputs)
     grid = C_GRID if valid is not None and C is None else (C or 1.0,)
-    start = np.zeros((n_features + 1) * n_outputs)
+    start = np.zeros((n_features + 1) * n_outputs)  # every C, as in _linear
     solutions, losses = {}, {}
     for candidate in grid:
         penalty = 1.0 / (candidate * total_weight)
@@ -70,16 +72,24 @@ def fit_linear_shared(task, n_outputs, train, valid, C, all_sum):
                 "ftol": 64 * np.finfo(float).eps,
             },
         )
-        if task != "regression":  # the next C starts here, as in _linear
-            start = result.x
         solutions[candidate] = result.x
         if valid is not None:
             coef, intercept = _unpack(result.x, n_features, n_outputs)
             losses[candidate] = _row_losses(task, *valid, coef, intercept)
+            if stop_when_worse and len(losses) > 1:
+                previous = losses[grid[len(losses) - 2]]
+                current, before = all_sum(losses[candidate].sum(), previous.sum())
+                if current > before:
+                    break
     chosen = _choose_shared(losses, all_sum) if losses else grid[0]
     theta = solutions[chosen]
     coef, intercept = _unpack(theta, n_features, n_outputs)
-    return coef.astype(np.float32), intercept.astype(np.float32), chosen
+    return (
+        coef.astype(np.float32),
+        intercept.astype(np.float32),
+        chosen,
+        losses.get(chosen),
+    )
 
 
 def _unpack(theta, n_features, n_outputs):

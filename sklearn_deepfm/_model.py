@@ -11,6 +11,7 @@ weights ``x_i`` being the values, or ``1 / n`` for a mean).  The model is
 the paper's equation over those field vectors::
 
     y(x) = bias + sum_f sum_{i in f} w_i x_i             first order
+                [+ sum_{f<g} w_(x_f, x_g)                crosses, when kept]
                 + sum_{f<g} <e_f, e_g>                   FM, second order
                 + MLP(concat_f e_f)                      deep part
 
@@ -29,6 +30,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ._cpu_linear import Linear
+from ._crosses import PairCrosses, single_rows
 
 # The distinct rows of a batch's indices and where each index is among them.
 Distinct = tuple[Tensor, Tensor]
@@ -341,6 +343,9 @@ class DeepFM(nn.Module):
         self.mlp_dtype = mlp_dtype
         self.linear_only = False
         self.linear = FeaturesLinear(n_embeddings, n_outputs, sparse=sparse)
+        # first-order weights of pairs of categories: none unless the
+        # recipe's linear solve keeps them (see sklearn_deepfm._crosses)
+        self.crosses = PairCrosses(n_outputs)
         self.embedding = nn.Embedding(n_embeddings, embedding_dim, sparse=sparse)
         nn.init.normal_(self.embedding.weight, std=embedding_init_std)
         self.fm = FactorizationMachine(embedding_dim, n_outputs)
@@ -400,6 +405,9 @@ class DeepFM(nn.Module):
         if self.training and self.embedding.sparse and torch.is_grad_enabled():
             distinct = distinct_rows(indices)
         output = self.linear(indices, values, distinct)
+        if self.crosses.pairs.shape[0] > 0:
+            categories = self._category_rows(indices, bag_rows, bag_offsets)
+            output = output + self.crosses(categories)
         n_rows = indices.shape[0]
         if bag_rows is not None and bag_offsets is not None:
             table = self.linear.weight
@@ -451,6 +459,19 @@ class DeepFM(nn.Module):
         buffers = [torch.empty(slots, dtype=dtype, device=device) for _ in range(2)]
         return self.mlp.workspace(n_rows, device) + buffers
 
+    def _category_rows(
+        self, indices: Tensor, bag_rows: Tensor | None, bag_offsets: Tensor | None
+    ) -> Tensor:
+        """The embedding row of each field's one value, ``(batch, fields)``
+        long, -1 for a bag of no value or several (see
+        :func:`~sklearn_deepfm._crosses.category_rows`)."""
+        categories = indices.long()
+        if bag_rows is not None and bag_offsets is not None:
+            bags = single_rows(bag_rows, bag_offsets, indices.shape[0])
+            categories = torch.cat([categories, bags], dim=1)
+            categories = self._in_field_order(categories.unsqueeze(-1)).squeeze(-1)
+        return categories
+
     def _in_field_order(self, embedded: Tensor) -> Tensor:
         """Slot fields then bag fields, ``(batch, n_fields, width)``, put in
         field order."""
@@ -501,8 +522,10 @@ class DeepFM(nn.Module):
         fields, dim)``, the field vectors (the deep part's input, from which
         :meth:`FactorizationMachine.pair_terms` gives the FM's pairs of
         fields); ``deep`` ``(batch, outputs)``, the deep part as
-        :meth:`forward` computes it.  With ``linear_only``, all but
-        ``first_order`` are zero (the module uses no embedding).
+        :meth:`forward` computes it; ``crosses`` ``(batch, pairs, outputs)``,
+        the crossed first-order term of each pair of :meth:`cross_fields`.
+        With ``linear_only``, ``pooled`` and ``deep`` are zero (the module
+        uses no embedding).
         """
         first_order, pooled = self.field_vectors(
             indices, values, bag_rows, bag_offsets, bag_weights
@@ -514,7 +537,20 @@ class DeepFM(nn.Module):
             deep = self.mlp(pooled.flatten(1))
         else:
             deep = self._mixed_precision_mlp(pooled.flatten(1))
-        return {"first_order": first_order, "pooled": pooled, "deep": deep}
+        crosses = self.crosses.pair_terms(
+            self._category_rows(indices, bag_rows, bag_offsets)
+        )
+        return {
+            "first_order": first_order,
+            "pooled": pooled,
+            "deep": deep,
+            "crosses": crosses,
+        }
+
+    @torch.jit.unused
+    def cross_fields(self) -> Tensor:
+        """The two fields of each crossed pair, ``(pairs, 2)`` long."""
+        return self.crosses.pairs.cpu()
 
     @torch.jit.unused
     def _mixed_precision_mlp(self, deep_input: Tensor) -> Tensor:

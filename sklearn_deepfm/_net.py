@@ -402,12 +402,23 @@ class DeepFMNet(NeuralNet):
         return dense, sparse
 
     # what the estimators ask of the module ----------------------------------
-    def set_linear(self, weight, bias):
+    def set_linear(self, weight, bias, crosses=None):
         """Set the first-order weights and bias and keep them fixed in
-        training (see :mod:`~sklearn_deepfm._linear`)."""
-        linear = self.module_.linear
+        training (see :mod:`~sklearn_deepfm._linear`).
+
+        ``crosses``, ``(pairs, keys)`` or None (no crosses), are the pairwise
+        crosses whose weights follow the features' rows in ``weight`` (see
+        :mod:`~sklearn_deepfm._crosses`)."""
+        module = self.module_
+        linear = module.linear
+        weight = torch.as_tensor(weight)
+        n_embeddings = linear.weight.num_embeddings
+        pairs, keys = crosses if crosses is not None else ((), ())
+        module.crosses.set(
+            np.reshape(pairs, (-1, 2)), np.asarray(keys), weight[n_embeddings:]
+        )
         with torch.no_grad():
-            linear.weight.weight.copy_(torch.as_tensor(weight))
+            linear.weight.weight.copy_(weight[:n_embeddings])
             linear.bias.copy_(torch.as_tensor(bias))
         linear.requires_grad_(False)
 
@@ -444,6 +455,10 @@ class DeepFMNet(NeuralNet):
         """Set the output bias (the log prior odds for classifiers)."""
         with torch.no_grad():
             self.module_.linear.bias.copy_(torch.as_tensor(bias))
+
+    def drop_interactions(self):
+        """Predict with the first-order part alone."""
+        self.module_.linear_only = True
 
     def enable_interactions(self):
         """Train and predict with the FM and deep parts (again)."""
@@ -537,7 +552,7 @@ class DeepFMNet(NeuralNet):
         linear = self.row_losses(dataset)
         difference = full - linear
         if self.distributed:
-            mean, standard_error = _shared_mean_and_error(difference)
+            mean, standard_error = _distributed.mean_and_error(difference)
         else:
             n_rows = difference.size
             standard_error = (
@@ -606,6 +621,11 @@ class DeepFMNet(NeuralNet):
         with torch.inference_mode():
             return self.module_.fm.pair_terms(pooled)
 
+    def cross_fields(self):
+        """The two fields of each pair whose crosses the first-order part
+        holds, ``(pairs, 2)`` long (none without crosses)."""
+        return self.module_.cross_fields()
+
     def deep_by_field(self):
         """The deep part as a function of the fields' pooled embeddings:
         ``(weight, bias, rest)`` with ``deep(pooled) == rest(bias + sum_f
@@ -625,17 +645,6 @@ def _shared_loss(callback):
     if type(callback) is not PassthroughScoring:
         return callback
     return SharedLoss(callback.name, callback.lower_is_better, callback.on_train)
-
-
-def _shared_mean_and_error(values):
-    """Mean and standard error of the mean of ``values`` over every process's
-    rows."""
-    total, n_rows = _distributed.all_sum(values.sum(), values.size)
-    mean = total / n_rows
-    (squares,) = _distributed.all_sum(np.sum((values - mean) ** 2))
-    if n_rows < 2:
-        return mean, 0.0
-    return mean, np.sqrt(squares / (n_rows - 1)) / np.sqrt(n_rows)
 
 
 def _padded_rows(n_rows):

@@ -57,6 +57,7 @@ from skl2onnx.common.data_types import (
 )
 
 from ._classifier import DeepFMClassifier
+from ._crosses import KEY_BASE
 from ._layout import CATEGORICAL, INDICATOR, MULTIVALUED
 from ._regressor import DeepFMRegressor
 
@@ -486,6 +487,12 @@ def _logits(graph, model, columns):
                 graph.op("Mul", deep_input, deep_input),
                 graph.const(_stacked(half, layout.n_fields)),
             )
+    if module.crosses.pairs.shape[0]:
+        if layout.sparse:
+            rows = _single_columns(graph, X, layout)
+        else:
+            rows = graph.op("Gather", graph.const(position_rows), positions)
+        first = graph.op("Add", first, _crossed(graph, module.crosses, rows))
     if not interactions:
         return graph.op("Add", first, graph.const(bias, "bias"))
     # FM: 0.5 * ((sum_i e_i)^2 - sum_i e_i^2), mapped to the outputs
@@ -510,6 +517,58 @@ def _logits(graph, model, columns):
         if not last:
             hidden = graph.op("Relu", hidden)
     return graph.op("Sum", first, fm, hidden)
+
+
+def _single_columns(graph, X, layout):
+    """For a sparse matrix (as a dense float tensor ``X``), the embedding row
+    (its column) of each field's one non-zero column, ``(n, n_fields)``
+    int64, -1 where the field has none or several, as
+    :func:`sklearn_deepfm._crosses.category_rows` reads the rows."""
+    parts = []
+    for field in layout.fields:
+        block = _field_columns(graph, X, field, layout)
+        active = graph.cast(
+            graph.op("Not", graph.op("Equal", block, graph.const(np.float32(0)))),
+            TensorProto.FLOAT,
+        )
+        position = graph.op("ArgMax", active, axis=1, keepdims=1)
+        column = graph.op(
+            "Gather", graph.const(np.array(field.columns, dtype=np.int64)), position
+        )
+        single = graph.op(
+            "Equal", graph.reduce_sum(active, 1), graph.const(np.float32(1))
+        )
+        minus_one = graph.const(np.array([[-1]], dtype=np.int64))
+        parts.append(graph.op("Where", single, column, minus_one))
+    return _concat(graph, parts)
+
+
+def _crossed(graph, crosses, rows):
+    """The crossed first-order term (see :mod:`sklearn_deepfm._crosses`),
+    ``(n, n_outputs)``, from the embedding rows of the fields, ``(n,
+    n_fields)`` int64 (-1: no single value): each cross's key looked up
+    among the seen keys by a LabelEncoder, the unseen ones (and those of a
+    -1, whose keys are negative or end in 2**31 - 1, never a row) reading
+    the zero last row."""
+    pairs = crosses.pairs.cpu().numpy()
+    keys = crosses.keys.cpu().numpy()
+    weight = _numpy(crosses.weight)
+    left, right = (
+        graph.op("Gather", rows, graph.const(pairs[:, side].copy()), axis=1)
+        for side in (0, 1)
+    )
+    key = graph.op("Add", graph.op("Mul", left, graph.const(np.array(KEY_BASE))), right)
+    codes = graph.op(
+        "LabelEncoder",
+        key,
+        domain="ai.onnx.ml",
+        version=ML_OPSET,
+        keys_int64s=[int(value) for value in keys],
+        values_int64s=list(range(len(keys))),
+        default_int64=len(keys),
+    )
+    terms = graph.op("Gather", graph.const(weight, "crosses"), codes)
+    return graph.reduce_sum(terms, axis=1, keepdims=0)
 
 
 def _check_single_valued(layout, estimator_name):

@@ -1,0 +1,202 @@
+"""Pairwise crosses of the categorical fields in the first-order part.
+
+Wide & Deep's wide side, the five-line alternative a scikit-learn user tries
+next to DeepFM: every pair of categorical fields ``(f, g)`` crossed, each
+pair of categories seen together in the training rows owning one
+first-order weight (per output).  A row's crossed term is the sum of the
+weights of its pairs; a pair of categories never seen together in the
+training rows adds nothing.  The crosses are solved with the rest of the
+first-order part (:mod:`~sklearn_deepfm._linear`), and that linear model
+replaces the trained DeepFM when the validation rows say so (see
+``BaseDeepFM._try_crosses``).
+
+A cross is keyed by the embedding rows of its two categories,
+``left * KEY_BASE + right``: rows are below ``KEY_BASE``, so keys of
+different pairs of fields, and of categories learnt later by
+``partial_fit``, never collide.  The seen keys are held sorted; a row's key
+is looked up by binary search (ONNX: a ``LabelEncoder``).
+"""
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from ._batching import RegularRows
+from ._layout import CATEGORICAL, INDICATOR, SPARSE
+
+# Embedding rows are below 2**31, so a key fits in an int64.
+KEY_BASE = 2**31
+
+# The crosses are tried only when the solve's rows times the pairs are at
+# most this many: its cost grows with them, at 20 to 32 s on two cores for
+# Frappe's 62,000 rows x 45 pairs (2.8 million entries, 220,000 crosses)
+# and 44 to 58 s for Criteo's 7,200 x 741 (5.3 million, 1.7 million
+# crosses), where the crosses never won (benchmarks/results/
+# recipe_research.md, "Pairwise crosses in the linear solve").  Keeping only
+# the pairs whose crosses recur on the validation rows cut Criteo's pairs
+# by a quarter only, and cost Frappe all of its gain (its most useful pair
+# recurs on a quarter of the rows); so does keeping only the crosses seen
+# twice (-0.003 AUC on Frappe).
+MAX_CROSSED_ENTRIES = 3_000_000
+
+
+def crossable_fields(layout):
+    """The fields that can be crossed: categorical and indicator fields, and
+    the fields of several sparse columns (one-hot blocks), whose rows name
+    one category each.  Numeric, single sparse and multi-valued fields are
+    not crossed."""
+    return [
+        field.field
+        for field in layout.fields
+        if field.kind in (CATEGORICAL, INDICATOR)
+        or (field.kind == SPARSE and len(field.columns) > 1)
+    ]
+
+
+def field_pairs(fields):
+    """Every pair of ``fields``, ``(n_pairs, 2)`` int64, in order."""
+    left, right = np.triu_indices(len(fields), k=1)
+    fields = np.asarray(fields, dtype=np.int64)
+    return np.stack([fields[left], fields[right]], axis=1).reshape(-1, 2)
+
+
+def category_rows(rows, layout):
+    """The embedding row of each field's one value in each row, ``(n_rows,
+    n_fields)`` int64, -1 where a field holds no value or several (bags):
+    what the crosses are keyed by, for rows as the encoder gives them
+    (:class:`~sklearn_deepfm._batching.RegularRows` or ``BaggedRows``).
+
+    :meth:`PairCrosses.category_rows` computes the same from a batch."""
+    indices = np.asarray(rows.indices)
+    n_rows, n_fields = len(rows), layout.n_fields
+    if isinstance(rows, RegularRows):
+        return indices.astype(np.int64)
+    out = np.full((n_rows, n_fields), -1, dtype=np.int64)
+    bag_fields = _bag_fields(layout, indices.shape[1])
+    slot_fields = [f for f in range(n_fields) if f not in set(bag_fields)]
+    out[:, slot_fields] = indices
+    bags = rows.bags
+    entry_rows = np.repeat(np.arange(n_rows), np.diff(bags.indptr))
+    bag = rows.bag_of_row[bags.indices]
+    flat = entry_rows * len(bag_fields) + bag
+    counts = np.bincount(flat, minlength=n_rows * len(bag_fields))
+    single = counts[flat] == 1
+    columns = np.asarray(bag_fields, dtype=np.int64)[bag[single]]
+    out[entry_rows[single], columns] = bags.indices[single]
+    return out
+
+
+def _bag_fields(layout, n_slots):
+    """The fields that arrive as bags: all of a sparse matrix's when it has
+    no slots, else the multi-valued ones."""
+    if layout.sparse and n_slots == 0:
+        return list(range(layout.n_fields))
+    return list(layout.multivalued)
+
+
+def cross_keys(categories, pairs):
+    """The key of every row's cross of every pair, ``(n_rows, n_pairs)``
+    int64, from :func:`category_rows`; -1 where a field has no single value."""
+    left = categories[:, pairs[:, 0]]
+    right = categories[:, pairs[:, 1]]
+    return np.where((left < 0) | (right < 0), -1, left * KEY_BASE + right)
+
+
+def seen_keys(categories, pairs):
+    """The sorted distinct keys of the crosses in the rows of
+    :func:`category_rows` ``categories``."""
+    keys = np.unique(cross_keys(categories, pairs))
+    return keys[keys >= 0]
+
+
+def cross_matrix(categories, pairs, keys):
+    """The crosses of the rows as a CSR 0/1 matrix of shape ``(n_rows,
+    len(keys))``: column ``k`` is the cross of key ``keys[k]`` (crosses not
+    in ``keys`` have no column)."""
+    found = cross_keys(categories, pairs)
+    n_rows = found.shape[0]
+    position = np.searchsorted(keys, found).clip(max=max(len(keys) - 1, 0))
+    hit = keys[position] == found if len(keys) else np.zeros(found.shape, bool)
+    counts = hit.sum(axis=1)
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    columns = position[hit].astype(np.int32)
+    data = np.ones(columns.size, dtype=np.float32)
+    return sp.csr_matrix((data, columns, indptr), shape=(n_rows, len(keys)))
+
+
+class PairCrosses(nn.Module):
+    """The crossed first-order term: ``weight[k]`` for each of a row's
+    crosses seen in training (key ``keys[k]``), summed over the pairs.
+
+    Empty (no pairs) until :meth:`set` gives it crosses; its buffers are
+    saved with the model's weights and take their shapes from them on
+    :meth:`load_state_dict`.
+    """
+
+    def __init__(self, n_outputs):
+        super().__init__()
+        self.key_base = KEY_BASE
+        self.register_buffer("pairs", torch.zeros((0, 2), dtype=torch.long))
+        self.register_buffer("keys", torch.zeros(0, dtype=torch.long))
+        # the last row, zero, is the weight of a cross not seen in training
+        self.register_buffer("weight", torch.zeros((1, n_outputs)))
+
+    def set(self, pairs, keys, weight):
+        """Cross the slot pairs ``pairs`` with the seen ``keys`` (sorted)
+        and their weights ``(len(keys), n_outputs)``."""
+        device = self.weight.device
+        self.pairs = torch.as_tensor(pairs, dtype=torch.long, device=device)
+        self.keys = torch.as_tensor(keys, dtype=torch.long, device=device)
+        weight = torch.as_tensor(weight, dtype=self.weight.dtype, device=device)
+        self.weight = torch.cat([weight, weight.new_zeros((1, weight.shape[1]))])
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        for name in ("pairs", "keys", "weight"):
+            saved = state_dict.get(prefix + name)
+            if saved is not None:
+                setattr(self, name, torch.empty_like(saved, device=self.weight.device))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def forward(self, categories: Tensor) -> Tensor:
+        """Long ``(batch, fields)`` from :meth:`category_rows` to the crossed
+        term ``(batch, outputs)``."""
+        return F.embedding(self.codes(categories), self.weight).sum(dim=1)
+
+    def codes(self, categories: Tensor) -> Tensor:
+        """Row of ``weight`` of every cross, ``(batch, pairs)`` long (the
+        last row for a cross not seen in training)."""
+        left = categories.index_select(1, self.pairs[:, 0]).long()
+        right = categories.index_select(1, self.pairs[:, 1]).long()
+        key = left * self.key_base + right
+        unseen = self.keys.shape[0]
+        if unseen == 0:
+            return torch.full_like(key, 0)
+        position = torch.searchsorted(self.keys, key).clamp_(max=unseen - 1)
+        hit = self.keys.index_select(0, position.flatten()).view_as(key) == key
+        hit = hit & (left >= 0) & (right >= 0)
+        return torch.where(hit, position, torch.full_like(position, unseen))
+
+    def pair_terms(self, categories: Tensor) -> Tensor:
+        """Each pair's crossed term, ``(batch, pairs, outputs)``."""
+        if self.pairs.shape[0] == 0:
+            n_rows = categories.shape[0]
+            return self.weight.new_zeros((n_rows, 0, self.weight.shape[1]))
+        return F.embedding(self.codes(categories), self.weight)
+
+
+def single_rows(bag_rows: Tensor, bag_offsets: Tensor, n_rows: int) -> Tensor:
+    """The embedding row of each bag holding exactly one entry, -1 for the
+    others, ``(n_rows, n_bags)`` long (the bags as :func:`pool_bags` takes
+    them; ``bag_offsets`` may point past ``bag_rows`` for empty bags)."""
+    n_entries = bag_rows.shape[0]
+    n_bags = bag_offsets.shape[0] // n_rows if n_rows > 0 else 0
+    if n_entries == 0:
+        return bag_offsets.new_full((n_rows, n_bags), -1)
+    ends = torch.cat([bag_offsets[1:], bag_offsets.new_full((1,), n_entries)])
+    single = (ends - bag_offsets) == 1
+    first = bag_rows.index_select(0, bag_offsets.clamp(max=n_entries - 1)).long()
+    rows = torch.where(single, first, torch.full_like(first, -1))
+    return rows.view(n_rows, n_bags)

@@ -1,0 +1,265 @@
+"""Pairwise crosses in the first-order part: kept where the pairs of
+categories carry what the fields alone do not, left out elsewhere, and
+served, explained and saved like the rest of the model."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.compose import make_column_transformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
+
+from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
+from sklearn_deepfm.export import encode, to_torchscript
+
+from .conftest import make_first_order
+
+N_TRAIN = 6000
+
+
+def make_pair_table(n_samples=N_TRAIN + 3000, random_state=0):
+    """Two ID columns whose pair decides the label through a random table
+    (no low-rank structure for the FM to find), a weak third column and a
+    number; the columns as a DataFrame, the pair's effect as ``logit``."""
+    rng = np.random.default_rng(random_state)
+    a, b = rng.integers(0, 25, n_samples), rng.integers(0, 25, n_samples)
+    c = rng.integers(0, 5, n_samples)
+    effect = np.random.default_rng(1).normal(scale=2.0, size=(25, 25))
+    logit = effect[a, b] + 0.3 * c
+    y = (rng.random(n_samples) < 1 / (1 + np.exp(-logit))).astype(int)
+    X = pd.DataFrame(
+        {
+            "user": [f"u{v}" for v in a],
+            "item": [f"i{v}" for v in b],
+            "slot": c.astype(str),
+            "score": rng.normal(size=n_samples),
+        }
+    )
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def pair_model():
+    X, y = make_pair_table()
+    model = DeepFMClassifier(hidden_units=(32,), random_state=0)
+    return model.fit(X[:N_TRAIN], y[:N_TRAIN]), X[N_TRAIN:], y[N_TRAIN:]
+
+
+def test_crosses_are_kept_and_match_lr_over_crosses(pair_model):
+    model, X_test, y_test = pair_model
+    X, y = make_pair_table()
+    assert model.crosses_kept_
+    last = model.history_[-1]
+    assert last["crosses_kept"] and not last["interactions_kept"]
+    assert last["crosses_gain"] > 0
+    auc = roc_auc_score(y_test, model.predict_proba(X_test)[:, 1])
+    # the five-line alternative: one-hot of the columns and of their pairs
+    crossed = X.assign(
+        user_item=X.user + "|" + X.item,
+        user_slot=X.user + "|" + X.slot,
+        item_slot=X.item + "|" + X.slot,
+    )
+    categorical = ["user", "item", "slot", "user_item", "user_slot", "item_slot"]
+    lr = make_pipeline(
+        make_column_transformer(
+            (OneHotEncoder(handle_unknown="ignore"), categorical),
+            remainder="passthrough",
+        ),
+        LogisticRegression(C=0.3, max_iter=1000),
+    ).fit(crossed[:N_TRAIN], y[:N_TRAIN])
+    lr_auc = roc_auc_score(y_test, lr.predict_proba(crossed[N_TRAIN:])[:, 1])
+    assert auc >= lr_auc - 0.005
+    # the fields alone cannot learn a random table of pairs
+    alone = make_pipeline(
+        make_column_transformer(
+            (OneHotEncoder(handle_unknown="ignore"), ["user", "item", "slot"]),
+            remainder="passthrough",
+        ),
+        LogisticRegression(max_iter=1000),
+    ).fit(X[:N_TRAIN], y[:N_TRAIN])
+    assert auc > roc_auc_score(y_test, alone.predict_proba(X_test)[:, 1]) + 0.05
+
+
+def test_no_crosses_where_the_fields_add_up():
+    X, y = make_first_order()
+    model = DeepFMClassifier(hidden_units=(32,), random_state=0).fit(X, y)
+    assert not model.crosses_kept_
+    assert not model.history_[-1, "crosses_kept"]
+    assert model.net_.module_.crosses.pairs.shape[0] == 0
+
+
+def test_a_one_hot_matrix_is_crossed_as_its_dataframe(pair_model):
+    model, _, y_test = pair_model
+    X, y = make_pair_table()
+    columns = ["user", "item", "slot"]
+    encoder = OneHotEncoder(handle_unknown="ignore").fit(X[columns][:N_TRAIN])
+    one_hot = encoder.transform(X[columns])
+    assert sp.issparse(one_hot)
+    sparse = DeepFMClassifier(hidden_units=(32,), random_state=0)
+    sparse.fit(one_hot[:N_TRAIN], y[:N_TRAIN])
+    assert sparse.crosses_kept_
+    assert_array_equal(
+        sparse.net_.module_.crosses.pairs.numpy(), [[0, 1], [0, 2], [1, 2]]
+    )
+    auc = roc_auc_score(y_test, sparse.predict_proba(one_hot[N_TRAIN:])[:, 1])
+    frame = model.predict_proba(X[N_TRAIN:])[:, 1]
+    assert abs(auc - roc_auc_score(y_test, frame)) < 0.01
+    # a row with no category in a field arrives as bags, and the call with
+    # it predicts every other row as the call without it
+    rows = one_hot[N_TRAIN : N_TRAIN + 200].tolil()
+    rows[0, : len(encoder.categories_[0])] = 0
+    rows = rows.tocsr()
+    together = sparse.decision_function(rows)
+    assert_allclose(together[1:], sparse.decision_function(rows[1:]), atol=1e-6)
+
+
+def test_an_unseen_pair_or_category_adds_no_cross_weight(pair_model):
+    model, X_test, _ = pair_model
+    module = model.net_.module_
+    rows = torch.as_tensor(encode(model, X_test[:50])["indices"])
+    codes = module.crosses.codes(rows)
+    n_seen = module.crosses.keys.shape[0]
+    assert (codes < n_seen).all()  # every pair of the test rows was seen
+    unseen = X_test[:50].assign(user="never seen")
+    codes = module.crosses.codes(torch.as_tensor(encode(model, unseen)["indices"]))
+    pairs = module.crosses.pairs.tolist()
+    user_slot = model.feature_names_in_.tolist().index("user")
+    with_user = [p for p, pair in enumerate(pairs) if user_slot in pair]
+    assert (codes[:, with_user] == n_seen).all()
+    assert_array_equal(module.crosses.weight[n_seen].numpy(), 0.0)
+
+
+def test_torchscript_pickle_and_skops_predict_the_same(pair_model):
+    model, X_test, _ = pair_model
+    expected = model.decision_function(X_test)
+    scripted = to_torchscript(model)
+    with torch.inference_mode():
+        found = scripted(**encode(model, X_test)).numpy()
+    assert_allclose(found, expected, atol=1e-5)
+    assert_array_equal(
+        pickle.loads(pickle.dumps(model)).decision_function(X_test), expected
+    )
+    sio = pytest.importorskip("skops.io")
+    loaded = sio.loads(
+        sio.dumps(model), trusted=sio.get_untrusted_types(data=sio.dumps(model))
+    )
+    assert loaded.crosses_kept_
+    assert_array_equal(loaded.decision_function(X_test), expected)
+
+
+def test_onnx_graph_looks_up_the_crosses(pair_model):
+    pytest.importorskip("skl2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from skl2onnx import to_onnx
+
+    import sklearn_deepfm.onnx  # noqa: F401  (registers the converters)
+    from sklearn_deepfm.onnx import onnx_inputs
+
+    model, X_test, _ = pair_model
+    X_test = X_test.reset_index(drop=True)
+    X_test.loc[:99, "user"] = "never seen"
+    onx = to_onnx(model, X_test[:1], options={"zipmap": False})
+    session = ort.InferenceSession(
+        onx.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    _, proba = session.run(None, onnx_inputs(X_test, session))
+    assert_allclose(proba, model.predict_proba(X_test), atol=1e-5)
+
+
+def test_explanation_gives_each_cross_to_its_pair(pair_model):
+    model, X_test, _ = pair_model
+    explanation = model.explain(X_test[:300])
+    assert_allclose(
+        explanation.base_values + explanation.values.sum(axis=1),
+        model.decision_function(X_test[:300]),
+        atol=1e-4,
+    )
+    interactions = explanation.interaction_values
+    assert_allclose(interactions, interactions.transpose(0, 2, 1), atol=1e-6)
+    # the model is LR + crosses: the pair (user, item) is its cross alone
+    assert not model.interactions_kept_
+    module = model.net_.module_
+    rows = torch.as_tensor(encode(model, X_test[:300])["indices"])
+    terms = module.crosses.pair_terms(rows)[..., 0].numpy()
+    user_item = module.crosses.pairs.tolist().index([0, 1])
+    assert np.abs(terms[:, user_item]).max() > 0.5
+    assert_allclose(interactions[:, 0, 1] * 2, terms[:, user_item], atol=1e-6)
+
+
+def test_crosses_survive_partial_fit_with_new_categories(pair_model):
+    model, X_test, y_test = pair_model
+    model = pickle.loads(pickle.dumps(model))
+    keys = model.net_.module_.crosses.keys.clone()
+    new = X_test[:500].assign(user=[f"new{i % 7}" for i in range(500)])
+    model.partial_fit(new, y_test[:500])
+    assert_array_equal(model.net_.module_.crosses.keys.numpy(), keys.numpy())
+    assert np.isfinite(model.decision_function(new)).all()
+
+
+def test_regressor_and_multiclass_cross_too():
+    X, y = make_pair_table()
+    effect = np.random.default_rng(1).normal(scale=2.0, size=(25, 25))
+    a = X.user.str[1:].astype(int).to_numpy()
+    b = X.item.str[1:].astype(int).to_numpy()
+    target = effect[a, b] + np.random.default_rng(2).normal(scale=0.5, size=len(X))
+    regressor = DeepFMRegressor(hidden_units=(32,), random_state=0)
+    regressor.fit(X[:N_TRAIN], target[:N_TRAIN])
+    assert regressor.crosses_kept_
+    assert regressor.score(X[N_TRAIN:], target[N_TRAIN:]) > 0.8
+    classes = np.digitize(target, np.quantile(target, [1 / 3, 2 / 3]))
+    classifier = DeepFMClassifier(hidden_units=(32,), random_state=0)
+    classifier.fit(X[:N_TRAIN], classes[:N_TRAIN])
+    assert classifier.crosses_kept_
+    assert classifier.net_.module_.crosses.weight.shape[1] == 3
+    assert classifier.score(X[N_TRAIN:], classes[N_TRAIN:]) > 0.6
+
+
+def test_onnx_one_hot_pipeline_with_crosses_and_unseen_categories():
+    pytest.importorskip("skl2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from skl2onnx import to_onnx
+
+    import sklearn_deepfm.onnx  # noqa: F401  (registers the converters)
+
+    X, y = make_pair_table()
+    codes = np.stack(
+        [X.user.str[1:].astype(int), X.item.str[1:].astype(int), X.slot.astype(int)],
+        axis=1,
+    )
+    pipeline = make_pipeline(
+        OneHotEncoder(handle_unknown="ignore"),
+        DeepFMClassifier(hidden_units=(32,), random_state=0),
+    ).fit(codes[:N_TRAIN], y[:N_TRAIN])
+    assert pipeline[-1].crosses_kept_
+    X_test = codes[N_TRAIN:].copy()
+    X_test[:100, 0] = 99  # an unseen user: no column of its block is set
+    onx = to_onnx(pipeline, codes[:1], options={id(pipeline[-1]): {"zipmap": False}})
+    session = ort.InferenceSession(
+        onx.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    _, proba = session.run(None, {"X": X_test})
+    assert_allclose(proba, pipeline.predict_proba(X_test), atol=1e-5)
+
+
+def test_verbose_fit_says_whether_the_crosses_replaced_the_model(capsys):
+    X, y = make_pair_table(4000)
+    model = DeepFMClassifier(hidden_units=(16,), random_state=0, verbose=1)
+    model.fit(X, y)
+    out = capsys.readouterr().out
+    gain = model.history_[-1, "crosses_gain"]
+    error = model.history_[-1, "crosses_gain_error"]
+    trained = (
+        model.history_[-1, "interactions_gain"]
+        > model.history_[-1, "interactions_gain_error"]
+    )
+    assert model.crosses_kept_ == (gain > (0 if trained else error))
+    verdict = "kept" if model.crosses_kept_ else "left out"
+    assert f"DeepFMClassifier: pairwise crosses {verdict}:" in out
+    assert f"by {gain:.5f} (standard error {error:.5f})" in out
