@@ -21,7 +21,6 @@ from ._batching import EncodedDataset, HoldoutSplit
 from ._cpu import native_bfloat16
 from ._crosses import (
     MAX_CROSSED_ENTRIES,
-    category_rows,
     cross_matrix,
     crossable_fields,
     field_pairs,
@@ -29,7 +28,7 @@ from ._crosses import (
 )
 from ._encoding import FeatureEncoder, check_container, is_dataframe, is_polars
 from ._explain import Explanation, field_attributions
-from ._linear import design_matrix, fit_linear, mean_and_error
+from ._linear import design_matrix, fit_linear
 from ._linear_lbfgs import fit_linear_shared
 from ._model import DeepFM
 from ._net import DeepFMNet, adapt_callbacks, predict_rows
@@ -736,7 +735,11 @@ class BaseDeepFM(BaseEstimator):
             # stopped once the validation loss rose (after C=0.1) 31 s
             stop_when_worse=True,
         )
-        gain, error = self._mean_and_error(self.net_.row_losses(valid) - losses, shared)
+        # the gain: how much lower the crossed model's row losses are
+        gain, error = _distributed.mean_and_error(
+            self.net_.row_losses(valid) - losses, shared
+        )
+        gain, error = float(gain), float(error)
         self._crosses_gain = (gain, error)
         # against a trained model, the lower loss wins; against the linear
         # model over the fields alone, the crosses must win clearly
@@ -767,7 +770,7 @@ class BaseDeepFM(BaseEstimator):
         if crosses is None:
             return design
         pairs, keys = crosses
-        categories = category_rows(dataset.rows, self.input_layout_)
+        categories = self.net_.category_rows(dataset.rows)
         return sp.hstack([design, cross_matrix(categories, pairs, keys)], format="csr")
 
     def _cross_pairs(self, n_rows, shared):
@@ -784,13 +787,8 @@ class BaseDeepFM(BaseEstimator):
     def _seen_crosses(self, rows, pairs, shared):
         """The sorted keys of the crosses in ``rows`` (of every process's
         rows when shared)."""
-        keys = seen_keys(category_rows(rows.rows, self.input_layout_), pairs)
+        keys = seen_keys(self.net_.category_rows(rows.rows), pairs)
         return _distributed.union(keys) if shared else keys
-
-    def _mean_and_error(self, values, shared):
-        if shared:
-            return _distributed.mean_and_error(values)
-        return mean_and_error(values)
 
     def _fit_first_order(self, task, fit_rows, valid_rows, C, stop_when_worse=False):
         """``(weight, bias, C, validation row losses)`` of the linear model

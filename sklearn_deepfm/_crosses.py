@@ -23,7 +23,6 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ._batching import RegularRows
 from ._layout import CATEGORICAL, INDICATOR, SPARSE
 
 # Embedding rows are below 2**31, so a key fits in an int64.
@@ -62,43 +61,10 @@ def field_pairs(fields):
     return np.stack([fields[left], fields[right]], axis=1).reshape(-1, 2)
 
 
-def category_rows(rows, layout):
-    """The embedding row of each field's one value in each row, ``(n_rows,
-    n_fields)`` int64, -1 where a field holds no value or several (bags):
-    what the crosses are keyed by, for rows as the encoder gives them
-    (:class:`~sklearn_deepfm._batching.RegularRows` or ``BaggedRows``).
-
-    :meth:`PairCrosses.category_rows` computes the same from a batch."""
-    indices = np.asarray(rows.indices)
-    n_rows, n_fields = len(rows), layout.n_fields
-    if isinstance(rows, RegularRows):
-        return indices.astype(np.int64)
-    out = np.full((n_rows, n_fields), -1, dtype=np.int64)
-    bag_fields = _bag_fields(layout, indices.shape[1])
-    slot_fields = [f for f in range(n_fields) if f not in set(bag_fields)]
-    out[:, slot_fields] = indices
-    bags = rows.bags
-    entry_rows = np.repeat(np.arange(n_rows), np.diff(bags.indptr))
-    bag = rows.bag_of_row[bags.indices]
-    flat = entry_rows * len(bag_fields) + bag
-    counts = np.bincount(flat, minlength=n_rows * len(bag_fields))
-    single = counts[flat] == 1
-    columns = np.asarray(bag_fields, dtype=np.int64)[bag[single]]
-    out[entry_rows[single], columns] = bags.indices[single]
-    return out
-
-
-def _bag_fields(layout, n_slots):
-    """The fields that arrive as bags: all of a sparse matrix's when it has
-    no slots, else the multi-valued ones."""
-    if layout.sparse and n_slots == 0:
-        return list(range(layout.n_fields))
-    return list(layout.multivalued)
-
-
 def cross_keys(categories, pairs):
     """The key of every row's cross of every pair, ``(n_rows, n_pairs)``
-    int64, from :func:`category_rows`; -1 where a field has no single value."""
+    int64, from each field's embedding row (``DeepFMNet.category_rows``);
+    -1 where a field has no single value."""
     left = categories[:, pairs[:, 0]]
     right = categories[:, pairs[:, 1]]
     return np.where((left < 0) | (right < 0), -1, left * KEY_BASE + right)
@@ -106,7 +72,7 @@ def cross_keys(categories, pairs):
 
 def seen_keys(categories, pairs):
     """The sorted distinct keys of the crosses in the rows of
-    :func:`category_rows` ``categories``."""
+    ``categories`` (see :func:`cross_keys`)."""
     keys = np.unique(cross_keys(categories, pairs))
     return keys[keys >= 0]
 
@@ -145,7 +111,7 @@ class PairCrosses(nn.Module):
         self.register_buffer("weight", torch.zeros((1, n_outputs)))
 
     def set(self, pairs, keys, weight):
-        """Cross the slot pairs ``pairs`` with the seen ``keys`` (sorted)
+        """Cross the pairs of fields ``pairs`` with the seen ``keys`` (sorted)
         and their weights ``(len(keys), n_outputs)``."""
         device = self.weight.device
         self.pairs = torch.as_tensor(pairs, dtype=torch.long, device=device)
@@ -161,8 +127,9 @@ class PairCrosses(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, categories: Tensor) -> Tensor:
-        """Long ``(batch, fields)`` from :meth:`category_rows` to the crossed
-        term ``(batch, outputs)``."""
+        """Long ``(batch, fields)``, each field's embedding row (-1: none or
+        several, see ``DeepFM._category_rows``), to the crossed term
+        ``(batch, outputs)``."""
         return F.embedding(self.codes(categories), self.weight).sum(dim=1)
 
     def codes(self, categories: Tensor) -> Tensor:

@@ -91,9 +91,13 @@ def union(values):
     return np.unique(np.concatenate(gather(np.asarray(values))))
 
 
-def mean_and_error(values):
-    """Mean of ``values`` over every process's rows and the standard error
-    of that mean."""
+def mean_and_error(values, shared=True):
+    """Mean of ``values`` and the standard error of that mean, over every
+    process's rows when ``shared``, else over this process's."""
+    if not shared:
+        n_rows = values.size
+        error = values.std(ddof=1) / np.sqrt(n_rows) if n_rows > 1 else 0.0
+        return values.mean(), error
     total, n_rows = all_sum(values.sum(), values.size)
     mean = total / n_rows
     (squares,) = all_sum(np.sum((values - mean) ** 2))

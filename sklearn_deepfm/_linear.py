@@ -137,13 +137,6 @@ def fit_linear(
     return coef, intercept, chosen, losses.get(chosen)
 
 
-def mean_and_error(values):
-    """Mean of ``values`` and the standard error of that mean."""
-    n_rows = values.size
-    error = values.std(ddof=1) / np.sqrt(n_rows) if n_rows > 1 else 0.0
-    return float(values.mean()), float(error)
-
-
 def _coefficients(model, task):
     coef = np.atleast_2d(model.coef_).T.astype(np.float32)
     intercept = np.atleast_1d(model.intercept_).astype(np.float32)

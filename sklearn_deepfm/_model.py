@@ -463,8 +463,8 @@ class DeepFM(nn.Module):
         self, indices: Tensor, bag_rows: Tensor | None, bag_offsets: Tensor | None
     ) -> Tensor:
         """The embedding row of each field's one value, ``(batch, fields)``
-        long, -1 for a bag of no value or several (see
-        :func:`~sklearn_deepfm._crosses.category_rows`)."""
+        long, -1 for a bag of no value or several: what the crosses are
+        keyed by (see :mod:`~sklearn_deepfm._crosses`)."""
         categories = indices.long()
         if bag_rows is not None and bag_offsets is not None:
             bags = single_rows(bag_rows, bag_offsets, indices.shape[0])

@@ -551,14 +551,7 @@ class DeepFMNet(NeuralNet):
         module.linear_only = True
         linear = self.row_losses(dataset)
         difference = full - linear
-        if self.distributed:
-            mean, standard_error = _distributed.mean_and_error(difference)
-        else:
-            n_rows = difference.size
-            standard_error = (
-                difference.std(ddof=1) / np.sqrt(n_rows) if n_rows > 1 else 0
-            )
-            mean = difference.mean()
+        mean, standard_error = _distributed.mean_and_error(difference, self.distributed)
         keep = bool(mean < -standard_error)
         module.linear_only = not keep
         self.history.record("interactions_kept", keep)
@@ -620,6 +613,18 @@ class DeepFMNet(NeuralNet):
         embeddings (see ``FactorizationMachine.pair_terms``)."""
         with torch.inference_mode():
             return self.module_.fm.pair_terms(pooled)
+
+    def category_rows(self, rows):
+        """The embedding row of each field's one value in every row of
+        ``rows`` (encoded rows), -1 where a field holds none or several: what
+        the crosses are keyed by, read as the module reads a batch; int64
+        ndarray ``(n_rows, n_fields)``."""
+        X = to_tensor(rows.take(slice(None)), device=self.device)
+        with torch.inference_mode():
+            categories = self.module_._category_rows(
+                X["indices"], X.get("bag_rows"), X.get("bag_offsets")
+            )
+        return categories.cpu().numpy()
 
     def cross_fields(self):
         """The two fields of each pair whose crosses the first-order part

@@ -523,7 +523,7 @@ def _single_columns(graph, X, layout):
     """For a sparse matrix (as a dense float tensor ``X``), the embedding row
     (its column) of each field's one non-zero column, ``(n, n_fields)``
     int64, -1 where the field has none or several, as
-    :func:`sklearn_deepfm._crosses.category_rows` reads the rows."""
+    ``DeepFM._category_rows`` reads the rows."""
     parts = []
     for field in layout.fields:
         block = _field_columns(graph, X, field, layout)
