@@ -333,7 +333,7 @@ def test_without_interactions_the_model_is_the_logistic_regression():
     assert model.linear_C_ in (0.03, 0.1, 0.3, 1.0, 3.0)
     linear = make_pipeline(
         OneHotEncoder(handle_unknown="ignore"),
-        LogisticRegression(C=model.linear_C_, max_iter=1000),
+        LogisticRegression(C=model.linear_C_, solver="newton-cg", max_iter=1000),
     ).fit(X, y)
     assert_allclose(model.decision_function(X), linear.decision_function(X), atol=2e-3)
 
