@@ -69,10 +69,24 @@ def _model(task, C, random_state):
 
 def _row_losses(model, task, A, y, weight):
     """Weighted loss of every validation row (log-loss or squared error)."""
+    scores = model.predict(A) if task == "regression" else model.decision_function(A)
+    return output_losses(task, scores, y, weight)
+
+
+def output_losses(task, scores, y, weight):
+    """Weighted loss of every row from the raw outputs ``scores``, ``(n,)`` or
+    ``(n, n_outputs)``: the log-loss of the logits (binary, multiclass) or
+    the squared error (regression), as the net's criterion measures them."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if task == "multiclass":
+        top = scores.max(axis=1)
+        log_total = top + np.log(np.exp(scores - top[:, None]).sum(axis=1))
+        target = scores[np.arange(len(y)), np.asarray(y).astype(np.int64)]
+        return weight * (log_total - target)
+    scores = scores.reshape(len(y))
     if task == "regression":
-        return weight * (model.predict(A) - y) ** 2
-    proba = model.predict_proba(A)[np.arange(len(y)), y.astype(np.int64)]
-    return -weight * np.log(np.clip(proba, 1e-15, None))
+        return weight * (scores - y) ** 2
+    return weight * (np.logaddexp(0.0, scores) - y * scores)
 
 
 def ends_sweep(C, stop_when_worse):

@@ -19,9 +19,9 @@ by the validation loss summed over the processes.
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import expit, log_softmax, softmax
+from scipy.special import expit, log_softmax
 
-from ._linear import C_GRID, DEFAULT_C, MAX_ITER, ends_sweep
+from ._linear import C_GRID, DEFAULT_C, MAX_ITER, ends_sweep, output_losses
 
 # Gradient tolerance.  LogisticRegression's own solve (newton-cg, see _linear)
 # ends closer to the optimum than lbfgs at its default 1e-4: on the shared
@@ -139,15 +139,7 @@ _OBJECTIVES = {"binary": _logistic, "multiclass": _multinomial, "regression": _s
 def _row_losses(task, A, y, weight, coef, intercept):
     """This process's weighted validation loss of every row, as
     :func:`sklearn_deepfm._linear._row_losses` measures them."""
-    scores = A @ coef + intercept
-    if task == "regression":
-        return weight * (scores[:, 0] - y) ** 2
-    if task == "binary":
-        proba = expit(scores[:, 0])
-        proba = np.where(y == 1, proba, 1.0 - proba)
-    else:
-        proba = softmax(scores, axis=1)[np.arange(len(y)), y.astype(np.int64)]
-    return -weight * np.log(np.clip(proba, 1e-15, None))
+    return output_losses(task, A @ coef + intercept, y, weight)
 
 
 def _choose_shared(losses, all_sum):

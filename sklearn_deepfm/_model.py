@@ -548,6 +548,23 @@ class DeepFM(nn.Module):
         }
 
     @torch.jit.unused
+    def scale_interactions(self, factor: float):
+        """Multiply the FM and deep terms of every output by ``factor`` in
+        (0, 1], folded into the weights as batch norm is folded into a
+        layer: the embeddings by sqrt(factor) (the FM is quadratic in them),
+        the deep part's first layer by 1 / sqrt(factor) (its input is the
+        embeddings, so its hidden units do not change) and its output layer
+        by ``factor``.  Every reader of the weights (prediction, exports,
+        explanations) then sees the scaled model."""
+        root = float(factor) ** 0.5
+        layers = self.mlp._linear_layers()
+        with torch.no_grad():
+            self.embedding.weight.mul_(root)
+            layers[0].weight.div_(root)
+            layers[-1].weight.mul_(factor)
+            layers[-1].bias.mul_(factor)
+
+    @torch.jit.unused
     def cross_fields(self) -> Tensor:
         """The two fields of each crossed pair, ``(pairs, 2)`` long."""
         return self.crosses.pairs.cpu()

@@ -422,6 +422,28 @@ class DeepFMNet(NeuralNet):
             linear.bias.copy_(torch.as_tensor(bias))
         linear.requires_grad_(False)
 
+    def blend_linear(self, share, weight, bias, crosses):
+        """Make the module ``(1 - share)`` times itself plus ``share`` times the
+        linear model ``(weight, bias)`` over the features and the crosses
+        ``(pairs, keys)`` (weights as in :meth:`set_linear`), in the raw
+        outputs, for ``share`` in (0, 1]: the first-order weights and the
+        bias mix, the crosses' weights are scaled by ``share`` and the FM and
+        deep terms by ``1 - share`` (none are left at ``share=1``)."""
+        module = self.module_
+        linear = module.linear
+        n_embeddings = linear.weight.num_embeddings
+        weight = np.asarray(weight, dtype=np.float32)
+        own = linear.weight.weight.detach().cpu().numpy()
+        own_bias = linear.bias.detach().cpu().numpy()
+        features, pairs = weight[:n_embeddings], weight[n_embeddings:]
+        mixed = np.concatenate([(1 - share) * own + share * features, share * pairs])
+        mixed_bias = (1 - share) * own_bias + share * np.asarray(bias)
+        self.set_linear(mixed, mixed_bias, crosses)
+        if share == 1:
+            self.drop_interactions()
+        elif not module.linear_only:
+            module.scale_interactions(1 - share)
+
     def grow(self, new_rows, n_embeddings, generator):
         """Grow the embedding tables to ``n_embeddings`` rows after the input
         layout gained categories (see ``FeatureEncoder.extend``).

@@ -17,6 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
 from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
+from sklearn_deepfm import _base as base
 from sklearn_deepfm.export import encode, to_torchscript
 
 from .conftest import make_first_order
@@ -43,6 +44,35 @@ def make_pair_table(n_samples=N_TRAIN + 3000, random_state=0):
         }
     )
     return X, y
+
+
+def make_mixed_table(n_samples=N_TRAIN + 3000, random_state=0):
+    """A low-rank user-item interaction (what the FM learns) plus a random
+    table over item and slot (what crosses learn): the recipe mixes the
+    trained model with the crossed linear model."""
+    rng = np.random.default_rng(random_state)
+    a, b = rng.integers(0, 40, n_samples), rng.integers(0, 40, n_samples)
+    c = rng.integers(0, 6, n_samples)
+    effects = np.random.default_rng(1)
+    users, items = effects.normal(size=(40, 2)), effects.normal(size=(40, 2))
+    table = effects.normal(size=(40, 6))
+    logit = 1.2 * (users[a] * items[b]).sum(axis=1) + table[b, c]
+    y = (rng.random(n_samples) < 1 / (1 + np.exp(-logit))).astype(int)
+    X = pd.DataFrame(
+        {
+            "user": [f"u{v}" for v in a],
+            "item": [f"i{v}" for v in b],
+            "slot": c.astype(str),
+        }
+    )
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def mixed_model():
+    X, y = make_mixed_table()
+    model = DeepFMClassifier(hidden_units=(32,), random_state=0)
+    return model.fit(X[:N_TRAIN], y[:N_TRAIN]), X[N_TRAIN:], y[N_TRAIN:]
 
 
 @pytest.fixture(scope="module")
@@ -260,6 +290,63 @@ def test_verbose_fit_says_whether_the_crosses_replaced_the_model(capsys):
         > model.history_[-1, "interactions_gain_error"]
     )
     assert model.crosses_kept_ == (gain > (0 if trained else error))
-    verdict = "kept" if model.crosses_kept_ else "left out"
+    verdict = "left out"
+    if model.crosses_kept_:
+        verdict = f"kept, {model.crosses_share_:.1f} of the raw outputs"
     assert f"DeepFMClassifier: pairwise crosses {verdict}:" in out
     assert f"by {gain:.5f} (standard error {error:.5f})" in out
+
+
+def test_a_mix_is_the_trained_and_the_crossed_model_in_proportion(
+    mixed_model, monkeypatch
+):
+    model, X_test, _ = mixed_model
+    share = model.crosses_share_
+    assert 0 < share < 1
+    assert model.crosses_kept_ and model.interactions_kept_
+    assert model.history_[-1, "crosses_share"] == share
+    # the same fits (same seed) with the share fixed at 0 and at 1
+    X, y = make_mixed_table()
+    fits = {}
+    for fixed in (0.0, 1.0):
+        monkeypatch.setattr(
+            base.BaseDeepFM, "_crosses_share", lambda *_, s=fixed: (s, 1.0, 0.0)
+        )
+        fitted = DeepFMClassifier(hidden_units=(32,), random_state=0)
+        fits[fixed] = fitted.fit(X[:N_TRAIN], y[:N_TRAIN])
+    assert not fits[0.0].crosses_kept_ and fits[0.0].interactions_kept_
+    assert fits[1.0].crosses_share_ == 1 and not fits[1.0].interactions_kept_
+    expected = (1 - share) * fits[0.0].decision_function(X_test)
+    expected += share * fits[1.0].decision_function(X_test)
+    assert_allclose(model.decision_function(X_test), expected, atol=1e-5)
+
+
+def test_a_mix_is_served_and_explained_as_it_predicts(mixed_model):
+    model, X_test, _ = mixed_model
+    assert 0 < model.crosses_share_ < 1
+    expected = model.decision_function(X_test)
+    with torch.inference_mode():
+        found = to_torchscript(model)(**encode(model, X_test)).numpy()
+    assert_allclose(found, expected, atol=1e-5)
+    assert_array_equal(
+        pickle.loads(pickle.dumps(model)).decision_function(X_test), expected
+    )
+    explanation = model.explain(X_test[:300])
+    assert_allclose(
+        explanation.base_values + explanation.values.sum(axis=1),
+        expected[:300],
+        atol=1e-4,
+    )
+    pytest.importorskip("skl2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from skl2onnx import to_onnx
+
+    import sklearn_deepfm.onnx  # noqa: F401  (registers the converters)
+    from sklearn_deepfm.onnx import onnx_inputs
+
+    onx = to_onnx(model, X_test[:1], options={"zipmap": False})
+    session = ort.InferenceSession(
+        onx.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    _, proba = session.run(None, onnx_inputs(X_test.reset_index(drop=True), session))
+    assert_allclose(proba, model.predict_proba(X_test), atol=1e-5)
