@@ -5,9 +5,9 @@ both finished as the recipe finishes them, with their test AUC and log loss
 and the validation gain (with its standard error) that the recipe's choice
 reads.
 
-The crosses are forced (both margins -inf) and the model as it was
-before them is kept aside, so one fit gives both; the recipe's choice for
-any margin can be read off the gains.
+The crossed model is forced in whole (share 1, both margins -inf) and the
+model as it was before it is kept aside, so one fit gives both; the gains
+are the crossed model's alone (``crosses_mix.py`` scores the mix).
 
     python crosses_choice.py --datasets hr frappe avazu coupon movielens \\
         criteo adult telco --data-dir ../../shared/data \\
@@ -27,6 +27,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 
 import sklearn_deepfm._base as base
 from sklearn_deepfm import DeepFMClassifier
+from sklearn_deepfm._linear import output_losses
 
 
 def _forced_crosses(store):
@@ -45,6 +46,15 @@ def _forced_crosses(store):
 
     base.CROSSES_MARGIN = base.LINEAR_MARGIN = -np.inf
     base.BaseDeepFM._try_crosses = wrapped
+
+    # the crossed model alone, not mixed in (crosses_mix.py scores the mix)
+    def whole_share(self, task, current, crossed, valid, shared):
+        y, weight = valid.y, valid.sample_weight
+        alone = output_losses(task, current.reshape(crossed.shape), y, weight)
+        gain = alone - output_losses(task, crossed, y, weight)
+        return 1.0, float(gain.mean()), float(gain.std(ddof=1) / np.sqrt(gain.size))
+
+    base.BaseDeepFM._crosses_share = whole_share
 
 
 def run(name, data_dir, n_splits, store):

@@ -7,8 +7,8 @@ first-order weight (per output).  A row's crossed term is the sum of the
 weights of its pairs; a pair of categories never seen together in the
 training rows adds nothing.  The crosses are solved with the rest of the
 first-order part (:mod:`~sklearn_deepfm._linear`), and that linear model
-replaces the trained DeepFM when the validation rows say so (see
-``BaseDeepFM._try_crosses``).
+is mixed into the trained DeepFM in the share the validation rows prefer
+(see ``BaseDeepFM._try_crosses``).
 
 A cross is keyed by the embedding rows of its two categories,
 ``left * KEY_BASE + right``: rows are below ``KEY_BASE``, so keys of

@@ -73,7 +73,7 @@ class Explanation:
         ``interaction_values[:, f, g]`` (``f != g``) holds half of the FM
         term of the pair of fields ``f`` and ``g`` (and of the pair's cross
         weight when the first-order part holds crosses,
-        ``crosses_kept_``), and so does ``[:, g, f]``; the diagonal
+        ``crosses_share_`` above 0), and so does ``[:, g, f]``; the diagonal
         ``[:, f, f]`` holds the first-order term of ``f`` and ``f``'s share
         of the deep part.
     data : ndarray of shape (n_samples, n_fields), dtype=object

@@ -188,12 +188,18 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         (None when it learnt by gradient steps: without early stopping, or
         with ``partial_fit``).
     crosses_kept_ : bool
-        Whether the model is a linear model over the fields and a weight
+        Whether the model holds a linear model over the fields and a weight
         for every pair of categories seen together in training, for every
-        pair of categorical fields (LR + crosses): tried by the default
-        recipe after training and kept when its validation loss is lower
-        (see :ref:`pairwise-crosses`); ``interactions_kept_`` is then False.
-        False without early stopping and with ``partial_fit``.
+        pair of categorical fields (LR + crosses), mixed in by the default
+        recipe after training (see ``crosses_share_``).  False without early
+        stopping and with ``partial_fit``.
+    crosses_share_ : float
+        The share of that crossed linear model in the raw outputs, ``(1 -
+        crosses_share_)`` times the trained model plus ``crosses_share_``
+        times the crossed one, chosen among 0, 0.1, ..., 1 on the validation
+        rows (see :ref:`pairwise-crosses`): 0 without crosses; at 1 the model
+        is the crossed linear model alone and ``interactions_kept_`` is
+        False.
     mixed_precision_ : bool
         Whether the deep part runs in bfloat16 (see ``mixed_precision``).
     interactions_kept_ : bool
