@@ -59,16 +59,16 @@ LINEAR_LR_FACTOR = 10.0
 # model left linear by the recipe is refitted on every row.
 LINEAR_MAX_ROWS = 200_000
 
-# The linear model over the fields and their pairwise crosses replaces the
-# trained model when its mean validation loss is lower by more than this many
-# standard errors of the per-row difference.  Zero, the lower loss wins (as
-# GridSearchCV picks): the comparison already favours the trained model (its
-# epochs were chosen on these rows; the crosses, refitted on every row, see
-# 10% more).  On the five quality.py splits of eight tables
-# (recipe_research.md, "Pairwise crosses in the linear solve") Frappe's gain
-# was 3.8 to 9.8 standard errors (the crosses' test AUC +0.008 to +0.016);
-# MovieLens', Criteo's, Adult's and Telco's always negative (the crosses'
-# test AUC -0.001 to -0.023).
+# The mix with the linear model over the fields and their pairwise crosses
+# (see CROSSES_SHARES) is kept when it lowers the trained model's mean
+# validation loss by more than this many standard errors of the per-row
+# difference.  Zero, the lower loss wins (as GridSearchCV picks): the
+# comparison already favours the trained model (its epochs were chosen on
+# these rows; the crosses, refitted on every row, see 10% more).  Measured
+# for the crossed model alone, before the mix (recipe_research.md,
+# "Pairwise crosses in the linear solve"): Frappe's gain was 3.8 to 9.8
+# standard errors (test AUC +0.008 to +0.016); MovieLens', Criteo's, Adult's
+# and Telco's always negative (test AUC -0.001 to -0.023).
 CROSSES_MARGIN = 0.0
 
 # The shares of the crossed linear model's raw outputs tried in a mix with the
@@ -76,13 +76,13 @@ CROSSES_MARGIN = 0.0
 # 1, the crossed model alone).  The even mix is taken unless another share
 # lowers the validation loss by more than one standard error of the per-row
 # difference (as C=1 is, sklearn_deepfm._linear._choose).  On the first three
-# quality.py splits of seven tables (benchmarks/crosses_mix.py,
-# recipe_research.md, "A mix of the trained and the crossed model") the mix
-# raised the test AUC over the better of the two models by up to 0.009
-# (Coupon: +0.0071 to +0.0085; MovieLens +0.003; Frappe up to +0.0014) and
-# lost at most 0.0044 to it (HR, a split whose validation rows preferred the
-# trained model); the even-mix-first rule, against the plain lowest loss,
-# gained 0.0010 (HR) and 0.0008 (Avazu) and moved the others by under 0.0004.
+# quality.py splits of seven tables (benchmarks/results/crosses_mix.md) this
+# mix raised the test AUC over the better of the two models by 0.0079 to
+# 0.0085 on Coupon, 0.003 on MovieLens (where the crossed model alone is
+# 0.007 below the trained one) and up to 0.0048 elsewhere, and lost at most
+# 0.0024 to it (Avazu, a split left to the trained model); against the share
+# of lowest validation loss it gained 0.0010 (HR) and 0.0008 (Avazu) and moved
+# the others by under 0.0004.
 CROSSES_SHARES = tuple(np.round(np.linspace(0.0, 1.0, 11), 1))
 
 # Against the linear model over the fields alone (the interactions dropped),

@@ -214,10 +214,10 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
     crosses_share_ : float
         The share of that crossed linear model in the raw outputs, ``(1 -
         crosses_share_)`` times the trained model plus ``crosses_share_``
-        times the crossed one, chosen among 0, 0.1, ..., 1 on the validation
-        rows (see :ref:`pairwise-crosses`): 0 without crosses; at 1 the model
-        is the crossed linear model alone and ``interactions_kept_`` is
-        False.
+        times the crossed one: 0.5 unless another of 0, 0.1, ..., 1 is
+        clearly better on the validation rows (see :ref:`pairwise-crosses`);
+        0 without crosses; at 1 the model is the crossed linear model alone
+        and ``interactions_kept_`` is False.
     mixed_precision_ : bool
         Whether the deep part runs in bfloat16 (see ``mixed_precision``).
     interactions_kept_ : bool

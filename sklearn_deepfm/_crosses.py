@@ -37,7 +37,10 @@ KEY_BASE = 2**31
 # the pairs whose crosses recur on the validation rows cut Criteo's pairs
 # by a quarter only, and cost Frappe all of its gain (its most useful pair
 # recurs on a quarter of the rows); so does keeping only the crosses seen
-# twice (-0.003 AUC on Frappe).
+# twice (-0.003 AUC on Frappe).  Those times are lbfgs'; newton-cg halved
+# them (Frappe about 11 s), but admitting Adult (3.6 million) raised its
+# mixed model's test AUC by 0.0001 for 13 s more per fit (recipe_research.md,
+# fourth session, 5), so the bound stays.
 MAX_CROSSED_ENTRIES = 3_000_000
 
 
