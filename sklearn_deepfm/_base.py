@@ -669,8 +669,9 @@ class BaseDeepFM(BaseEstimator):
             print(
                 f"{type(self).__name__}: pairwise crosses {verdict}: the linear "
                 "model over the fields and their pairwise crosses, mixed into "
-                "the model above at the share best on the validation rows, "
-                f"lowers their mean loss by {gain:.5f} (standard error "
+                "the model above (half and half unless another share is "
+                "clearly better on the validation rows), lowers their mean "
+                f"loss by {gain:.5f} (standard error "
                 f"{error:.5f}); the mix is kept when the gain is positive, or "
                 "exceeds one standard error against the linear part alone."
                 + (
