@@ -114,13 +114,29 @@ def markdown(entries):
     return "\n".join(lines) + "\n"
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(doc, splits, out):
+    """The command line of a crosses harness (this one, crosses_mix.py)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", required=True)
-    parser.add_argument("--splits", type=int, default=5)
+    parser.add_argument("--splits", type=int, default=splits)
     parser.add_argument("--data-dir", default=str(_tables.DEFAULT_DATA_DIR))
-    parser.add_argument("--out", default="results/crosses_choice.json")
-    args = parser.parse_args()
+    parser.add_argument("--out", default=out)
+    return parser.parse_args()
+
+
+def write(args, entries, markdown):
+    """The entries as JSON (with the environment) at ``args.out`` and their
+    ``markdown`` table beside it."""
+    out = Path(args.out)
+    meta = quality.environment(
+        argparse.Namespace(threads=None, splits=args.splits, params=None)
+    )
+    out.write_text(json.dumps({"meta": meta, "entries": entries}, indent=1))
+    out.with_suffix(".md").write_text(markdown(entries))
+
+
+def main():
+    args = arguments(__doc__, 5, "results/crosses_choice.json")
     store = {}
     _forced_crosses(store)
     entries = [
@@ -128,12 +144,7 @@ def main():
         for name in args.datasets
         for entry in run(name, args.data_dir, args.splits, store)
     ]
-    out = Path(args.out)
-    meta = quality.environment(
-        argparse.Namespace(threads=None, splits=args.splits, params=None)
-    )
-    out.write_text(json.dumps({"meta": meta, "entries": entries}, indent=1))
-    out.with_suffix(".md").write_text(markdown(entries))
+    write(args, entries, markdown)
 
 
 if __name__ == "__main__":

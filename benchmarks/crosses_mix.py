@@ -18,9 +18,7 @@ model alone, are not applied).
         --out results/crosses_mix.json
 """
 
-import argparse
 import json
-from pathlib import Path
 
 import _tables
 import crosses_choice
@@ -126,12 +124,7 @@ def markdown(entries):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", required=True)
-    parser.add_argument("--splits", type=int, default=3)
-    parser.add_argument("--data-dir", default=str(_tables.DEFAULT_DATA_DIR))
-    parser.add_argument("--out", default="results/crosses_mix.json")
-    args = parser.parse_args()
+    args = crosses_choice.arguments(__doc__, 3, "results/crosses_mix.json")
     store = {}
     crosses_choice._forced_crosses(store)
     _keep_validation_outputs(store)
@@ -140,12 +133,7 @@ def main():
         for name in args.datasets
         for entry in run(name, args.data_dir, args.splits, store)
     ]
-    out = Path(args.out)
-    meta = quality.environment(
-        argparse.Namespace(threads=None, splits=args.splits, params=None)
-    )
-    out.write_text(json.dumps({"meta": meta, "entries": entries}, indent=1))
-    out.with_suffix(".md").write_text(markdown(entries))
+    crosses_choice.write(args, entries, markdown)
 
 
 if __name__ == "__main__":
