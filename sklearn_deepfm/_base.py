@@ -35,7 +35,7 @@ from ._net import DeepFMNet, adapt_callbacks, predict_rows
 from ._optim import DenseSparseAdam
 from ._persistence import plain_state, restore
 from ._schedule import TrainingSchedule
-from ._threads import torch_threads
+from ._threads import n_threads, torch_threads
 
 OPTIMIZERS = {
     "adam": DenseSparseAdam,
@@ -866,6 +866,7 @@ class BaseDeepFM(BaseEstimator):
             C=C,
             random_state=0,
             stop_when_worse=stop_when_worse,
+            n_threads=n_threads(self.n_jobs),
         )
 
     def _raw_predict(self, X):

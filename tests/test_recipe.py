@@ -9,6 +9,8 @@ planted effects are pairwise and higher-order it must beat it.
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_array_equal
 from sklearn.compose import make_column_transformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss, roc_auc_score
@@ -17,6 +19,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from sklearn_deepfm import DeepFMClassifier
+from sklearn_deepfm._linear import fit_linear
 from sklearn_deepfm.datasets import load_adult, make_ctr_classification
 
 
@@ -99,3 +102,39 @@ def test_verbose_fit_says_whether_and_why_the_interactions_were_kept(capsys):
         assert "embedding_dim, do not change its predictions" in out
     model.set_params(verbose=0).fit(X, y)
     assert "interactions" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("stop_when_worse", [False, True])
+def test_values_of_c_solved_side_by_side_give_the_same_linear_part(stop_when_worse):
+    # the C sweep on two threads returns the model of the sweep on one
+    rng = np.random.default_rng(0)
+    n_rows, n_fields, n_values = 3000, 6, 20
+    columns = rng.integers(0, n_values, (n_rows, n_fields))
+    columns += np.arange(n_fields) * n_values
+    A = sp.csr_matrix(
+        (
+            np.ones(columns.size, dtype=np.float32),
+            columns.ravel(),
+            np.arange(0, columns.size + 1, n_fields),
+        ),
+        shape=(n_rows, n_fields * n_values),
+    )
+    logit = 0.5 * rng.normal(size=n_fields * n_values)[columns].sum(axis=1)
+    y = (rng.random(n_rows) < 1 / (1 + np.exp(-logit))).astype(np.float32)
+    weight = np.ones(n_rows, dtype=np.float32)
+    train = (A[:2400], y[:2400], weight[:2400])
+    valid = (A[2400:], y[2400:], weight[2400:])
+    found = [
+        fit_linear(
+            "binary",
+            train,
+            valid,
+            random_state=0,
+            stop_when_worse=stop_when_worse,
+            n_threads=n_threads,
+        )
+        for n_threads in (1, 2)
+    ]
+    assert found[0][2] == found[1][2]  # C
+    for one, two in zip(found[0], found[1], strict=True):
+        assert_array_equal(one, two)
