@@ -151,7 +151,8 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         default (see the user guide's "Mixed precision").
     n_jobs : int, default=None
         CPU threads torch uses while this estimator fits and predicts (the
-        global setting is restored afterwards): None keeps torch's setting,
+        global setting is restored afterwards), and values of ``C`` the
+        recipe's linear solve fits side by side: None keeps torch's setting,
         -1 uses all cores.  Set it to 1 inside a search with ``n_jobs`` so
         that parallel fits do not compete for cores.
     class_weight : dict, 'balanced' or None, default=None
