@@ -3,12 +3,15 @@ session, 10): on each quality.py split, the default DeepFMClassifier on the
 table as it is, and on the table with every non-negative whole-number
 column (which ``categorical_features='auto'`` reads as categories) also
 given as a number: a copy shifted by 0.5, which 'auto' reads as numeric.
-fnlwgt (Adult; a value per row or nearly) is left out.
+fnlwgt (Adult; a value per row or nearly) is left out.  With ``--codes``
+the categorical columns are first replaced by their integer codes, as a
+table of integer IDs arrives: then every column gets a companion number.
 
     python numbers_probe.py --datasets adult hr telco diabetes --splits 3 \\
         --data-dir ../../shared/data --out results/numbers_probe.json
 """
 
+import dataclasses
 import json
 
 import _tables
@@ -32,8 +35,17 @@ def whole_numbers(X):
     ]
 
 
-def run(name, data_dir, n_splits):
+def run(name, data_dir, n_splits, codes=False):
     table = _tables.load_table(name, data_dir)
+    if codes:
+        X = table.X.apply(
+            lambda column: (
+                column.cat.codes.astype("int64")
+                if column.dtype == "category"
+                else column
+            )
+        )
+        table = dataclasses.replace(table, X=X)
     columns = whole_numbers(table.X)
 
     def with_numbers(X):
@@ -72,11 +84,13 @@ def markdown(entries):
 
 
 def main():
-    args = crosses_choice.arguments(__doc__, 3, "results/numbers_probe.json")
+    args = crosses_choice.arguments(
+        __doc__, 3, "results/numbers_probe.json", flags=("--codes",)
+    )
     entries = [
         entry
         for name in args.datasets
-        for entry in run(name, args.data_dir, args.splits)
+        for entry in run(name, args.data_dir, args.splits, args.codes)
     ]
     crosses_choice.write(args, entries, markdown)
 
