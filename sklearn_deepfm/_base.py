@@ -28,8 +28,8 @@ from ._crosses import (
 )
 from ._encoding import FeatureEncoder, check_container, is_dataframe, is_polars
 from ._explain import Explanation, field_attributions
-from ._linear import design_matrix, fit_linear, output_losses
-from ._linear_lbfgs import fit_linear_shared
+from ._linear import choose, design_matrix, fit_linear, output_losses
+from ._linear_lbfgs import choose_shared, fit_linear_shared
 from ._model import DeepFM
 from ._net import DeepFMNet, adapt_callbacks, predict_rows
 from ._optim import DenseSparseAdam
@@ -75,7 +75,7 @@ CROSSES_MARGIN = 0.0
 # model trained so far ((1 - share) * model + share * crossed; 0, no crosses;
 # 1, the crossed model alone).  The even mix is taken unless another share
 # lowers the validation loss by more than one standard error of the per-row
-# difference (as C=1 is, sklearn_deepfm._linear._choose).  On the first three
+# difference (as C=1 is, sklearn_deepfm._linear.choose).  On the first three
 # quality.py splits of seven tables (benchmarks/results/crosses_mix.md) this
 # mix raised the test AUC over the better of the two models by 0.0079 to
 # 0.0085 on Coupon, 0.003 on MovieLens (where the crossed model alone is
@@ -87,7 +87,7 @@ CROSSES_SHARES = tuple(np.round(np.linspace(0.0, 1.0, 11), 1))
 
 # Against the linear model over the fields alone (the interactions dropped),
 # a fair comparison of nested linear models, the crosses must win by one
-# standard error, as a C away from 1 must (sklearn_deepfm._linear._choose):
+# standard error, as a C away from 1 must (sklearn_deepfm._linear.choose):
 # with a zero margin they replaced the linear model on about half the fits
 # of tables without any interaction (tests/test_recipe.py's).  It gives up
 # Avazu's splits 1 and 3 (+0.5 standard errors), where the crosses raised
@@ -735,9 +735,9 @@ class BaseDeepFM(BaseEstimator):
     def _try_crosses(self, task, train, valid, dataset, seed):
         """Mix into the model the linear model over the fields and every
         pairwise cross of the categorical fields (LR + crosses, see
-        :mod:`~sklearn_deepfm._crosses`), with the share of the raw outputs
-        under which the validation loss is lowest, when that beats the model
-        alone; sets ``crosses_share_`` and ``crosses_kept_``."""
+        :mod:`~sklearn_deepfm._crosses`), in the share of the raw outputs
+        :meth:`_crosses_share` chooses, when the mix beats the model alone;
+        sets ``crosses_share_`` and ``crosses_kept_``."""
         self.crosses_kept_ = False
         self.crosses_share_ = 0.0
         self._crosses_gain = None
@@ -800,22 +800,19 @@ class BaseDeepFM(BaseEstimator):
         the model's alone (mean and standard error)."""
         current = current.reshape(crossed.shape)
         y, weight = valid.y, valid.sample_weight
-        losses = [
-            output_losses(task, (1 - share) * current + share * crossed, y, weight)
-            for share in CROSSES_SHARES
-        ]
-        totals = [rows.sum() for rows in losses]
-        if shared:
-            totals = _distributed.all_sum(*totals)
-        best = int(np.argmin(totals))
-        even = CROSSES_SHARES.index(0.5)
-        if best != even:
-            difference, error = _distributed.mean_and_error(
-                losses[best] - losses[even], shared
+        losses = {
+            share: output_losses(
+                task, (1 - share) * current + share * crossed, y, weight
             )
-            best = best if difference < -error else even
-        gain, error = _distributed.mean_and_error(losses[0] - losses[best], shared)
-        return CROSSES_SHARES[best], float(gain), float(error)
+            for share in CROSSES_SHARES
+        }
+        # the rule of the C choice, with the even mix as the default
+        if shared:
+            share = choose_shared(losses, _distributed.all_sum, default=0.5)
+        else:
+            share = choose(losses, default=0.5)
+        gain, error = _distributed.mean_and_error(losses[0.0] - losses[share], shared)
+        return share, float(gain), float(error)
 
     def _design(self, dataset, crosses=None):
         """The design matrix of the linear solve (see

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import logsumexp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 from threadpoolctl import threadpool_limits
@@ -64,7 +65,7 @@ def _model(task, C, random_state):
     # against 20.4 s; MovieLens 0.03 to 0.3: 6.1 s against 13.0 s, where
     # lbfgs stopped short of the optimum at C=1: 0.6071 against 0.6050) and
     # took as long on the fields alone (Diabetes: 12.4 s against 12.1 s);
-    # research/s4/solvers*.py, Intel Xeon (AMX), 2 cores
+    # benchmarks/results/recipe_research.md, fourth session, 1
     return LogisticRegression(
         C=C, solver="newton-cg", max_iter=MAX_ITER, random_state=random_state
     )
@@ -82,10 +83,8 @@ def output_losses(task, scores, y, weight):
     the squared error (regression), as the net's criterion measures them."""
     scores = np.asarray(scores, dtype=np.float64)
     if task == "multiclass":
-        top = scores.max(axis=1)
-        log_total = top + np.log(np.exp(scores - top[:, None]).sum(axis=1))
         target = scores[np.arange(len(y)), np.asarray(y).astype(np.int64)]
-        return weight * (log_total - target)
+        return weight * (logsumexp(scores, axis=1) - target)
     scores = scores.reshape(len(y))
     if task == "regression":
         return weight * (scores - y) ** 2
@@ -94,7 +93,7 @@ def output_losses(task, scores, y, weight):
 
 def ends_sweep(C, stop_when_worse):
     """Whether a validation loss that rises at ``C`` ends the sweep over
-    :data:`C_GRID`.  From C=1 on it always does: :func:`_choose` takes the
+    :data:`C_GRID`.  From C=1 on it always does: :func:`choose` takes the
     lowest loss or C=1, and beyond a rise weaker penalties only fit the
     training rows more closely.  The weakest C is also the slowest: on
     Diabetes C=3 took 4.8 s of the sweep's 12.1 s after C=1 had already done
@@ -102,17 +101,18 @@ def ends_sweep(C, stop_when_worse):
     return stop_when_worse or C >= DEFAULT_C
 
 
-def _choose(losses):
-    """The C whose validation loss is lowest, if it beats C=1 (what
-    ``LogisticRegression()`` uses) by more than one standard error of the
-    per-row difference; else C=1.  On few or noisy validation rows (rare
-    positives) a chance improvement does not move C away from the default."""
-    best = min(losses, key=lambda C: losses[C].mean())
-    if best == DEFAULT_C or DEFAULT_C not in losses:
+def choose(losses, default=DEFAULT_C):
+    """The key of ``losses`` (row losses by candidate) whose mean loss is
+    lowest, if it beats ``default`` (C=1, what ``LogisticRegression()``
+    uses) by more than one standard error of the per-row difference; else
+    ``default``.  On few or noisy validation rows (rare positives) a chance
+    improvement does not move the choice away from the default."""
+    best = min(losses, key=lambda key: losses[key].mean())
+    if best == default or default not in losses:
         return best
-    difference = losses[best] - losses[DEFAULT_C]
+    difference = losses[best] - losses[default]
     standard_error = difference.std(ddof=1) / np.sqrt(difference.size)
-    return best if difference.mean() < -standard_error else DEFAULT_C
+    return best if difference.mean() < -standard_error else default
 
 
 def fit_linear(
@@ -134,7 +134,7 @@ def fit_linear(
         class indices, or the standardised target) and sample weights.
     valid : tuple (A, y, sample_weight) or None
         Validation rows on which ``C`` is chosen (by log-loss or squared
-        error) among :data:`C_GRID`, see :func:`_choose`; None fits ``C``
+        error) among :data:`C_GRID`, see :func:`choose`; None fits ``C``
         (default 1).
     C : float or None
         Inverse regularisation strength to use without choosing.
@@ -173,11 +173,12 @@ def fit_linear(
 
     solutions, losses = {}, {}
     # Two values of C on two cores: Diabetes' fields (73,000 rows), C = 0.03
-    # to 1, 7.9 s one after the other and 4.7 s side by side; MovieLens'
-    # crosses 9.5 s and 5.3 s (Intel Xeon, AMX; research/s4/par2.py).
+    # to 1, 8.6 s one after the other and 4.5 s side by side (Intel Xeon,
+    # AMX; benchmarks/results/recipe_research.md, fourth session, 2b).
     n_threads = max(1, min(n_threads, len(grid)))
-    # one BLAS thread per solve when solves run side by side: Diabetes' sweep
-    # on two threads took 11.2 s with the BLAS threads left at 2, 8.1 s at 1
+    # one BLAS / OpenMP thread per solve when solves run side by side:
+    # Diabetes' sweep on two threads took 11.2 s with them left at 2, 8.1 s
+    # at 1
     blas = threadpool_limits(1) if n_threads > 1 else contextlib.nullcontext()
     with (
         warnings.catch_warnings(),
@@ -193,7 +194,7 @@ def fit_linear(
                     previous = losses[grid[len(losses) - 2]]
                     if losses[candidate].mean() > previous.mean():
                         break
-    chosen = _choose(losses) if losses else grid[0]
+    chosen = choose(losses) if losses else grid[0]
     coef, intercept = solutions[chosen]
     return coef, intercept, chosen, losses.get(chosen)
 

@@ -83,7 +83,7 @@ def fit_linear_shared(task, n_outputs, train, valid, C, all_sum, stop_when_worse
                 current, before = all_sum(losses[candidate].sum(), previous.sum())
                 if current > before:
                     break
-    chosen = _choose_shared(losses, all_sum) if losses else grid[0]
+    chosen = choose_shared(losses, all_sum) if losses else grid[0]
     theta = solutions[chosen]
     coef, intercept = _unpack(theta, n_features, n_outputs)
     return (
@@ -142,16 +142,16 @@ def _row_losses(task, A, y, weight, coef, intercept):
     return output_losses(task, A @ coef + intercept, y, weight)
 
 
-def _choose_shared(losses, all_sum):
-    """:func:`sklearn_deepfm._linear._choose` on every process's rows."""
+def choose_shared(losses, all_sum, default=DEFAULT_C):
+    """:func:`sklearn_deepfm._linear.choose` on every process's rows."""
     (n_rows,) = all_sum(float(next(iter(losses.values())).size))
-    means = {C: all_sum(rows.sum())[0] / n_rows for C, rows in losses.items()}
+    means = {key: all_sum(rows.sum())[0] / n_rows for key, rows in losses.items()}
     best = min(means, key=means.get)
-    if best == DEFAULT_C or DEFAULT_C not in losses:
+    if best == default or default not in losses:
         return best
-    difference = losses[best] - losses[DEFAULT_C]
+    difference = losses[best] - losses[default]
     total, squares = all_sum(difference.sum(), (difference**2).sum())
     mean = total / n_rows
     variance = max(squares / n_rows - mean**2, 0.0) * n_rows / max(n_rows - 1, 1)
     standard_error = np.sqrt(variance / n_rows)
-    return best if mean < -standard_error else DEFAULT_C
+    return best if mean < -standard_error else default
