@@ -374,6 +374,21 @@ class BaseDeepFM(BaseEstimator):
         self._encoder.warn_guesses(type(self).__name__)
         self._set_layout()
 
+    def _add_numbers(self, X, y, sample_weight, classes, seed, shared):
+        """Also read as numbers the whole-number columns that are quantities
+        (:meth:`FeatureEncoder.add_numbers`)."""
+        added = self._encoder.add_numbers(
+            X,
+            getattr(self, "feature_names_in_", None),
+            y,
+            sample_weight,
+            None if classes is None else len(classes),
+            seed,
+            _distributed.all_sum if shared else None,
+        )
+        if added:
+            self._set_layout()
+
     def _dataset(self, X, y, sample_weight, feature_names):
         """X encoded, with its targets and mean-one sample weights."""
         rows = self._encoder.transform(X, feature_names)
@@ -413,18 +428,19 @@ class BaseDeepFM(BaseEstimator):
         feature_names = getattr(self, "feature_names_in_", None)
         warm = self._warm()
         shared = _distributed.enabled(self.distributed)
+        rng = check_random_state(self.random_state)
+        torch_seed, shuffle_seed, split_seed = rng.randint(
+            np.iinfo(np.int32).max, size=3
+        )
         if not warm:
             self._fit_encoder(X, feature_names, shared)
+            self._add_numbers(X, y, sample_weight, classes, split_seed, shared)
         dataset = self._dataset(X, y, sample_weight, feature_names)
         n_samples = len(dataset)
         if shared:  # every process decides as one fit on all rows would
             n_samples = int(_distributed.all_sum(n_samples)[0])
 
         self._n_partial_fit_calls = 0
-        rng = check_random_state(self.random_state)
-        torch_seed, shuffle_seed, split_seed = rng.randint(
-            np.iinfo(np.int32).max, size=3
-        )
         early_stopping = self.early_stopping
         if early_stopping == "auto":
             early_stopping = n_samples >= EARLY_STOPPING_MIN_SAMPLES
@@ -883,12 +899,16 @@ class BaseDeepFM(BaseEstimator):
                 if names[field] is None:
                     names[field] = str(label)
             return names
+        names = [f"field {field}" for field in range(self.n_fields_)]
         if getattr(self, "feature_names_in_", None) is not None:
-            return [
+            names = [
                 field.names[0] if len(field.names) == 1 else f"{field.names[0]}..."
                 for field in self.input_layout_.fields
             ]
-        return [f"field {field}" for field in range(self.n_fields_)]
+        return [
+            name if field.number_of is None else f"{name} (number)"
+            for name, field in zip(names, self.input_layout_.fields, strict=True)
+        ]
 
     def _explain(self, X, n_permutations, random_state, scale=1.0, shift=0.0):
         """The :class:`Explanation` of X's outputs, times ``scale`` plus

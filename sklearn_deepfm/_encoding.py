@@ -71,7 +71,14 @@ from ._columns import (
 from ._fields import infer_sparse_fields
 from ._layout import NUMERIC, FieldLayout, InputLayout
 from ._multivalued import _MultiValuedColumn, read_lists
-from ._numeric import _NumericColumn
+from ._numeric import _NumberOfCategories, _NumericColumn, moments
+from ._quantities import (
+    MIN_CATEGORIES,
+    category_sums,
+    held_out_rows,
+    is_quantity,
+    row_statistics,
+)
 from ._sparse import SparseFields, _as_csr, multivalued_evidence
 
 # Rows of a dense input encoded together.
@@ -240,11 +247,14 @@ class FeatureEncoder:
             self._fit_sparse(_as_csr(X), feature_names, evidence)
         else:
             self._fit_columns(_Table(X, feature_names))
+        self._summarise()
+        return self
+
+    def _summarise(self):
         self.n_embeddings_ = self.layout_.n_embeddings
         self.n_fields_ = self.layout_.n_fields
         self.fields_ = self.layout_.column_fields
         self.categorical_ = self.layout_.is_categorical
-        return self
 
     def transform(self, X, feature_names=None):
         if self.layout_.sparse:
@@ -264,6 +274,7 @@ class FeatureEncoder:
         )
         self.layout_ = self._sparse.layout
         self._columns = None
+        self._whole_numbers = set()
 
     def _transform_sparse(self, X):
         if "_sparse" not in self.__dict__:  # saved before multi-valued fields
@@ -292,6 +303,7 @@ class FeatureEncoder:
         in_block = {j for block in blocks.values() for j in block}
 
         specs = []
+        self._whole_numbers = set()
         for j in range(table.n_columns):
             if j in in_block and j not in blocks:
                 continue
@@ -338,11 +350,73 @@ class FeatureEncoder:
                     mean=getattr(spec, "mean", None),
                     scale=getattr(spec, "scale", None),
                     pooling=getattr(spec, "pooling", None),
+                    number_of=getattr(spec, "number_of", None),
                 )
             )
             offset += spec.size
         self.layout_ = InputLayout(tuple(layouts), len(self._names), offset, False)
         self.n_embeddings_ = offset
+
+    # whole numbers that are quantities ------------------------------------
+    def add_numbers(
+        self, X, feature_names, y, sample_weight, n_classes, seed, add=None
+    ):
+        """Also read as a number (a field after the others) each column of
+        non-negative whole numbers that ``'auto'`` read as categories and
+        whose target follows the order of its values, by the test of
+        :mod:`~sklearn_deepfm._quantities`.
+
+        ``y`` holds class indices (``n_classes`` of them) or, with
+        ``n_classes`` None, regression targets.  ``add`` sums arrays over the
+        processes of a distributed fit (:func:`~sklearn_deepfm._distributed.
+        all_sum`), which then decide as one.  Returns the names of the columns
+        now also read as numbers.
+        """
+        add = add or (lambda *values: list(values))
+        if self.layout_.sparse or not isinstance(self.categorical_features, str):
+            return []
+        candidate = np.array(
+            [
+                float(
+                    columns[0] in self._whole_numbers
+                    and isinstance(spec, _CategoricalColumn)
+                    and spec.size - 1 >= MIN_CATEGORIES
+                )
+                for columns, spec in self._columns
+            ]
+        )
+        # a column is a candidate when it is one in every process's rows
+        candidate = add(candidate, 1.0)
+        fields = np.flatnonzero(candidate[0] == candidate[1])
+        if fields.size == 0:
+            return []
+        table = _Table(X, feature_names)
+        stats = row_statistics(y, sample_weight, n_classes)
+        held_out = held_out_rows(table.n_rows, seed)
+        sums, counted = [], []
+        for field in fields:
+            columns, spec = self._columns[field]
+            column = table.column(columns[0])
+            name = table.describe(columns[0])
+            local = spec.local_rows(spec.prepare(column, name))
+            sums.append(category_sums(local, spec.size, stats, held_out))
+            counted.append(moments(_as_float(column)))
+        *totals, n_rows = add(*sums, *counted, table.n_rows)
+        sums, counted = totals[: len(fields)], totals[len(fields) :]
+        added = []
+        for field, field_sums, field_moments in zip(fields, sums, counted, strict=True):
+            if not is_quantity(field_sums, n_rows, n_classes is not None, seed):
+                continue
+            columns, spec = self._columns[field]
+            name = self._names[columns[0]]
+            self._columns.append(
+                (list(columns), _NumberOfCategories(field_moments, name, int(field)))
+            )
+            added.append(name)
+        if added:
+            self._describe_columns()
+            self._summarise()
+        return added
 
     # growth ---------------------------------------------------------------
     def unseen_categories(self, X, feature_names=None):
@@ -418,6 +492,8 @@ class FeatureEncoder:
                 )
             return _NumericColumn(values, name)
         spec = _CategoricalColumn(values, name)
+        if n_negative == 0:
+            self._whole_numbers.add(j)
         n_categories = spec.size - 1
         if n_categories >= max(
             HIGH_CARDINALITY_MIN, HIGH_CARDINALITY_SHARE * table.n_rows

@@ -68,6 +68,11 @@ class FieldLayout:
         Standardisation of a numeric field, else None.
     pooling : {'mean', 'sum'} or None
         How a multi-valued field pools its values, else None.
+    number_of : int or None
+        For a numeric field that reads the number of a whole-number column
+        also read as categories (a quantity, such as an age in years): the id
+        of that categorical field.  Missing values then scale the row by 0
+        (the mean).  Else None.
     """
 
     field: int
@@ -80,6 +85,7 @@ class FieldLayout:
     mean: float | None = None
     scale: float | None = None
     pooling: str | None = None
+    number_of: int | None = None
 
     @property
     def first_value_row(self):
@@ -90,7 +96,13 @@ class FieldLayout:
     def summary(self):
         """One line: how the field is read and what it owns."""
         if self.kind == NUMERIC:
-            return f"numeric, mean {self.mean:.4g}, scale {self.scale:.4g}"
+            scaling = f"mean {self.mean:.4g}, scale {self.scale:.4g}"
+            if self.number_of is not None:
+                return (
+                    f"numeric, the number of field {self.number_of}'s categories, "
+                    f"{scaling}, missing values at the mean"
+                )
+            return f"numeric, {scaling}"
         if self.kind == SPARSE:
             return f"{len(self.columns)} sparse column(s), each scaling its own row"
         n_categories = len(self.categories)
@@ -137,20 +149,24 @@ class InputLayout:
 
     @property
     def is_categorical(self):
-        """Per input column: read as categorical (None for sparse input)."""
+        """Per input column: read as categorical (None for sparse input); a
+        whole-number column read as categories and also as a number is."""
         if self.sparse:
             return None
         mask = np.zeros(self.n_features_in, dtype=bool)
         for field in self.fields:
-            mask[list(field.columns)] = field.kind != NUMERIC
+            if field.number_of is None:
+                mask[list(field.columns)] = field.kind != NUMERIC
         return mask
 
     @property
     def column_fields(self):
-        """Field id of each input column."""
+        """Field id of each input column (for a column also read as a number,
+        the field of its categories)."""
         fields = np.empty(self.n_features_in, dtype=np.int64)
         for field in self.fields:
-            fields[list(field.columns)] = field.field
+            if field.number_of is None:
+                fields[list(field.columns)] = field.field
         return fields
 
     def __str__(self):

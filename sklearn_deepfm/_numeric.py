@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._columns import _as_float, _fitted_numbers
+from ._columns import _as_float, _check_no_infinity, _fitted_numbers
 from ._layout import NUMERIC
 
 
@@ -11,6 +11,7 @@ class _NumericColumn:
 
     kind = NUMERIC
     size = 1
+    number_of = None
 
     def __init__(self, values, name):
         _check_finite(values, name)
@@ -25,6 +26,37 @@ class _NumericColumn:
 
     def scaled(self, values):
         return ((values - self.mean) / self.scale).astype(np.float32)
+
+
+class _NumberOfCategories(_NumericColumn):
+    """The number of a whole-number column that field ``number_of`` reads as
+    categories (see :mod:`~sklearn_deepfm._quantities`): standardised as a
+    numeric column, with missing values at the mean (0) where the categorical
+    field sends them to its unknown row."""
+
+    def __init__(self, moments, name, number_of):
+        n_rows, total, squares = moments
+        self.mean = total / max(n_rows, 1.0)
+        variance = squares / max(n_rows, 1.0) - self.mean**2
+        self.scale = float(np.sqrt(variance)) if variance > 0 else 1.0
+        self.mean = float(self.mean)
+        self.number_of = number_of
+
+    def prepare(self, column, name):
+        values = _fitted_numbers(column, name, "integer codes", _as_float)
+        _check_no_infinity(values, name)
+        return values
+
+    def scaled(self, values):
+        scaled = (values - self.mean) / self.scale
+        return np.where(np.isnan(scaled), 0.0, scaled).astype(np.float32)
+
+
+def moments(values):
+    """Rows, sum and sum of squares of the finite ``values`` (which processes
+    of a distributed fit add up)."""
+    finite = values[np.isfinite(values)]
+    return np.array([finite.size, finite.sum(), np.sum(finite**2)], dtype=np.float64)
 
 
 def _check_finite(values, name):

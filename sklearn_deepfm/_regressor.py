@@ -104,7 +104,11 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         categorical when its values are integer codes (such as
         ``OrdinalEncoder`` produces), with at most one distinct negative code
         (its ``unknown_value`` or ``encoded_missing_value``); a warning names
-        the columns where that guess may be wrong.  With 'from_dtype' or None
+        the columns where that guess may be wrong.  ``fit`` also reads such a
+        column of non-negative whole numbers as a number (an extra numeric
+        field) when its target follows the order of its values, as an age's
+        does and an identifier's does not (:ref:`whole_number_quantities`).
+        With 'from_dtype' or None
         numeric columns are numeric.  Categories unseen in ``fit``, negative
         codes and missing values map to a per-field unknown embedding.
         Numeric columns are standardised and scale one embedding each;
@@ -175,9 +179,11 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names seen in ``fit``; set only when X has string column names.
     n_fields_ : int
-        Number of fields the deep part sees.
+        Number of fields the deep part sees (whole-number quantities
+        count twice: their categories and their number).
     fields_ : ndarray of shape (`n_features_in_`,)
-        Field id of each input column.
+        Field id of each input column (of its categories, for a column
+        also read as a number).
     is_categorical_ : ndarray of shape (`n_features_in_`,) of bool or None
         Which columns were treated as categorical (None for sparse input).
     input_layout_ : InputLayout

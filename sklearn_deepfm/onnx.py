@@ -14,7 +14,8 @@ The graph applies the fitted input rule (``input_layout_``) and the model:
 - categorical columns map every category seen in ``fit`` to its embedding
   row and anything else (unseen or negative codes, NaN, unseen strings) to
   the field's unknown row, with ``ai.onnx.ml`` ``LabelEncoder`` lookups;
-- numeric columns are standardised as in ``fit``;
+- numeric columns are standardised as in ``fit``; a whole-number column
+  also read as a number (``number_of``) reads a missing value as its mean;
 - a dense one-hot block reads its active column (none set: unknown row);
 - a sparse-matrix model (after a ``OneHotEncoder`` in a pipeline, where the
   ONNX tensor is dense) multiplies the columns by the embedding table;
@@ -268,6 +269,9 @@ def _scaled_values(graph, columns, field):
             "cannot be a string."
         )
     values = columns.take([field.columns[0]], TensorProto.DOUBLE)
+    if field.number_of is not None:  # missing values at the mean, as in fit
+        mean = graph.const(np.array([[field.mean]], dtype=np.float64))
+        values = graph.op("Where", graph.op("IsNaN", values), mean, values)
     centred = graph.op("Sub", values, graph.const(np.float64(field.mean)))
     scaled = graph.op("Div", centred, graph.const(np.float64(field.scale)))
     return graph.cast(scaled, TensorProto.FLOAT)

@@ -55,6 +55,17 @@ def make_data(n_rows=N_ROWS, seed=0):
 CATEGORIES = ["site", "app", "device"]
 
 
+def with_age(X, rank=None):
+    """``X`` (a shard, or all rows) with whole years whose effect rises with
+    them, and labels that follow the years."""
+    rng = np.random.default_rng(5)
+    age = rng.integers(20, 60, size=N_ROWS)
+    y = (rng.random(N_ROWS) < 1 / (1 + np.exp(-(age - 40) / 6))).astype(int)
+    if rank is not None:
+        age, y = shard(rank, age, y)
+    return X.assign(age=age), y
+
+
 def one_hot():
     from sklearn.preprocessing import OneHotEncoder
 
@@ -147,6 +158,11 @@ def fits(rank):
         "parameters": parameters(multi_hot),
         "layout": multi_hot.input_layout_,
     }
+    # whole years: a quantity, also read as a number; the decision and the
+    # number's scaling are those of the pooled rows
+    aged, y_aged = with_age(X, rank)
+    quantity = DeepFMClassifier(distributed=True, **SETTINGS).fit(aged, y_aged)
+    out["quantity"] = {"layout": quantity.input_layout_}
     # a shard of 5 rows beside one of 2300: the small one takes empty steps
     small = slice(None) if rank == 0 else slice(0, 5)
     tiny = DeepFMClassifier(

@@ -209,6 +209,22 @@ def test_vocabulary_is_that_of_one_process_on_all_rows(two_processes, one_proces
 
 
 @pytest.mark.slow
+def test_a_quantity_is_decided_and_scaled_on_all_rows(two_processes):
+    X, _, _ = worker.make_data()
+    aged, _ = worker.with_age(X)
+    for rank in two_processes:
+        fields = rank["quantity"]["layout"].fields
+        numbers = [field for field in fields if field.number_of is not None]
+        assert [field.names[0] for field in numbers] == ["age"]
+        # the mean and scale of every row, not of the process's shard
+        assert_allclose(
+            [numbers[0].mean, numbers[0].scale],
+            [aged["age"].mean(), aged["age"].std(ddof=0)],
+            rtol=1e-10,
+        )
+
+
+@pytest.mark.slow
 def test_a_category_seen_only_on_rank_1_is_known_to_rank_0(two_processes):
     site = two_processes[0]["classifier"]["layout"].fields[0]
     assert "only_on_1" in site.categories

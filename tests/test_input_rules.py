@@ -193,7 +193,11 @@ def test_input_layout_shows_every_field_and_verbose_prints_it(adult, capsys):
     X, y = adult
     model = DeepFMClassifier(**{**FAST, "max_epochs": 1, "verbose": 1}).fit(X, y)
     layout = model.input_layout_
-    assert layout.n_fields == 14 and not layout.sparse
+    # 14 columns, and the whole-number quantities also read as numbers
+    numbers = [field for field in layout.fields if field.number_of is not None]
+    assert layout.n_fields == 14 + len(numbers) and not layout.sparse
+    assert {field.names[0] for field in numbers} >= {"age", "hours-per-week"}
+    assert "numeric, the number of field 0's categories" in str(layout)
     workclass = layout.fields[list(X.columns).index("workclass")]
     assert workclass.kind == "categorical"
     assert list(workclass.categories) == sorted(X["workclass"].dropna().unique())

@@ -1,0 +1,151 @@
+"""Whole-number columns that are quantities: read as categories and also as
+a number where the target follows the order of their values, and as
+categories alone where it does not (identifiers given as integer codes)."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from numpy.testing import assert_allclose, assert_array_equal
+
+from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
+from sklearn_deepfm._quantities import category_sums, is_quantity, row_statistics
+from sklearn_deepfm.export import encode, to_torchscript
+
+N_TRAIN = 6000
+
+
+def make_table(n_samples=N_TRAIN + 2000, random_state=0):
+    """``age`` (whole years; the target rises and falls with it), ``shop``
+    (integer codes whose order means nothing) and ``city`` (labels)."""
+    rng = np.random.default_rng(random_state)
+    age = rng.integers(18, 80, n_samples)
+    shop = rng.integers(0, 60, n_samples)
+    city = rng.integers(0, 8, n_samples)
+    shop_effect = np.random.default_rng(1).normal(size=60)
+    signal = -(((age - 45) / 15.0) ** 2) + shop_effect[shop] + 0.3 * (city == 2)
+    X = pd.DataFrame(
+        {"age": age, "shop": shop, "city": [f"c{v}" for v in city]},
+    )
+    return X, signal, rng
+
+
+def numbers_of(model):
+    return {
+        model.input_layout_.fields[field.number_of].names[0]: field.field
+        for field in model.input_layout_.fields
+        if field.number_of is not None
+    }
+
+
+@pytest.fixture(scope="module")
+def age_model():
+    X, signal, rng = make_table()
+    y = (rng.random(len(X)) < 1 / (1 + np.exp(-signal))).astype(int)
+    model = DeepFMClassifier(hidden_units=(32,), random_state=0)
+    return model.fit(X[:N_TRAIN], y[:N_TRAIN]), X[N_TRAIN:]
+
+
+def test_a_quantity_is_also_a_number_and_an_identifier_is_not(age_model):
+    model, _ = age_model
+    assert set(numbers_of(model)) == {"age"}
+    layout = model.input_layout_
+    number = layout.fields[numbers_of(model)["age"]]
+    assert number.kind == "numeric" and number.columns == (0,)
+    assert layout.fields[0].kind == "categorical"
+    # the column's field is its categories', and it counts as categorical
+    assert_array_equal(model.fields_, [0, 1, 2])
+    assert_array_equal(model.is_categorical_, [True, True, True])
+    assert "the number of field 0's categories" in str(layout)
+    assert model.n_fields_ == 4
+
+
+def test_regressor_reads_the_same_quantity():
+    X, signal, rng = make_table()
+    y = signal + rng.normal(scale=0.5, size=len(X))
+    model = DeepFMRegressor(hidden_units=(32,), max_epochs=3, random_state=0)
+    model.fit(X[:N_TRAIN], y[:N_TRAIN])
+    assert set(numbers_of(model)) == {"age"}
+
+
+def test_marked_columns_and_codes_with_an_unknown_code_stay_categories():
+    X, signal, rng = make_table()
+    y = (rng.random(len(X)) < 1 / (1 + np.exp(-signal))).astype(int)
+    marked = DeepFMClassifier(
+        categorical_features=["age", "shop", "city"], max_epochs=2, random_state=0
+    ).fit(X, y)
+    assert numbers_of(marked) == {}
+    # -1 is an encoder's unknown code: these are codes, not a quantity
+    coded = X.assign(age=np.where(np.arange(len(X)) % 50 == 0, -1, X["age"]))
+    model = DeepFMClassifier(max_epochs=2, random_state=0).fit(coded, y)
+    assert numbers_of(model) == {}
+
+
+def test_missing_values_of_the_number_are_its_mean(age_model):
+    model, X_test = age_model
+    mean = model.input_layout_.fields[numbers_of(model)["age"]].mean
+    missing = X_test[:5].astype({"age": float}).assign(age=np.nan)
+    at_mean = X_test[:5].astype({"age": float}).assign(age=mean)
+    # NaN and the (non-integer) mean both go to age's unknown category
+    assert_allclose(
+        model.decision_function(missing), model.decision_function(at_mean), atol=1e-6
+    )
+    assert np.isfinite(model.decision_function(missing)).all()
+
+
+def test_the_number_is_served_saved_and_explained(age_model):
+    model, X_test = age_model
+    X_test = X_test.astype({"age": float}).reset_index(drop=True)
+    X_test.loc[:9, "age"] = np.nan
+    X_test.loc[10:19, "age"] = 95.0  # never seen: unknown category, a number
+    expected = model.decision_function(X_test)
+    with torch.inference_mode():
+        found = to_torchscript(model)(**encode(model, X_test)).numpy()
+    assert_allclose(found, expected, atol=1e-5)
+    assert_array_equal(
+        pickle.loads(pickle.dumps(model)).decision_function(X_test), expected
+    )
+    explanation = model.explain(X_test[:50])
+    assert "age (number)" in explanation.feature_names
+    assert_allclose(
+        explanation.base_values + explanation.values.sum(axis=1),
+        expected[:50],
+        atol=1e-4,
+    )
+    pytest.importorskip("skl2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from skl2onnx import to_onnx
+
+    import sklearn_deepfm.onnx  # noqa: F401  (registers the converters)
+    from sklearn_deepfm.onnx import onnx_inputs
+
+    onx = to_onnx(model, X_test[:1], options={"zipmap": False})
+    session = ort.InferenceSession(
+        onx.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    _, proba = session.run(None, onnx_inputs(X_test, session))
+    assert_allclose(proba, model.predict_proba(X_test), atol=1e-5)
+
+
+def test_the_test_tells_an_order_from_shuffled_ones():
+    """The same column with its codes in value order is a quantity every
+    time; renumbered at random, it is one about as often as the test's level
+    (1 / 40) says."""
+    found = {"ordered": 0, "renumbered": 0}
+    n_tries = 200
+    for seed in range(n_tries):
+        rng = np.random.default_rng(seed)
+        values = rng.integers(0, 40, 5000)
+        logit = (values - 20) / 6
+        y = (rng.random(values.size) < 1 / (1 + np.exp(-logit))).astype(int)
+        stats = row_statistics(y, np.ones(values.size), 2)
+        held_out = rng.random(values.size) < 0.2
+        renumbered = rng.permutation(40)[values]
+        for name, codes in (("ordered", values), ("renumbered", renumbered)):
+            sums = category_sums(codes + 1, 41, stats, held_out)
+            found[name] += is_quantity(sums, values.size, True, seed)
+    assert found["ordered"] == n_tries
+    # 1/40 of 200 is 5; 12 is beyond three standard deviations
+    assert found["renumbered"] <= 12
