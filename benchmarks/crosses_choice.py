@@ -116,10 +116,12 @@ def markdown(entries):
 
 def arguments(doc, splits, out, flags=()):
     """The command line of a research harness (this one, crosses_mix.py,
-    numbers_probe.py), with the boolean ``flags``."""
+    numbers_probe.py, quantities.py), with the boolean ``flags`` and an
+    optional ``--reference`` file."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     for flag in flags:
         parser.add_argument(flag, action="store_true")
+    parser.add_argument("--reference")
     parser.add_argument("--datasets", nargs="+", required=True)
     parser.add_argument("--splits", type=int, default=splits)
     parser.add_argument("--data-dir", default=str(_tables.DEFAULT_DATA_DIR))
