@@ -74,6 +74,7 @@ from ._multivalued import _MultiValuedColumn, read_lists
 from ._numeric import _NumberOfCategories, _NumericColumn, moments
 from ._quantities import (
     MIN_CATEGORIES,
+    ROWS_PER_CATEGORY,
     category_sums,
     held_out_rows,
     is_quantity,
@@ -385,29 +386,41 @@ class FeatureEncoder:
                 for columns, spec in self._columns
             ]
         )
-        # a column is a candidate when it is one in every process's rows
-        candidate = add(candidate, 1.0)
-        fields = np.flatnonzero(candidate[0] == candidate[1])
-        if fields.size == 0:
-            return []
         table = _Table(X, feature_names)
+        # a column is a candidate when it is one in every process's rows, with
+        # enough rows per category in all of them
+        candidate, n_processes, n_rows = add(candidate, 1.0, table.n_rows)
+        fields = [
+            field
+            for field in np.flatnonzero(candidate == n_processes)
+            if n_rows >= ROWS_PER_CATEGORY * (self._columns[field][1].size - 1)
+        ]
+        if not fields:
+            return []
         stats = row_statistics(y, sample_weight, n_classes)
         held_out = held_out_rows(table.n_rows, seed)
-        sums, counted = [], []
+        sums = []
         for field in fields:
             columns, spec = self._columns[field]
-            column = table.column(columns[0])
             name = table.describe(columns[0])
-            local = spec.local_rows(spec.prepare(column, name))
+            local = spec.local_rows(spec.prepare(table.column(columns[0]), name))
             sums.append(category_sums(local, spec.size, stats, held_out))
-            counted.append(moments(_as_float(column)))
-        *totals, n_rows = add(*sums, *counted, table.n_rows)
-        sums, counted = totals[: len(fields)], totals[len(fields) :]
+        sums = add(*sums)
+        quantities = [
+            field
+            for field, field_sums in zip(fields, sums, strict=True)
+            if is_quantity(field_sums, n_rows, n_classes is not None, seed)
+        ]
+        # the numbers' scaling, of every process's rows
+        counted = add(
+            *(
+                moments(_as_float(table.column(self._columns[field][0][0])))
+                for field in quantities
+            )
+        )
         added = []
-        for field, field_sums, field_moments in zip(fields, sums, counted, strict=True):
-            if not is_quantity(field_sums, n_rows, n_classes is not None, seed):
-                continue
-            columns, spec = self._columns[field]
+        for field, field_moments in zip(quantities, counted, strict=True):
+            columns, _ = self._columns[field]
             name = self._names[columns[0]]
             self._columns.append(
                 (list(columns), _NumberOfCategories(field_moments, name, int(field)))

@@ -61,9 +61,14 @@ def category_sums(local_rows, n_rows_of_field, stats, held_out):
     """Sums of ``stats`` per category, ``(2, n_categories, n_stats)``: rows
     that learn, then held-out rows.  ``local_rows`` are the field's local
     embedding rows (0, the unknown row, is left out)."""
-    sums = np.zeros((2, n_rows_of_field, stats.shape[1]))
-    np.add.at(sums, (held_out.astype(np.int64), local_rows), stats)
-    return sums[:, 1:]
+    bins = held_out.astype(np.int64) * n_rows_of_field + local_rows
+    sums = np.column_stack(
+        [
+            np.bincount(bins, weights=stat, minlength=2 * n_rows_of_field)
+            for stat in stats.T
+        ]
+    )
+    return sums.reshape(2, n_rows_of_field, stats.shape[1])[:, 1:]
 
 
 def is_quantity(sums, n_rows, classification, seed):
@@ -99,11 +104,7 @@ def _held_out_loss(sums, groups, classification):
     """Held-out loss (log loss, or squared error) of the target means of
     ``groups`` of categories (a group id per category), learnt on the other
     rows."""
-    n_groups = int(groups.max()) + 1
-    learn = np.zeros((n_groups, sums.shape[2]))
-    score = np.zeros((n_groups, sums.shape[2]))
-    np.add.at(learn, groups, sums[0])
-    np.add.at(score, groups, sums[1])
+    learn, score = (_grouped(part, groups) for part in sums)
     total = sums[0].sum(axis=0)
     if classification:
         prior = total / max(total.sum(), 1e-12)
@@ -119,6 +120,14 @@ def _held_out_loss(sums, groups, classification):
             - 2 * mean * score[:, first]
             + score[:, :1] * mean**2
         )
+    )
+
+
+def _grouped(sums, groups):
+    """Rows of ``sums`` added up by ``groups``."""
+    n_groups = int(groups.max()) + 1
+    return np.column_stack(
+        [np.bincount(groups, weights=column, minlength=n_groups) for column in sums.T]
     )
 
 
