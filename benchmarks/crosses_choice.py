@@ -129,6 +129,12 @@ def arguments(doc, splits, out, flags=()):
     return parser.parse_args()
 
 
+def by_table(entries):
+    """``(table, its entries)`` in the order the tables first appear."""
+    for name in dict.fromkeys(entry["table"] for entry in entries):
+        yield name, [entry for entry in entries if entry["table"] == name]
+
+
 def write(args, entries, markdown):
     """The entries as JSON (with the environment) at ``args.out`` and their
     ``markdown`` table beside it."""

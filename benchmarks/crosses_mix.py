@@ -97,8 +97,7 @@ def markdown(entries):
         "the two, by split | log loss, recipe's mix - trained |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name in dict.fromkeys(entry["table"] for entry in entries):
-        rows = [e for e in entries if e["table"] == name]
+    for name, rows in crosses_choice.by_table(entries):
 
         def mean(key, metric="auc", rows=rows):
             return np.mean([row[key][metric] for row in rows])

@@ -71,8 +71,7 @@ def markdown(entries):
         "| difference, by split |",
         "|---|---|---|---|---|---|",
     ]
-    for name in dict.fromkeys(entry["table"] for entry in entries):
-        rows = [e for e in entries if e["table"] == name]
+    for name, rows in crosses_choice.by_table(entries):
         plain = np.mean([row["as is"] for row in rows])
         numbers = np.mean([row["with numbers"] for row in rows])
         by_split = ", ".join(f"{r['with numbers'] - r['as is']:+.4f}" for r in rows)

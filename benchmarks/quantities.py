@@ -77,8 +77,7 @@ def markdown(entries):
         "by split | columns also read as numbers (splits) |",
         "|---|---|---|---|---|---|",
     ]
-    for name in dict.fromkeys(entry["table"] for entry in entries):
-        rows = [e for e in entries if e["table"] == name]
+    for name, rows in crosses_choice.by_table(entries):
         alone = np.mean([row["categories alone"] for row in rows])
         default = np.mean([row["default"] for row in rows])
         by_split = ", ".join(

@@ -40,3 +40,41 @@ def make_first_order(n_samples=3000, random_state=0):
     logit = np.array([-1.0, -0.5, 0.0, 0.3, 0.6, 1.0, -0.2, 0.4])[X].sum(axis=1)
     y = (rng.random(n_samples) < 1 / (1 + np.exp(-logit))).astype(int)
     return X, y
+
+
+def assert_served_as_predicted(model, X, n_explained=300):
+    """TorchScript, pickle, the explanation identity (on the first
+    ``n_explained`` rows) and ONNX (when installed) give ``model``'s own
+    decision function on ``X`` (a DataFrame)."""
+    import pickle
+
+    from numpy.testing import assert_allclose, assert_array_equal
+
+    from sklearn_deepfm.export import encode, to_torchscript
+
+    expected = model.decision_function(X)
+    with torch.inference_mode():
+        found = to_torchscript(model)(**encode(model, X)).numpy()
+    assert_allclose(found, expected, atol=1e-5)
+    assert_array_equal(pickle.loads(pickle.dumps(model)).decision_function(X), expected)
+    explanation = model.explain(X[:n_explained])
+    assert_allclose(
+        explanation.base_values + explanation.values.sum(axis=1),
+        expected[:n_explained],
+        atol=1e-4,
+    )
+    pytest.importorskip("skl2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from skl2onnx import to_onnx
+
+    import sklearn_deepfm.onnx  # noqa: F401  (registers the converters)
+    from sklearn_deepfm.onnx import onnx_inputs
+
+    X = X.reset_index(drop=True)
+    onx = to_onnx(model, X[:1], options={"zipmap": False})
+    session = ort.InferenceSession(
+        onx.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    _, proba = session.run(None, onnx_inputs(X, session))
+    assert_allclose(proba, model.predict_proba(X), atol=1e-5)
+    return explanation

@@ -20,7 +20,7 @@ from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
 from sklearn_deepfm import _base as base
 from sklearn_deepfm.export import encode, to_torchscript
 
-from .conftest import make_first_order
+from .conftest import assert_served_as_predicted, make_first_order
 
 N_TRAIN = 6000
 
@@ -324,29 +324,4 @@ def test_a_mix_is_the_trained_and_the_crossed_model_in_proportion(
 def test_a_mix_is_served_and_explained_as_it_predicts(mixed_model):
     model, X_test, _ = mixed_model
     assert 0 < model.crosses_share_ < 1
-    expected = model.decision_function(X_test)
-    with torch.inference_mode():
-        found = to_torchscript(model)(**encode(model, X_test)).numpy()
-    assert_allclose(found, expected, atol=1e-5)
-    assert_array_equal(
-        pickle.loads(pickle.dumps(model)).decision_function(X_test), expected
-    )
-    explanation = model.explain(X_test[:300])
-    assert_allclose(
-        explanation.base_values + explanation.values.sum(axis=1),
-        expected[:300],
-        atol=1e-4,
-    )
-    pytest.importorskip("skl2onnx")
-    ort = pytest.importorskip("onnxruntime")
-    from skl2onnx import to_onnx
-
-    import sklearn_deepfm.onnx  # noqa: F401  (registers the converters)
-    from sklearn_deepfm.onnx import onnx_inputs
-
-    onx = to_onnx(model, X_test[:1], options={"zipmap": False})
-    session = ort.InferenceSession(
-        onx.SerializeToString(), providers=["CPUExecutionProvider"]
-    )
-    _, proba = session.run(None, onnx_inputs(X_test.reset_index(drop=True), session))
-    assert_allclose(proba, model.predict_proba(X_test), atol=1e-5)
+    assert_served_as_predicted(model, X_test)

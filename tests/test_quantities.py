@@ -2,17 +2,15 @@
 a number where the target follows the order of their values, and as
 categories alone where it does not (identifiers given as integer codes)."""
 
-import pickle
-
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from numpy.testing import assert_allclose, assert_array_equal
 
 from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
 from sklearn_deepfm._quantities import category_sums, is_quantity, row_statistics
-from sklearn_deepfm.export import encode, to_torchscript
+
+from .conftest import assert_served_as_predicted
 
 N_TRAIN = 6000
 
@@ -100,33 +98,8 @@ def test_the_number_is_served_saved_and_explained(age_model):
     X_test = X_test.astype({"age": float}).reset_index(drop=True)
     X_test.loc[:9, "age"] = np.nan
     X_test.loc[10:19, "age"] = 95.0  # never seen: unknown category, a number
-    expected = model.decision_function(X_test)
-    with torch.inference_mode():
-        found = to_torchscript(model)(**encode(model, X_test)).numpy()
-    assert_allclose(found, expected, atol=1e-5)
-    assert_array_equal(
-        pickle.loads(pickle.dumps(model)).decision_function(X_test), expected
-    )
-    explanation = model.explain(X_test[:50])
+    explanation = assert_served_as_predicted(model, X_test, n_explained=50)
     assert "age (number)" in explanation.feature_names
-    assert_allclose(
-        explanation.base_values + explanation.values.sum(axis=1),
-        expected[:50],
-        atol=1e-4,
-    )
-    pytest.importorskip("skl2onnx")
-    ort = pytest.importorskip("onnxruntime")
-    from skl2onnx import to_onnx
-
-    import sklearn_deepfm.onnx  # noqa: F401  (registers the converters)
-    from sklearn_deepfm.onnx import onnx_inputs
-
-    onx = to_onnx(model, X_test[:1], options={"zipmap": False})
-    session = ort.InferenceSession(
-        onx.SerializeToString(), providers=["CPUExecutionProvider"]
-    )
-    _, proba = session.run(None, onnx_inputs(X_test, session))
-    assert_allclose(proba, model.predict_proba(X_test), atol=1e-5)
 
 
 def test_the_test_tells_an_order_from_shuffled_ones():
