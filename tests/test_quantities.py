@@ -122,3 +122,32 @@ def test_the_test_tells_an_order_from_shuffled_ones():
     assert found["ordered"] == n_tries
     # 1/40 of 200 is 5; 12 is beyond three standard deviations
     assert found["renumbered"] <= 12
+
+
+def test_every_container_reads_the_quantity_alike(age_model):
+    """A numpy array and a polars DataFrame of the same rows give the same
+    fields, the number included, and the same predictions as pandas."""
+    model, X_test = age_model
+    X, signal, rng = make_table()
+    y = (rng.random(len(X)) < 1 / (1 + np.exp(-signal))).astype(int)
+    settings = {"hidden_units": (32,), "random_state": 0}
+    codes = X[["age", "shop"]]
+    from_array = DeepFMClassifier(**settings).fit(
+        codes.to_numpy()[:N_TRAIN], y[:N_TRAIN]
+    )
+    from_frame = DeepFMClassifier(**settings).fit(codes[:N_TRAIN], y[:N_TRAIN])
+    assert numbers_of(from_array) == {"x0": 2} and numbers_of(from_frame) == {"age": 2}
+    assert_allclose(
+        from_array.decision_function(X_test[["age", "shop"]].to_numpy()),
+        from_frame.decision_function(X_test[["age", "shop"]]),
+        atol=1e-6,
+    )
+    pl = pytest.importorskip("polars")
+    from_polars = DeepFMClassifier(hidden_units=(32,), random_state=0)
+    from_polars.fit(pl.from_pandas(X[:N_TRAIN]), y[:N_TRAIN])
+    assert numbers_of(from_polars) == numbers_of(model)
+    assert_allclose(
+        from_polars.decision_function(pl.from_pandas(X_test)),
+        model.decision_function(X_test),
+        atol=1e-6,
+    )
