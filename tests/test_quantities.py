@@ -60,12 +60,20 @@ def test_a_quantity_is_also_a_number_and_an_identifier_is_not(age_model):
     assert model.n_fields_ == 4
 
 
-def test_regressor_reads_the_same_quantity():
+@pytest.mark.parametrize("task", ["regression", "multiclass"])
+def test_regressor_and_multiclass_read_the_same_quantity(task):
     X, signal, rng = make_table()
-    y = signal + rng.normal(scale=0.5, size=len(X))
-    model = DeepFMRegressor(hidden_units=(32,), max_epochs=3, random_state=0)
-    model.fit(X[:N_TRAIN], y[:N_TRAIN])
-    assert set(numbers_of(model)) == {"age"}
+    noisy = signal + rng.normal(scale=0.5, size=len(X))
+    if task == "regression":
+        model, y = DeepFMRegressor, noisy
+    else:
+        model, y = (
+            DeepFMClassifier,
+            np.digitize(noisy, np.quantile(noisy, [1 / 3, 2 / 3])),
+        )
+    fitted = model(hidden_units=(32,), max_epochs=3, random_state=0)
+    fitted.fit(X[:N_TRAIN], y[:N_TRAIN])
+    assert set(numbers_of(fitted)) == {"age"}
 
 
 def test_marked_columns_and_codes_with_an_unknown_code_stay_categories():
