@@ -159,3 +159,16 @@ def test_every_container_reads_the_quantity_alike(age_model):
         model.decision_function(X_test),
         atol=1e-6,
     )
+
+
+def test_missing_values_in_fit_are_left_out_of_the_test_and_the_scaling():
+    X, signal, rng = make_table()
+    y = (rng.random(len(X)) < 1 / (1 + np.exp(-signal))).astype(int)
+    X = X.astype({"age": float})
+    X.loc[::20, "age"] = np.nan
+    model = DeepFMClassifier(hidden_units=(32,), max_epochs=3, random_state=0)
+    model.fit(X[:N_TRAIN], y[:N_TRAIN])
+    number = model.input_layout_.fields[numbers_of(model)["age"]]
+    ages = X["age"][:N_TRAIN]
+    assert_allclose([number.mean, number.scale], [ages.mean(), ages.std(ddof=0)])
+    assert np.isfinite(model.predict_proba(X[N_TRAIN:])).all()
