@@ -22,7 +22,7 @@ import numpy as np
 import quality
 from sklearn.metrics import roc_auc_score
 
-from sklearn_deepfm import DeepFMClassifier, _encoding
+from sklearn_deepfm import DeepFMClassifier, _quantities
 
 
 def as_codes(X):
@@ -34,13 +34,13 @@ def as_codes(X):
 
 
 def fit_auc(X, y, train, test, seed, test_on=True):
-    saved = _encoding.MIN_CATEGORIES
+    saved = _quantities.MIN_CATEGORIES
     if not test_on:
-        _encoding.MIN_CATEGORIES = np.inf  # no column is a candidate
+        _quantities.MIN_CATEGORIES = np.inf  # no column is a candidate
     try:
         model = DeepFMClassifier(random_state=seed).fit(X.iloc[train], y[train])
     finally:
-        _encoding.MIN_CATEGORIES = saved
+        _quantities.MIN_CATEGORIES = saved
     auc = roc_auc_score(y[test], model.predict_proba(X.iloc[test])[:, 1])
     numbers = [
         model.input_layout_.fields[field.number_of].names[0]

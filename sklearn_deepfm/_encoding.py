@@ -73,11 +73,10 @@ from ._layout import NUMERIC, FieldLayout, InputLayout
 from ._multivalued import _MultiValuedColumn, read_lists
 from ._numeric import _NumberOfCategories, _NumericColumn, moments
 from ._quantities import (
-    MIN_CATEGORIES,
-    ROWS_PER_CATEGORY,
     category_sums,
     held_out_rows,
     is_quantity,
+    may_be_quantity,
     row_statistics,
 )
 from ._sparse import SparseFields, _as_csr, multivalued_evidence
@@ -374,26 +373,26 @@ class FeatureEncoder:
         now also read as numbers.
         """
         add = add or (lambda *values: list(values))
-        if self.layout_.sparse or not isinstance(self.categorical_features, str):
+        if self.layout_.sparse:
             return []
+        # 'auto' read these columns as categories from whole numbers
         candidate = np.array(
             [
                 float(
                     columns[0] in self._whole_numbers
                     and isinstance(spec, _CategoricalColumn)
-                    and spec.size - 1 >= MIN_CATEGORIES
                 )
                 for columns, spec in self._columns
             ]
         )
         table = _Table(X, feature_names)
         # a column is a candidate when it is one in every process's rows, with
-        # enough rows per category in all of them
+        # enough categories and rows per category over all of them
         candidate, n_processes, n_rows = add(candidate, 1.0, table.n_rows)
         fields = [
             field
             for field in np.flatnonzero(candidate == n_processes)
-            if n_rows >= ROWS_PER_CATEGORY * (self._columns[field][1].size - 1)
+            if may_be_quantity(self._columns[field][1].size - 1, n_rows)
         ]
         if not fields:
             return []

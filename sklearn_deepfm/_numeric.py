@@ -36,10 +36,10 @@ class _NumberOfCategories(_NumericColumn):
 
     def __init__(self, moments, name, number_of):
         n_rows, total, squares = moments
-        self.mean = total / max(n_rows, 1.0)
-        variance = squares / max(n_rows, 1.0) - self.mean**2
+        n_rows = max(n_rows, 1.0)
+        self.mean = float(total / n_rows)
+        variance = squares / n_rows - self.mean**2
         self.scale = float(np.sqrt(variance)) if variance > 0 else 1.0
-        self.mean = float(self.mean)
         self.number_of = number_of
 
     def prepare(self, column, name):

@@ -57,16 +57,18 @@ PRIOR_ROWS = 10.0
 
 
 def row_statistics(y, sample_weight, n_classes):
-    """Per row, what the test sums: the weighted one-hot class
-    (classification, ``y`` class indices) or the weight, weighted targets and
-    weighted squared targets (regression, ``n_classes`` None)."""
+    """What each row adds to its category's sums, ``(classes, values,
+    n_stats)``: classification (``y`` class indices), its weight to its
+    class's count (``classes`` the class indices, ``values`` the weights as
+    one column, ``n_stats`` the number of classes), without a row per class;
+    regression (``n_classes`` None), its weight, weighted targets and
+    weighted squared targets (``classes`` None, ``values`` those columns)."""
     weight = np.asarray(sample_weight, dtype=np.float64)
     if n_classes is not None:
-        stats = np.zeros((len(weight), n_classes))
-        stats[np.arange(len(weight)), np.asarray(y, dtype=np.int64)] = weight
-        return stats
+        return np.asarray(y, dtype=np.int64), weight[:, None], n_classes
     y = np.asarray(y, dtype=np.float64).reshape(len(weight), -1)
-    return np.column_stack([weight, y * weight[:, None], y**2 * weight[:, None]])
+    values = np.column_stack([weight, y * weight[:, None], y**2 * weight[:, None]])
+    return None, values, values.shape[1]
 
 
 def held_out_rows(n_rows, seed):
@@ -74,18 +76,29 @@ def held_out_rows(n_rows, seed):
     return np.random.default_rng(seed).random(n_rows) < HELD_OUT
 
 
-def category_sums(local_rows, n_rows_of_field, stats, held_out):
-    """Sums of ``stats`` per category, ``(2, n_categories, n_stats)``: rows
-    that learn, then held-out rows.  ``local_rows`` are the field's local
-    embedding rows (0, the unknown row, is left out)."""
+def category_sums(local_rows, n_rows_of_field, statistics, held_out):
+    """Sums of the :func:`row_statistics` ``statistics`` per category,
+    ``(2, n_categories, n_stats)``: rows that learn, then held-out rows.
+    ``local_rows`` are the field's local embedding rows (0, the unknown row,
+    is left out)."""
+    classes, values, n_stats = statistics
     bins = held_out.astype(np.int64) * n_rows_of_field + local_rows
-    sums = np.column_stack(
-        [
-            np.bincount(bins, weights=stat, minlength=2 * n_rows_of_field)
-            for stat in stats.T
-        ]
-    )
-    return sums.reshape(2, n_rows_of_field, stats.shape[1])[:, 1:]
+    n_bins = 2 * n_rows_of_field
+    if classes is not None:
+        sums = np.bincount(
+            bins * n_stats + classes, weights=values[:, 0], minlength=n_bins * n_stats
+        )
+    else:
+        sums = np.column_stack(
+            [np.bincount(bins, weights=stat, minlength=n_bins) for stat in values.T]
+        )
+    return sums.reshape(2, n_rows_of_field, n_stats)[:, 1:]
+
+
+def may_be_quantity(n_categories, n_rows):
+    """Whether a column of ``n_categories`` categories over ``n_rows`` rows
+    (of every process) is tested at all (condition 1)."""
+    return n_categories >= MIN_CATEGORIES and n_rows >= ROWS_PER_CATEGORY * n_categories
 
 
 def is_quantity(sums, n_rows, classification, seed):
@@ -94,7 +107,7 @@ def is_quantity(sums, n_rows, classification, seed):
     N_ORDERS random orders, and recovers at least SHARE of what the
     categories themselves add to the overall mean there."""
     n_categories = sums.shape[1]
-    if n_categories < MIN_CATEGORIES or n_rows < ROWS_PER_CATEGORY * n_categories:
+    if not may_be_quantity(n_categories, n_rows):
         return False
     rng = np.random.default_rng(seed)
     in_order = _held_out_loss(sums, _runs(np.arange(n_categories)), classification)
