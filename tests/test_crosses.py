@@ -289,7 +289,7 @@ def test_verbose_fit_says_whether_the_crosses_replaced_the_model(capsys):
         model.history_[-1, "interactions_gain"]
         > model.history_[-1, "interactions_gain_error"]
     )
-    assert model.crosses_kept_ == (gain > (0 if trained else error))
+    assert model.crosses_kept_ == (gain > (-error if trained else error))
     verdict = "left out"
     if model.crosses_kept_:
         verdict = f"kept, {model.crosses_share_:.1f} of the raw outputs"
@@ -319,6 +319,23 @@ def test_a_mix_is_the_trained_and_the_crossed_model_in_proportion(
     expected = (1 - share) * fits[0.0].decision_function(X_test)
     expected += share * fits[1.0].decision_function(X_test)
     assert_allclose(model.decision_function(X_test), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize(("gain", "kept"), [(-0.5, True), (-1.5, False)])
+def test_a_mix_stays_unless_the_trained_model_is_clearly_better(
+    gain, kept, monkeypatch
+):
+    # the even mix is the prior: a validation loss a little above the trained
+    # model's alone (within one standard error) keeps it
+    X, y = make_mixed_table()
+    monkeypatch.setattr(
+        base.BaseDeepFM, "_crosses_share", lambda *_: (0.5, gain * 0.01, 0.01)
+    )
+    model = DeepFMClassifier(hidden_units=(32,), random_state=0)
+    model.fit(X[:N_TRAIN], y[:N_TRAIN])
+    assert model.interactions_kept_
+    assert model.crosses_kept_ == kept
+    assert model.crosses_share_ == (0.5 if kept else 0.0)
 
 
 def test_a_mix_is_served_and_explained_as_it_predicts(mixed_model):
