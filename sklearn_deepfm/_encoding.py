@@ -275,6 +275,7 @@ class FeatureEncoder:
         self.layout_ = self._sparse.layout
         self._columns = None
         self._whole_numbers = set()
+        self._many_values = {}
 
     def _transform_sparse(self, X):
         if "_sparse" not in self.__dict__:  # saved before multi-valued fields
@@ -304,6 +305,7 @@ class FeatureEncoder:
 
         specs = []
         self._whole_numbers = set()
+        self._many_values = {}
         for j in range(table.n_columns):
             if j in in_block and j not in blocks:
                 continue
@@ -430,6 +432,42 @@ class FeatureEncoder:
             self._summarise()
         return added
 
+    # whole numbers with a value per row or nearly ---------------------------
+    def many_valued_fields(self):
+        """The fields of the columns of non-negative whole numbers, none
+        missing, that ``'auto'`` read as categories although most of their
+        categories are rare (the guess :meth:`warn_guesses` names): a
+        quantity such as a sampling weight, or an identifier."""
+        if self.layout_.sparse:
+            return []
+        return [
+            field
+            for field, (columns, spec) in enumerate(self._columns)
+            if columns[0] in getattr(self, "_many_values", {})
+            and isinstance(spec, _CategoricalColumn)
+        ]
+
+    def category_values(self, field):
+        """The whole number of each local row of categorical ``field`` (NaN
+        for the unknown row)."""
+        categories = self._columns[field][1].categories
+        return np.concatenate([[np.nan], np.asarray(categories, dtype=np.float64)])
+
+    def read_as_number(self, field, X, feature_names=None):
+        """Read the column of ``field`` as numeric instead of categorical
+        (scaled on the rows of ``X``); its guess is withdrawn."""
+        columns, _ = self._columns[field]
+        table = _Table(X, feature_names)
+        values = _as_float(table.column(columns[0]))
+        self._columns[field] = (
+            columns,
+            _NumericColumn(values, table.describe(columns[0])),
+        )
+        guess = self._many_values.pop(columns[0])
+        self.guesses_.remove(guess)
+        self._describe_columns()
+        self._summarise()
+
     # growth ---------------------------------------------------------------
     def unseen_categories(self, X, feature_names=None):
         """Per field, the categories of ``X`` that have no embedding row yet
@@ -510,12 +548,15 @@ class FeatureEncoder:
         if n_categories >= max(
             HIGH_CARDINALITY_MIN, HIGH_CARDINALITY_SHARE * table.n_rows
         ):
-            self.guesses_.append(
+            guess = (
                 f"{name} holds {n_categories:,} distinct integers in "
                 f"{table.n_rows:,} rows and was read as categorical (most "
                 "categories are rare); if it is a quantity, set "
                 "categorical_features to read it as numeric."
             )
+            self.guesses_.append(guess)
+            if n_negative == 0 and not np.isnan(values).any():
+                self._many_values[j] = guess
         return spec
 
     def warn_guesses(self, estimator_name):

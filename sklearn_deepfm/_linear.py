@@ -39,6 +39,38 @@ def design_matrix(rows, n_embeddings):
     return (slots + rows.bags).tocsr() if slots.nnz else rows.bags
 
 
+def with_number(designs, start, stop, values):
+    """The design matrices ``designs`` with the columns ``start:stop`` of a
+    categorical field replaced by one column after the others: the whole
+    number ``values[local row]`` of each row's category, standardised on the
+    first matrix's rows (the unknown row's NaN at the mean, 0)."""
+    numbers = [_field_values(A, start, stop, values) for A in designs]
+    first = numbers[0][np.isfinite(numbers[0])]
+    mean = first.mean() if first.size else 0.0
+    scale = first.std() if first.size and first.std() > 0 else 1.0
+    return [
+        sp.hstack(
+            [
+                A[:, :start],
+                A[:, stop:],
+                np.nan_to_num((number - mean) / scale)[:, None].astype(np.float32),
+            ],
+            format="csr",
+        )
+        for A, number in zip(designs, numbers, strict=True)
+    ]
+
+
+def _field_values(A, start, stop, values):
+    """``values`` of each row's local row in the columns ``start:stop`` of the
+    CSR design ``A`` (one entry per row; none reads as the unknown row)."""
+    block = A[:, start:stop].tocsr()
+    local = np.zeros(A.shape[0], dtype=np.int64)
+    has = np.diff(block.indptr) > 0
+    local[has] = block.indices[block.indptr[:-1][has]]
+    return values[local]
+
+
 def _slots_matrix(rows, n_embeddings):
     indices = np.asarray(rows.indices)
     n_samples, n_slots = indices.shape

@@ -107,7 +107,10 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         the columns where that guess may be wrong.  ``fit`` also reads such a
         column of non-negative whole numbers as a number (an extra numeric
         field) when its target follows the order of its values, as an age's
-        does and an identifier's does not (:ref:`whole_number_quantities`).
+        does and an identifier's does not (:ref:`whole_number_quantities`),
+        and, with early stopping, reads a column of whole numbers with a
+        value per row or nearly as numeric instead when its number beats its
+        categories in the linear model on the validation rows.
         With 'from_dtype' or None
         numeric columns are numeric.  Categories unseen in ``fit``, negative
         codes and missing values map to a per-field unknown embedding.

@@ -172,3 +172,38 @@ def test_missing_values_in_fit_are_left_out_of_the_test_and_the_scaling():
     ages = X["age"][:N_TRAIN]
     assert_allclose([number.mean, number.scale], [ages.mean(), ages.std(ddof=0)])
     assert np.isfinite(model.predict_proba(X[N_TRAIN:])).all()
+
+
+def make_many_valued_table(n_samples=N_TRAIN, random_state=0):
+    """``weight``, a whole number per row or nearly (the target rises with
+    it), and ``visitor``, integer codes with most visitors seen once or twice
+    (each has its own rate; their numbering means nothing)."""
+    rng = np.random.default_rng(random_state)
+    weight = rng.integers(10_000, 2_000_000, n_samples)
+    visitor = rng.integers(0, n_samples, n_samples)
+    visitor_effect = np.random.default_rng(1).normal(scale=2.0, size=n_samples)
+    signal = 1.5 * (np.log(weight) - 13.2) + visitor_effect[visitor]
+    y = (rng.random(n_samples) < 1 / (1 + np.exp(-signal))).astype(int)
+    return pd.DataFrame({"weight": weight, "visitor": visitor}), y
+
+
+def test_a_value_per_row_is_read_as_a_number_where_it_beats_its_categories():
+    X, y = make_many_valued_table()
+    model = DeepFMClassifier(hidden_units=(16,), random_state=0)
+    with pytest.warns(UserWarning, match="distinct integers") as record:
+        model.fit(X[:5000], y[:5000])
+    # the weight's categories lost to its number in the linear model on the
+    # validation rows; the visitors' did not, and 'auto' still warns of them
+    assert_array_equal(model.is_categorical_, [False, True])
+    assert model.input_layout_.fields[0].kind == "numeric"
+    warned = " ".join(str(warning.message) for warning in record)
+    assert "'visitor'" in warned and "'weight'" not in warned
+    assert_served_as_predicted(model, X[5000:])
+
+
+def test_a_value_per_row_stays_categories_without_early_stopping():
+    X, y = make_many_valued_table(2000)
+    model = DeepFMClassifier(hidden_units=(16,), early_stopping=False, max_epochs=2)
+    with pytest.warns(UserWarning, match="'weight'"):
+        model.fit(X, y)
+    assert_array_equal(model.is_categorical_, [True, True])
