@@ -448,12 +448,14 @@ class BaseDeepFM(BaseEstimator):
         if early_stopping == "auto":
             early_stopping = n_samples >= EARLY_STOPPING_MIN_SAMPLES
         train, valid = dataset, None
+        first_order = None  # the linear part, when solved on these rows already
         if early_stopping:
             train, valid = self._holdout(dataset, classes, split_seed)
             if not warm and not shared:
-                if self._read_many_valued(
+                read, first_order = self._read_many_valued(
                     task, X, feature_names, train, valid, split_seed
-                ):
+                )
+                if read:
                     dataset = self._dataset(X, y, sample_weight, feature_names)
                     train, valid = self._holdout(dataset, classes, split_seed)
             callbacks.append(
@@ -501,6 +503,9 @@ class BaseDeepFM(BaseEstimator):
                 self.crosses_share_ = 0.0
                 if valid is None:
                     self.net_.set_bias(bias)
+                elif first_order is not None:
+                    weight, bias, self.linear_C_, _ = first_order
+                    self.net_.set_linear(weight, bias)
                 else:
                     self.linear_C_ = self._solve_linear(
                         task,
@@ -744,7 +749,9 @@ class BaseDeepFM(BaseEstimator):
         numbers with a value per row or nearly (the guess ``'auto'`` warns
         about) whose number beats its categories in the linear model on the
         validation rows by a standard error of the per-row difference (the
-        rule of the C choice); returns whether any was.
+        rule of the C choice).  Returns whether any was, and the linear part
+        solved with every such column as categories when none was (what
+        :meth:`_solve_linear` would solve on these rows; None otherwise).
 
         Nothing in such a column tells a quantity from an identifier, and the
         linear model on the validation rows did: Adult's fnlwgt, a census
@@ -757,11 +764,11 @@ class BaseDeepFM(BaseEstimator):
         session, 5)."""
         fields = self._encoder.many_valued_fields()
         if not fields:
-            return False
+            return False, None
         train = _at_most(train, LINEAR_MAX_ROWS, seed)
         valid = _at_most(valid, LINEAR_MAX_ROWS, seed)
         designs = [self._design(train), self._design(valid)]
-        losses = {}
+        losses, solved = {}, {}
         for field in [None, *fields]:
             fit_design, valid_design = designs
             if field is not None:
@@ -771,22 +778,24 @@ class BaseDeepFM(BaseEstimator):
                 fit_design, valid_design = with_number(
                     designs, layout.offset, stop, values
                 )
-            losses[field] = self._fit_first_order(
+            solved[field] = self._fit_first_order(
                 task,
                 (fit_design, train.y, train.sample_weight),
                 (valid_design, valid.y, valid.sample_weight),
                 None,
-            )[3]
+            )
+            losses[field] = solved[field][3]
         numbers = [
             field
             for field in fields
             if choose({None: losses[None], field: losses[field]}, default=None) == field
         ]
+        if not numbers:
+            return False, solved[None]
         for field in numbers:
             self._encoder.read_as_number(field, X, feature_names)
-        if numbers:
-            self._set_layout()
-        return bool(numbers)
+        self._set_layout()
+        return True, None
 
     def _solve_linear(self, task, train, valid, C=None, crosses=None):
         """Fit the first-order part as scikit-learn's linear model (C chosen

@@ -438,13 +438,12 @@ class FeatureEncoder:
         missing, that ``'auto'`` read as categories although most of their
         categories are rare (the guess :meth:`warn_guesses` names): a
         quantity such as a sampling weight, or an identifier."""
-        if self.layout_.sparse:
+        if not self._many_values:  # always so for sparse input
             return []
         return [
             field
             for field, (columns, spec) in enumerate(self._columns)
-            if columns[0] in getattr(self, "_many_values", {})
-            and isinstance(spec, _CategoricalColumn)
+            if columns[0] in self._many_values and isinstance(spec, _CategoricalColumn)
         ]
 
     def category_values(self, field):
