@@ -284,14 +284,19 @@ class DeepFMNet(NeuralNet):
         """skorch's epoch loop, with a batch's size read from its slots (a
         batch's bags are flat, of another length); on CUDA the batch losses
         are recorded at the end of the epoch, so that no batch waits for the
-        device."""
+        device.  A validation pass keeps its rows' losses in
+        ``valid_losses_`` until the end of training."""
         if iterator is None:
             return
         defer = _defer_loss_values(torch.device(self.device))
         batches, positions, losses, n_batches = None, [], [], 0
+        row_losses = []
         for batch in iterator:
             self.notify("on_batch_begin", batch=batch, training=training)
             step = step_fn(batch, **fit_params)
+            if not training:
+                Xi, yi = unpack_data(batch)
+                row_losses.append(self._weighted_losses(step["y_pred"], yi, Xi))
             if defer:
                 batches = self.history[-1]["batches"]
                 positions.append(len(batches) - 1)
@@ -308,6 +313,9 @@ class DeepFMNet(NeuralNet):
             ):
                 batches[position][prefix + "_loss"] = loss
         self.history.record(prefix + "_batch_count", n_batches)
+        if not training:
+            # the weighted loss of every validation row (this process's)
+            self.valid_losses_ = _as_float64(row_losses)
 
     def infer(self, x, **fit_params):
         x = {key: value for key, value in x.items() if key not in BATCH_ONLY}
@@ -356,6 +364,8 @@ class DeepFMNet(NeuralNet):
             return self
         except KeyboardInterrupt as interrupt:
             raise _Interrupted from interrupt
+        finally:
+            self.valid_losses_ = None  # a fitted net keeps no row losses
 
     def notify(self, method_name, **cb_kwargs):
         """skorch's callback dispatch; a ``KeyboardInterrupt`` that a
@@ -557,7 +567,12 @@ class DeepFMNet(NeuralNet):
                 target = to_tensor(y, device=self.device)
                 weight = to_tensor(X["sample_weight"], device=self.device)
                 losses.append(self.criterion_(y_pred, target) * weight)
-        return torch.cat(losses).to(device="cpu", dtype=torch.float64).numpy()
+        return _as_float64(losses)
+
+    def mean_and_error(self, values):
+        """Mean of the per-row ``values`` and the standard error of that mean,
+        over every process's rows when distributed."""
+        return _distributed.mean_and_error(values, self.distributed)
 
     def keep_interactions(self, dataset):
         """Keep the FM and deep parts only if they beat the linear part alone
@@ -572,8 +587,7 @@ class DeepFMNet(NeuralNet):
         full = self.row_losses(dataset)
         module.linear_only = True
         linear = self.row_losses(dataset)
-        difference = full - linear
-        mean, standard_error = _distributed.mean_and_error(difference, self.distributed)
+        mean, standard_error = self.mean_and_error(full - linear)
         keep = bool(mean < -standard_error)
         module.linear_only = not keep
         self.history.record("interactions_kept", keep)
@@ -665,6 +679,13 @@ class DeepFMNet(NeuralNet):
     def output_bias(self):
         """The bias of the raw outputs, float32 tensor ``(n_outputs,)``."""
         return self.module_.linear.bias.detach()
+
+
+def _as_float64(losses):
+    """Per-row loss tensors, joined as one float64 ndarray on the CPU."""
+    if not losses:
+        return np.zeros(0)
+    return torch.cat(losses).to(device="cpu", dtype=torch.float64).numpy()
 
 
 def _shared_loss(callback):

@@ -63,8 +63,10 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         2. trains the FM and deep parts on top (they start at zero, so
            training starts from the ridge regression), multiplies the
            learning rate by 0.1 after every epoch whose validation loss does
-           not improve and stops after ``n_iter_no_change`` such epochs, then
-           restores the best epoch;
+           not improve and stops after ``n_iter_no_change`` such epochs, or
+           at once after an epoch worse than the best by more than one
+           standard error of the per-row difference, then restores the best
+           epoch;
         3. keeps the FM and deep parts only if they lower the validation
            squared error by more than one standard error of the per-row
            difference (``interactions_kept_``); otherwise the model is the
@@ -80,7 +82,9 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
     n_iter_no_change : int, default=2
         Epochs without improvement of the validation loss before stopping;
         the learning rate is divided by 10 after each of them, and the best
-        epoch is restored whatever happens after it.
+        epoch is restored whatever happens after it.  An epoch whose
+        validation loss is worse than the best epoch's by more than one
+        standard error of the per-row difference stops training at once.
     warm_start : bool, default=False
         When True, ``fit`` reuses the fitted input layout, first-order part
         and weights of the previous call and trains the FM and deep parts

@@ -250,19 +250,72 @@ def test_skorch_callbacks_and_history():
     assert {"train_loss", "dur"} <= set(model.history_[0])
 
 
+class ValidationRows(Callback):
+    """Records the loss of every validation row after each epoch."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.losses = []
+
+    def on_epoch_end(self, net, dataset_valid=None, **kwargs):
+        self.losses.append(net.row_losses(dataset_valid))
+
+
+def _rises(losses, best):
+    """Each epoch's mean rise of the row losses over epoch ``best``'s (1-based),
+    in standard errors of the per-row difference."""
+    rises = []
+    for epoch_losses in losses:
+        difference = epoch_losses - losses[best - 1]
+        error = difference.std(ddof=1) / np.sqrt(difference.size)
+        rises.append(difference.mean() / error if error > 0 else 0.0)
+    return np.array(rises)
+
+
 def test_early_stopping_stops_n_iter_no_change_epochs_after_the_best():
     X, y = make_categorical(n_samples=2000)
+    rows = ValidationRows()
     model = DeepFMClassifier(
-        hidden_units=(64,), max_epochs=100, early_stopping=True, random_state=0
+        hidden_units=(64,),
+        max_epochs=100,
+        early_stopping=True,
+        random_state=0,
+        callbacks=[("rows", rows)],
     ).fit(X, y)
     history = model.history_
     assert len(history) < 100
     losses = np.array(history[:, "valid_loss"])
     best = history[-1, "best_epoch"]
     assert losses[best - 1] == losses.min()
-    # stopped exactly n_iter_no_change epochs after the best one
-    assert best == len(history) - model.n_iter_no_change
+    # stopped n_iter_no_change epochs after the best one, or sooner after an
+    # epoch clearly worse than it (by more than one standard error)
+    rises = _rises(rows.losses, best)
+    stopped_after = len(history) - best
+    assert stopped_after in (1, model.n_iter_no_change)
+    assert (rises[-1] > 1) == (stopped_after < model.n_iter_no_change)
+    assert np.all(rises[best:-1] <= 1)
     assert history[-1, "interactions_kept"] == model.interactions_kept_
+
+
+def test_early_stopping_ends_at_a_clear_rise_of_the_validation_loss():
+    # patience so long that only a clear rise can end training before
+    # max_epochs; every earlier epoch without improvement was within one
+    # standard error of the best (the learning rate was cut and training went on)
+    X, y = make_categorical(n_samples=2000)
+    rows = ValidationRows()
+    model = DeepFMClassifier(
+        hidden_units=(64,),
+        max_epochs=40,
+        n_iter_no_change=40,
+        early_stopping=True,
+        random_state=0,
+        callbacks=[("rows", rows)],
+    ).fit(X, y)
+    history = model.history_
+    assert len(history) < 40
+    best = history[-1, "best_epoch"]
+    rises = _rises(rows.losses, best)
+    assert rises[-1] > 1
+    assert np.all(rises[best:-1] <= 1)
 
 
 class CtrlC(Callback):
