@@ -451,7 +451,7 @@ class BaseDeepFM(BaseEstimator):
         first_order = None  # the linear part, when solved on these rows already
         if early_stopping:
             train, valid = self._holdout(dataset, classes, split_seed)
-            if not warm and not shared:
+            if not warm:
                 read, first_order = self._read_many_valued(
                     task, X, feature_names, train, valid, split_seed
                 )
@@ -761,8 +761,16 @@ class BaseDeepFM(BaseEstimator):
         did 0.0003 to 0.0010 worse and stayed categories (read as a number it
         cost 0.0059 AUC).  Univariate tests on the training rows could not
         tell them apart (benchmarks/results/recipe_research.md, sixth
-        session, 5)."""
+        session, 5).
+
+        When distributed, a column is asked about when it has a value per row
+        or nearly on every process's rows, and the comparison, the choice and
+        the number's scaling are those of every process's rows together."""
+        shared = _distributed.enabled(self.distributed)
+        all_sum = _distributed.all_sum if shared else None
         fields = self._encoder.many_valued_fields()
+        if shared:  # such a column on every process's rows
+            fields = _distributed.common(fields)
         if not fields:
             return False, None
         train = _at_most(train, LINEAR_MAX_ROWS, seed)
@@ -776,7 +784,7 @@ class BaseDeepFM(BaseEstimator):
                 stop = layout.offset + layout.n_embeddings
                 values = self._encoder.category_values(field)
                 fit_design, valid_design = with_number(
-                    designs, layout.offset, stop, values
+                    designs, layout.offset, stop, values, all_sum
                 )
             solved[field] = self._fit_first_order(
                 task,
@@ -785,15 +793,19 @@ class BaseDeepFM(BaseEstimator):
                 None,
             )
             losses[field] = solved[field][3]
-        numbers = [
-            field
-            for field in fields
-            if choose({None: losses[None], field: losses[field]}, default=None) == field
-        ]
+        numbers = []
+        for field in fields:
+            pair = {None: losses[None], field: losses[field]}
+            if shared:
+                chosen = choose_shared(pair, all_sum, default=None)
+            else:
+                chosen = choose(pair, default=None)
+            if chosen == field:
+                numbers.append(field)
         if not numbers:
             return False, solved[None]
         for field in numbers:
-            self._encoder.read_as_number(field, X, feature_names)
+            self._encoder.read_as_number(field, X, feature_names, all_sum)
         self._set_layout()
         return True, None
 

@@ -91,6 +91,12 @@ def union(values):
     return np.unique(np.concatenate(gather(np.asarray(values))))
 
 
+def common(values):
+    """The sorted values of ``values`` that every process holds."""
+    held = [set(np.asarray(part).tolist()) for part in gather(list(values))]
+    return sorted(set.intersection(*held))
+
+
 def mean_and_error(values, shared=True):
     """Mean of ``values`` and the standard error of that mean, over every
     process's rows when ``shared``, else over this process's."""

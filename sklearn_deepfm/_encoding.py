@@ -71,7 +71,7 @@ from ._columns import (
 from ._fields import infer_sparse_fields
 from ._layout import NUMERIC, FieldLayout, InputLayout
 from ._multivalued import _MultiValuedColumn, read_lists
-from ._numeric import _NumberOfCategories, _NumericColumn, moments
+from ._numeric import _NumberOfCategories, _NumericColumn, moments, scaling
 from ._quantities import (
     category_sums,
     held_out_rows,
@@ -452,16 +452,18 @@ class FeatureEncoder:
         categories = self._columns[field][1].categories
         return np.concatenate([[np.nan], np.asarray(categories, dtype=np.float64)])
 
-    def read_as_number(self, field, X, feature_names=None):
+    def read_as_number(self, field, X, feature_names=None, all_sum=None):
         """Read the column of ``field`` as numeric instead of categorical
-        (scaled on the rows of ``X``); its guess is withdrawn."""
+        (scaled on the rows of ``X``, of every process's ``X`` when
+        ``all_sum`` sums over the processes); its guess is withdrawn."""
         columns, _ = self._columns[field]
         table = _Table(X, feature_names)
         values = _as_float(table.column(columns[0]))
-        self._columns[field] = (
-            columns,
-            _NumericColumn(values, table.describe(columns[0])),
-        )
+        spec = _NumericColumn(values, table.describe(columns[0]))
+        if all_sum is not None:
+            (pooled,) = all_sum(moments(values))
+            spec.mean, spec.scale = scaling(pooled)
+        self._columns[field] = (columns, spec)
         guess = self._many_values.pop(columns[0])
         self.guesses_.remove(guess)
         self._describe_columns()

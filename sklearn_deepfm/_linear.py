@@ -21,6 +21,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from threadpoolctl import threadpool_limits
 
 from ._batching import RegularRows
+from ._numeric import moments, scaling
 
 # Inverse regularisation strengths tried, from strongest to weakest; C=1 is
 # scikit-learn's default.
@@ -39,15 +40,17 @@ def design_matrix(rows, n_embeddings):
     return (slots + rows.bags).tocsr() if slots.nnz else rows.bags
 
 
-def with_number(designs, start, stop, values):
+def with_number(designs, start, stop, values, all_sum=None):
     """The design matrices ``designs`` with the columns ``start:stop`` of a
     categorical field replaced by one column after the others: the whole
     number ``values[local row]`` of each row's category, standardised on the
-    first matrix's rows (the unknown row's NaN at the mean, 0)."""
+    first matrix's rows, of every process when ``all_sum`` sums over the
+    processes (the unknown row's NaN at the mean, 0)."""
     numbers = [_field_values(A, start, stop, values) for A in designs]
-    first = numbers[0][np.isfinite(numbers[0])]
-    mean = first.mean() if first.size else 0.0
-    scale = first.std() if first.size and first.std() > 0 else 1.0
+    counted = moments(numbers[0])
+    if all_sum is not None:
+        (counted,) = all_sum(counted)
+    mean, scale = scaling(counted)
     return [
         sp.hstack(
             [

@@ -35,11 +35,7 @@ class _NumberOfCategories(_NumericColumn):
     field sends them to its unknown row."""
 
     def __init__(self, moments, name, number_of):
-        n_rows, total, squares = moments
-        n_rows = max(n_rows, 1.0)
-        self.mean = float(total / n_rows)
-        variance = squares / n_rows - self.mean**2
-        self.scale = float(np.sqrt(variance)) if variance > 0 else 1.0
+        self.mean, self.scale = scaling(moments)
         self.number_of = number_of
 
     def prepare(self, column, name):
@@ -57,6 +53,16 @@ def moments(values):
     of a distributed fit add up)."""
     finite = values[np.isfinite(values)]
     return np.array([finite.size, finite.sum(), np.sum(finite**2)], dtype=np.float64)
+
+
+def scaling(moments):
+    """``(mean, scale)`` of the values whose :func:`moments` these are (the
+    scale 1 where they do not vary)."""
+    n_rows, total, squares = moments
+    n_rows = max(n_rows, 1.0)
+    mean = float(total / n_rows)
+    variance = squares / n_rows - mean**2
+    return mean, float(np.sqrt(variance)) if variance > 0 else 1.0
 
 
 def _check_finite(values, name):

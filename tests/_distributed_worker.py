@@ -66,6 +66,18 @@ def with_age(X, rank=None):
     return X.assign(age=age), y
 
 
+def with_weight(X, rank=None):
+    """``X`` (a shard, or all rows) with a whole number per row or nearly
+    (``weight``) whose logarithm the labels follow."""
+    rng = np.random.default_rng(6)
+    weight = rng.integers(10_000, 2_000_000, size=N_ROWS)
+    y = rng.random(N_ROWS) < 1 / (1 + np.exp(-1.5 * (np.log(weight) - 13.2)))
+    y = y.astype(int)
+    if rank is not None:
+        weight, y = shard(rank, weight, y)
+    return X.assign(weight=weight), y
+
+
 def one_hot():
     from sklearn.preprocessing import OneHotEncoder
 
@@ -163,6 +175,14 @@ def fits(rank):
     aged, y_aged = with_age(X, rank)
     quantity = DeepFMClassifier(distributed=True, **SETTINGS).fit(aged, y_aged)
     out["quantity"] = {"layout": quantity.input_layout_}
+    # a value per row or nearly: read as a number where the linear model on
+    # every process's validation rows says so, scaled on all rows
+    weighted, y_weighted = with_weight(X, rank)
+    many = DeepFMClassifier(distributed=True, **SETTINGS).fit(weighted, y_weighted)
+    out["many-valued"] = {
+        "parameters": parameters(many),
+        "layout": many.input_layout_,
+    }
     # a shard of 5 rows beside one of 2300: the small one takes empty steps
     small = slice(None) if rank == 0 else slice(0, 5)
     tiny = DeepFMClassifier(

@@ -147,6 +147,7 @@ def one_process():
         "tiny shard",
         "lists",
         "multi-hot",
+        "many-valued",
     ],
 )
 def test_every_rank_ends_with_the_same_parameters(two_processes, name):
@@ -220,6 +221,21 @@ def test_a_quantity_is_decided_and_scaled_on_all_rows(two_processes):
         assert_allclose(
             [numbers[0].mean, numbers[0].scale],
             [aged["age"].mean(), aged["age"].std(ddof=0)],
+            rtol=1e-10,
+        )
+
+
+@pytest.mark.slow
+def test_a_value_per_row_is_read_as_a_number_scaled_on_all_rows(two_processes):
+    X, _, _ = worker.make_data()
+    weighted, _ = worker.with_weight(X)
+    for rank in two_processes:
+        fields = rank["many-valued"]["layout"].fields
+        (weight,) = [field for field in fields if field.names == ("weight",)]
+        assert weight.kind == "numeric"
+        assert_allclose(
+            [weight.mean, weight.scale],
+            [weighted["weight"].mean(), weighted["weight"].std(ddof=0)],
             rtol=1e-10,
         )
 
