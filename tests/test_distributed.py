@@ -209,6 +209,13 @@ def test_vocabulary_is_that_of_one_process_on_all_rows(two_processes, one_proces
                 assert_allclose([field.mean, field.scale], [single.mean, single.scale])
 
 
+def _assert_scaled_on_all_rows(field, values):
+    """The mean and scale of every row, not of the process's shard."""
+    assert_allclose(
+        [field.mean, field.scale], [values.mean(), values.std(ddof=0)], rtol=1e-10
+    )
+
+
 @pytest.mark.slow
 def test_a_quantity_is_decided_and_scaled_on_all_rows(two_processes):
     X, _, _ = worker.make_data()
@@ -217,12 +224,7 @@ def test_a_quantity_is_decided_and_scaled_on_all_rows(two_processes):
         fields = rank["quantity"]["layout"].fields
         numbers = [field for field in fields if field.number_of is not None]
         assert [field.names[0] for field in numbers] == ["age"]
-        # the mean and scale of every row, not of the process's shard
-        assert_allclose(
-            [numbers[0].mean, numbers[0].scale],
-            [aged["age"].mean(), aged["age"].std(ddof=0)],
-            rtol=1e-10,
-        )
+        _assert_scaled_on_all_rows(numbers[0], aged["age"])
 
 
 @pytest.mark.slow
@@ -233,11 +235,7 @@ def test_a_value_per_row_is_read_as_a_number_scaled_on_all_rows(two_processes):
         fields = rank["many-valued"]["layout"].fields
         (weight,) = [field for field in fields if field.names == ("weight",)]
         assert weight.kind == "numeric"
-        assert_allclose(
-            [weight.mean, weight.scale],
-            [weighted["weight"].mean(), weighted["weight"].std(ddof=0)],
-            rtol=1e-10,
-        )
+        _assert_scaled_on_all_rows(weight, weighted["weight"])
 
 
 @pytest.mark.slow

@@ -271,16 +271,23 @@ def _rises(losses, best):
     return np.array(rises)
 
 
-def test_early_stopping_stops_n_iter_no_change_epochs_after_the_best():
+def _fit_recording_rows(**params):
+    """A default-recipe fit of 2,000 rows, and each epoch's validation row
+    losses."""
     X, y = make_categorical(n_samples=2000)
     rows = ValidationRows()
     model = DeepFMClassifier(
         hidden_units=(64,),
-        max_epochs=100,
         early_stopping=True,
         random_state=0,
         callbacks=[("rows", rows)],
+        **params,
     ).fit(X, y)
+    return model, rows.losses
+
+
+def test_early_stopping_stops_n_iter_no_change_epochs_after_the_best():
+    model, row_losses = _fit_recording_rows(max_epochs=100)
     history = model.history_
     assert len(history) < 100
     losses = np.array(history[:, "valid_loss"])
@@ -288,7 +295,7 @@ def test_early_stopping_stops_n_iter_no_change_epochs_after_the_best():
     assert losses[best - 1] == losses.min()
     # stopped n_iter_no_change epochs after the best one, or sooner after an
     # epoch clearly worse than it (by more than one standard error)
-    rises = _rises(rows.losses, best)
+    rises = _rises(row_losses, best)
     stopped_after = len(history) - best
     assert stopped_after in (1, model.n_iter_no_change)
     assert (rises[-1] > 1) == (stopped_after < model.n_iter_no_change)
@@ -300,20 +307,11 @@ def test_early_stopping_ends_at_a_clear_rise_of_the_validation_loss():
     # patience so long that only a clear rise can end training before
     # max_epochs; every earlier epoch without improvement was within one
     # standard error of the best (the learning rate was cut and training went on)
-    X, y = make_categorical(n_samples=2000)
-    rows = ValidationRows()
-    model = DeepFMClassifier(
-        hidden_units=(64,),
-        max_epochs=40,
-        n_iter_no_change=40,
-        early_stopping=True,
-        random_state=0,
-        callbacks=[("rows", rows)],
-    ).fit(X, y)
+    model, row_losses = _fit_recording_rows(max_epochs=40, n_iter_no_change=40)
     history = model.history_
     assert len(history) < 40
     best = history[-1, "best_epoch"]
-    rises = _rises(rows.losses, best)
+    rises = _rises(row_losses, best)
     assert rises[-1] > 1
     assert np.all(rises[best:-1] <= 1)
 
