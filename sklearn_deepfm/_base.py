@@ -793,15 +793,11 @@ class BaseDeepFM(BaseEstimator):
                 None,
             )
             losses[field] = solved[field][3]
-        numbers = []
-        for field in fields:
-            pair = {None: losses[None], field: losses[field]}
-            if shared:
-                chosen = choose_shared(pair, all_sum, default=None)
-            else:
-                chosen = choose(pair, default=None)
-            if chosen == field:
-                numbers.append(field)
+        numbers = [
+            field
+            for field in fields
+            if self._choose({None: losses[None], field: losses[field]}, None) == field
+        ]
         if not numbers:
             return False, solved[None]
         for field in numbers:
@@ -904,12 +900,16 @@ class BaseDeepFM(BaseEstimator):
             for share in CROSSES_SHARES
         }
         # the rule of the C choice, with the even mix as the default
-        if shared:
-            share = choose_shared(losses, _distributed.all_sum, default=0.5)
-        else:
-            share = choose(losses, default=0.5)
+        share = self._choose(losses, 0.5)
         gain, error = _distributed.mean_and_error(losses[0.0] - losses[share], shared)
         return share, float(gain), float(error)
+
+    def _choose(self, losses, default):
+        """:func:`~sklearn_deepfm._linear.choose` over the validation rows of
+        every process when distributed."""
+        if _distributed.enabled(self.distributed):
+            return choose_shared(losses, _distributed.all_sum, default=default)
+        return choose(losses, default=default)
 
     def _design(self, dataset, crosses=None):
         """The design matrix of the linear solve (see

@@ -71,7 +71,12 @@ from ._columns import (
 from ._fields import infer_sparse_fields
 from ._layout import NUMERIC, FieldLayout, InputLayout
 from ._multivalued import _MultiValuedColumn, read_lists
-from ._numeric import _NumberOfCategories, _NumericColumn, moments, scaling
+from ._numeric import (
+    _NumberOfCategories,
+    _NumericColumn,
+    moments,
+    pooled_scaling,
+)
 from ._quantities import (
     category_sums,
     held_out_rows,
@@ -461,8 +466,7 @@ class FeatureEncoder:
         values = _as_float(table.column(columns[0]))
         spec = _NumericColumn(values, table.describe(columns[0]))
         if all_sum is not None:
-            (pooled,) = all_sum(moments(values))
-            spec.mean, spec.scale = scaling(pooled)
+            spec.mean, spec.scale = pooled_scaling(values, all_sum)
         self._columns[field] = (columns, spec)
         guess = self._many_values.pop(columns[0])
         self.guesses_.remove(guess)

@@ -21,7 +21,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from threadpoolctl import threadpool_limits
 
 from ._batching import RegularRows
-from ._numeric import moments, scaling
+from ._numeric import pooled_scaling
 
 # Inverse regularisation strengths tried, from strongest to weakest; C=1 is
 # scikit-learn's default.
@@ -47,10 +47,7 @@ def with_number(designs, start, stop, values, all_sum=None):
     first matrix's rows, of every process when ``all_sum`` sums over the
     processes (the unknown row's NaN at the mean, 0)."""
     numbers = [_field_values(A, start, stop, values) for A in designs]
-    counted = moments(numbers[0])
-    if all_sum is not None:
-        (counted,) = all_sum(counted)
-    mean, scale = scaling(counted)
+    mean, scale = pooled_scaling(numbers[0], all_sum)
     return [
         sp.hstack(
             [

@@ -65,6 +65,15 @@ def scaling(moments):
     return mean, float(np.sqrt(variance)) if variance > 0 else 1.0
 
 
+def pooled_scaling(values, all_sum=None):
+    """:func:`scaling` of the finite ``values``, of every process's when
+    ``all_sum`` sums over the processes."""
+    counted = moments(values)
+    if all_sum is not None:
+        (counted,) = all_sum(counted)
+    return scaling(counted)
+
+
 def _check_finite(values, name):
     if not np.all(np.isfinite(values)):
         raise ValueError(
