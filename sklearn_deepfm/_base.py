@@ -21,6 +21,7 @@ from ._batching import EncodedDataset, HoldoutSplit
 from ._cpu import native_bfloat16
 from ._crosses import (
     MAX_CROSSED_ENTRIES,
+    carry_crosses,
     cross_matrix,
     crossable_fields,
     field_pairs,
@@ -28,7 +29,14 @@ from ._crosses import (
 )
 from ._encoding import FeatureEncoder, check_container, is_dataframe, is_polars
 from ._explain import Explanation, field_attributions
-from ._linear import choose, design_matrix, fit_linear, output_losses, with_number
+from ._linear import (
+    Refit,
+    choose,
+    design_matrix,
+    fit_linear,
+    output_losses,
+    with_number,
+)
 from ._linear_lbfgs import choose_shared, fit_linear_shared
 from ._model import DeepFM
 from ._net import DeepFMNet, adapt_callbacks, predict_rows
@@ -842,6 +850,9 @@ class BaseDeepFM(BaseEstimator):
             return
         crosses = (pairs, self._seen_crosses(train, pairs, shared))
         design = self._design(valid, crosses)
+        refit, refit_crosses = self._crossed_refit(
+            task, train, valid, dataset, crosses, seed
+        )
         weight, bias, C, _ = self._fit_first_order(
             task,
             (self._design(train, crosses), train.y, train.sample_weight),
@@ -851,6 +862,7 @@ class BaseDeepFM(BaseEstimator):
             # on Criteo's 1.7 million crosses the five values of C took 54 s,
             # stopped once the validation loss rose (after C=0.1) 31 s
             stop_when_worse=True,
+            refit=refit,
         )
         share, gain, error = self._crosses_share(
             task, self.net_.predict_raw(valid), design @ weight + bias, valid, shared
@@ -876,13 +888,32 @@ class BaseDeepFM(BaseEstimator):
         elif not self.interactions_kept_:
             # the linear part alone, refitted on every row before the mix
             self._solve_linear(task, dataset, None, C=self.linear_C_)
-        # refit on every row, or as many as keep the crossed entries in bounds
+        weight, bias = refit.solution(C, weight, bias)
+        self.net_.blend_linear(share, weight, bias, refit_crosses())
+
+    def _crossed_refit(self, task, train, valid, dataset, crosses, seed):
+        """``(refit, refit_crosses)``: the :class:`~sklearn_deepfm._linear.Refit`
+        of the crossed linear model (solved on ``train`` with the crosses
+        ``(pairs, keys)``) on every row, or as many as keep the crossed
+        entries in bounds, and a function that gives its crosses (those seen
+        in its rows) once it is built."""
+        pairs, keys = crosses
         n_rows = max(len(train) + len(valid), MAX_CROSSED_ENTRIES // len(pairs))
-        rows = _at_most(dataset, n_rows, seed)
-        crosses = (pairs, self._seen_crosses(rows, pairs, shared))
-        fit_rows = (self._design(rows, crosses), rows.y, rows.sample_weight)
-        weight, bias, _, _ = self._fit_first_order(task, fit_rows, None, C)
-        self.net_.blend_linear(share, weight, bias, crosses)
+        shared = _distributed.enabled(self.distributed)
+        built = {}
+
+        def build():
+            rows = _at_most(dataset, n_rows, seed)
+            built["crosses"] = (pairs, self._seen_crosses(rows, pairs, shared))
+            return self._design(rows, built["crosses"]), rows.y, rows.sample_weight
+
+        def carry(weight, bias):
+            return carry_crosses(weight, keys, built["crosses"][1]), bias
+
+        def solve(rows, C, start):
+            return self._fit_first_order(task, rows, None, C, start=start)[:2]
+
+        return Refit(build, carry, solve), lambda: built["crosses"]
 
     def _crosses_share(self, task, current, crossed, valid, shared):
         """``(share, gain, error)``: the share of the crossed linear model's
@@ -939,9 +970,20 @@ class BaseDeepFM(BaseEstimator):
         keys = seen_keys(self.net_.category_rows(rows.rows), pairs)
         return _distributed.union(keys) if shared else keys
 
-    def _fit_first_order(self, task, fit_rows, valid_rows, C, stop_when_worse=False):
+    def _fit_first_order(
+        self,
+        task,
+        fit_rows,
+        valid_rows,
+        C,
+        stop_when_worse=False,
+        start=None,
+        refit=None,
+    ):
         """``(weight, bias, C, validation row losses)`` of the linear model
-        (see :func:`~sklearn_deepfm._linear.fit_linear`)."""
+        (see :func:`~sklearn_deepfm._linear.fit_linear`; when distributed,
+        the shared solve starts from zero and runs no refit beside the
+        sweep)."""
         if _distributed.enabled(self.distributed):
             n_outputs = len(self.classes_) if task == "multiclass" else 1
             return fit_linear_shared(
@@ -961,6 +1003,8 @@ class BaseDeepFM(BaseEstimator):
             random_state=0,
             stop_when_worse=stop_when_worse,
             n_threads=n_threads(self.n_jobs),
+            start=start,
+            refit=refit,
         )
 
     def _raw_predict(self, X):

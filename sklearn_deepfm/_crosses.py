@@ -96,6 +96,21 @@ def cross_matrix(categories, pairs, keys):
     return sp.csr_matrix((data, columns, indptr), shape=(n_rows, len(keys)))
 
 
+def carry_crosses(weight, keys, new_keys):
+    """``weight`` of a design whose last ``len(keys)`` columns are the crosses
+    ``keys``, in the layout of the same design with the crosses ``new_keys``
+    instead: the features' rows as they are, each cross's row where its key
+    is in ``new_keys``, zero for the crosses only ``new_keys`` has."""
+    n_features = weight.shape[0] - len(keys)
+    carried = np.zeros((n_features + len(new_keys), *weight.shape[1:]), weight.dtype)
+    carried[:n_features] = weight[:n_features]
+    if len(new_keys):
+        position = np.searchsorted(new_keys, keys).clip(max=len(new_keys) - 1)
+        found = new_keys[position] == keys
+        carried[n_features + position[found]] = weight[n_features:][found]
+    return carried
+
+
 class PairCrosses(nn.Module):
     """The crossed first-order term: ``weight[k]`` for each of a row's
     crosses seen in training (key ``keys[k]``), summed over the pairs.

@@ -18,6 +18,7 @@ from sklearn.preprocessing import OneHotEncoder
 
 from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
 from sklearn_deepfm import _base as base
+from sklearn_deepfm._crosses import carry_crosses
 from sklearn_deepfm.export import encode, to_torchscript
 
 from .conftest import assert_served_as_predicted, make_first_order
@@ -342,3 +343,17 @@ def test_a_mix_is_served_and_explained_as_it_predicts(mixed_model):
     model, X_test, _ = mixed_model
     assert 0 < model.crosses_share_ < 1
     assert_served_as_predicted(model, X_test)
+
+
+def test_a_solution_carries_to_the_crosses_of_more_rows():
+    # the refit on every row starts from the solution on the training rows:
+    # the features' weights as they are, each cross's where its key is, zero
+    # for the crosses only the added rows have
+    keys, new_keys = np.array([3, 7, 9]), np.array([1, 3, 7, 8, 9])
+    weight = np.array([[0.5], [-0.5], [1.0], [2.0], [3.0]], dtype=np.float32)
+    carried = carry_crosses(weight, keys, new_keys)
+    assert_array_equal(carried[:, 0], [0.5, -0.5, 0.0, 1.0, 2.0, 0.0, 3.0])
+    # a subset of the rows may lack some of the crosses: those are dropped
+    assert_array_equal(
+        carry_crosses(weight, keys, np.array([7]))[:, 0], [0.5, -0.5, 2.0]
+    )

@@ -10,7 +10,7 @@ planted effects are pairwise and higher-order it must beat it.
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.compose import make_column_transformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss, roc_auc_score
@@ -19,7 +19,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from sklearn_deepfm import DeepFMClassifier
-from sklearn_deepfm._linear import fit_linear
+from sklearn_deepfm._linear import Refit, fit_linear
 from sklearn_deepfm.datasets import load_adult, make_ctr_classification
 
 
@@ -104,11 +104,11 @@ def test_verbose_fit_says_whether_and_why_the_interactions_were_kept(capsys):
     assert "interactions" not in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("stop_when_worse", [False, True])
-def test_values_of_c_solved_side_by_side_give_the_same_linear_part(stop_when_worse):
-    # the C sweep on two threads returns the model of the sweep on one
-    rng = np.random.default_rng(0)
-    n_rows, n_fields, n_values = 3000, 6, 20
+def _one_hot_rows(n_rows, n_fields, n_values, scale, seed=0):
+    """A one-hot design of ``n_fields`` random fields of ``n_values``
+    categories, labels from additive effects of standard deviation
+    ``scale``, and unit weights."""
+    rng = np.random.default_rng(seed)
     columns = rng.integers(0, n_values, (n_rows, n_fields))
     columns += np.arange(n_fields) * n_values
     A = sp.csr_matrix(
@@ -119,9 +119,15 @@ def test_values_of_c_solved_side_by_side_give_the_same_linear_part(stop_when_wor
         ),
         shape=(n_rows, n_fields * n_values),
     )
-    logit = 0.5 * rng.normal(size=n_fields * n_values)[columns].sum(axis=1)
+    logit = scale * rng.normal(size=n_fields * n_values)[columns].sum(axis=1)
     y = (rng.random(n_rows) < 1 / (1 + np.exp(-logit))).astype(np.float32)
-    weight = np.ones(n_rows, dtype=np.float32)
+    return A, y, np.ones(n_rows, dtype=np.float32)
+
+
+@pytest.mark.parametrize("stop_when_worse", [False, True])
+def test_values_of_c_solved_side_by_side_give_the_same_linear_part(stop_when_worse):
+    # the C sweep on two threads returns the model of the sweep on one
+    A, y, weight = _one_hot_rows(3000, 6, 20, 0.5)
     train = (A[:2400], y[:2400], weight[:2400])
     valid = (A[2400:], y[2400:], weight[2400:])
     found = [
@@ -138,3 +144,49 @@ def test_values_of_c_solved_side_by_side_give_the_same_linear_part(stop_when_wor
     assert found[0][2] == found[1][2]  # C
     for one, two in zip(found[0], found[1], strict=True):
         assert_array_equal(one, two)
+
+
+def test_the_refit_runs_beside_the_last_value_of_c_and_is_the_refit_after_it():
+    # strong effects on many rows: the sweep reaches C=3, alone in the last
+    # pair of values, and the refit on every row at the best C so far runs
+    # beside it; it is the refit that one thread solves after the sweep
+    A, y, weight = _one_hot_rows(6000, 4, 10, 1.5)
+    train = (A[:4800], y[:4800], weight[:4800])
+    valid = (A[4800:], y[4800:], weight[4800:])
+    found, solved_during = {}, {}
+    for n_threads in (1, 2):
+        calls = []
+
+        def solve(rows, C, start, calls=calls):
+            calls.append(C)
+            return fit_linear("binary", rows, None, C=C, start=start)[:2]
+
+        refit = Refit(lambda: (A, y, weight), lambda w, b: (w, b), solve)
+        sweep = fit_linear("binary", train, valid, n_threads=n_threads, refit=refit)
+        solved_during[n_threads] = list(calls)
+        found[n_threads] = (sweep[2], *refit.solution(sweep[2], sweep[0], sweep[1]))
+        assert calls == [sweep[2]]  # one refit, at the chosen C
+    assert solved_during == {1: [], 2: [1.0]}
+    assert found[1][0] == found[2][0] == 1.0
+    for one, two in zip(found[1][1:], found[2][1:], strict=True):
+        assert_allclose(one, two, rtol=1e-6, atol=1e-7)
+
+
+def test_a_refit_from_the_sweeps_solution_reaches_the_optimum():
+    # the start changes how many Newton steps the refit takes, not where it
+    # ends: scikit-learn's model at a tight tolerance, at least as nearly as
+    # the refit from zero (newton-cg's tolerance, 1e-4, leaves both a few
+    # thousandths away in the raw outputs), from a start 0.5 away
+    A, y, weight = _one_hot_rows(4000, 6, 20, 0.5, seed=1)
+    exact = LogisticRegression(C=0.3, tol=1e-10, max_iter=1000).fit(A, y)
+
+    def distance(fitted):
+        return np.abs(
+            A @ fitted[0][:, 0] + fitted[1] - exact.decision_function(A)
+        ).max()
+
+    swept = fit_linear("binary", (A[:3600], y[:3600], weight[:3600]), C=0.3)
+    start = fit_linear("binary", (A, y, weight), C=0.3, start=swept[:2])
+    zero = fit_linear("binary", (A, y, weight), C=0.3)
+    assert distance(swept) > 0.3
+    assert distance(start) <= distance(zero) < 0.01
