@@ -534,7 +534,7 @@ class BaseDeepFM(BaseEstimator):
             if not self.interactions_kept_ and not self.crosses_kept_:
                 # the model is the linear part alone: refit it on every row
                 # (mixed with crosses, it was refitted before the mix)
-                self._solve_linear(task, dataset, None, C=self.linear_C_)
+                self._refit_linear(task, dataset)
         self.history_ = self.net_.history
         return self
 
@@ -813,10 +813,11 @@ class BaseDeepFM(BaseEstimator):
         self._set_layout()
         return True, None
 
-    def _solve_linear(self, task, train, valid, C=None, crosses=None):
+    def _solve_linear(self, task, train, valid, C=None, crosses=None, start=None):
         """Fit the first-order part as scikit-learn's linear model (C chosen
         on ``valid`` when given; over the fields and the crosses ``(pairs,
-        keys)`` when given) and fix it in the net; returns C."""
+        keys)`` when given; from ``start``, ``(weight, bias)``, when given)
+        and fix it in the net; returns C."""
         fit_rows = (
             self._design(train, crosses),
             train.y,
@@ -829,9 +830,21 @@ class BaseDeepFM(BaseEstimator):
                 valid.y,
                 valid.sample_weight,
             )
-        weight, bias, C, _ = self._fit_first_order(task, fit_rows, valid_rows, C)
+        weight, bias, C, _ = self._fit_first_order(
+            task, fit_rows, valid_rows, C, start=start
+        )
         self.net_.set_linear(weight, bias, crosses)
         return C
+
+    def _refit_linear(self, task, dataset):
+        """Refit the first-order part on ``dataset`` (every row) at the chosen
+        C, started from the solution in the net (that of the training rows):
+        on Diabetes' fields (81,441 x 2,783) 2 Newton steps and 0.7 s
+        instead of 12 and 1.7 s from zero, the test AUC unchanged to 1e-4
+        (benchmarks/results/recipe_research.md, eighth session)."""
+        self._solve_linear(
+            task, dataset, None, C=self.linear_C_, start=self.net_.linear_part()
+        )
 
     def _try_crosses(self, task, train, valid, dataset, seed):
         """Mix into the model the linear model over the fields and every
@@ -887,7 +900,7 @@ class BaseDeepFM(BaseEstimator):
             self.interactions_kept_ = False
         elif not self.interactions_kept_:
             # the linear part alone, refitted on every row before the mix
-            self._solve_linear(task, dataset, None, C=self.linear_C_)
+            self._refit_linear(task, dataset)
         weight, bias = refit.solution(C, weight, bias)
         self.net_.blend_linear(share, weight, bias, refit_crosses())
 

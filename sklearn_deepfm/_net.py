@@ -432,6 +432,16 @@ class DeepFMNet(NeuralNet):
             linear.bias.copy_(torch.as_tensor(bias))
         linear.requires_grad_(False)
 
+    def linear_part(self):
+        """``(weight, bias)``: the first-order weights of the features (not
+        those of the crosses) and the bias, as :meth:`set_linear` takes
+        them."""
+        linear = self.module_.linear
+        return (
+            linear.weight.weight.detach().cpu().numpy().copy(),
+            linear.bias.detach().cpu().numpy().copy(),
+        )
+
     def blend_linear(self, share, weight, bias, crosses):
         """Make the module ``(1 - share)`` times itself plus ``share`` times the
         linear model ``(weight, bias)`` over the features and the crosses
