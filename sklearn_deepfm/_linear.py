@@ -210,10 +210,11 @@ def fit_linear(
     grid = C_GRID if valid is not None and C is None else (C or DEFAULT_C,)
 
     def solve(candidate):
-        # From zero, as the refit on all rows starts.  Started from the
-        # previous C's solution, lbfgs stopped at once on tables of tens of
-        # thousands of rows: the penalty's gradient moves by (1/C' - 1/C) /
-        # n_rows per weight, under its tolerance of 1e-4.  On MovieLens
+        # Every value of the sweep from zero (only a refit is given a
+        # start, see Refit).  Started from the previous C's solution, lbfgs
+        # stopped at once on tables of tens of thousands of rows: the
+        # penalty's gradient moves by (1/C' - 1/C) / n_rows per weight,
+        # under its tolerance of 1e-4.  On MovieLens
         # (72,000 rows) C = 0.3, 1 and 3 then gave one solution, C=1 was
         # "chosen", and a refit from zero at C=1 was another model (with
         # the pairwise crosses: test log loss 0.612 against 0.557).
