@@ -121,44 +121,6 @@ def _product_agrees():
     return True
 
 
-# glibc's malloc serves a request from the heap once it is below its mmap
-# threshold, and hands the heap's free top back to the system once it exceeds
-# twice that threshold; the threshold rises to the size of an mmapped chunk
-# when that chunk is freed, up to 32 MiB on 64-bit systems.
-_MMAP_THRESHOLD_MAX = 32 << 20
-
-
-def retain_output_memory(n_bytes):
-    """Make the C library keep, from one prediction batch to the next, the
-    memory of the fresh outputs that oneDNN's products return (its operator
-    has no output argument, so these layers cannot write into a workspace).
-
-    While glibc's mmap threshold is still at the size of one such output,
-    the two live outputs of a batch come from the heap's top and, freed,
-    make it exceed the trim threshold (twice the mmap threshold): the memory
-    goes back to the system and is faulted in again by the next batch.
-    Freeing one untouched mmapped block of ``n_bytes`` (a batch's live
-    outputs) raises both thresholds first, as the library's own first
-    prediction does when it frees its encoded rows.  Measured after a fit,
-    one prediction of 200k rows per fresh process, 4 processes each, paired
-    (AMD EPYC Zen 5, 2 threads; the benchmark's ``medium`` set, 400-wide
-    layers, 4096-row batches): 152,600-155,800 minor page faults and
-    225k-253k rows/s before, 6,900 and 307k-356k rows/s with the block
-    (``benchmarks/README.md``, "Prediction, run by run").  Only where the
-    oneDNN path runs on glibc; a no-op elsewhere."""
-    if not onednn_float32() or not _glibc():
-        return
-    n_bytes = min(max(int(n_bytes), 1 << 20), _MMAP_THRESHOLD_MAX - (1 << 20))
-    # never touched: address space only, mapped and unmapped at once
-    block = torch.empty(n_bytes, dtype=torch.uint8)
-    del block
-
-
-@functools.cache
-def _glibc():
-    return platform.libc_ver()[0] == "glibc"
-
-
 class _OneDNNLinear(torch.autograd.Function):
     """``F.linear`` with its three matrix products done by oneDNN."""
 

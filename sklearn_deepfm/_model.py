@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ._cpu_linear import Linear, retain_output_memory
+from ._cpu_linear import Linear
 from ._crosses import PairCrosses, single_rows
 
 # The distinct rows of a batch's indices and where each index is among them.
@@ -157,20 +157,14 @@ class MultiLayerPerceptron(nn.Module):
         to 213k rows/s (``benchmarks/run.py``'s ``predict_minor_faults``;
         results/predict_runs_intel_before.md and predict_runs_intel.md).
         Where the products run on oneDNN, they return new tensors instead
-        and the buffers stay untouched; the C allocator is then asked to
-        keep their memory (see
-        :func:`~sklearn_deepfm._cpu_linear.retain_output_memory`).
+        and the buffers stay untouched (see :mod:`sklearn_deepfm._allocator`).
         """
         layers = self._linear_layers()
         width = max(layer.out_features for layer in layers)
         dtype = layers[0].weight.dtype
-        buffers = [
+        return [
             torch.empty(n_rows * width, dtype=dtype, device=device) for _ in range(2)
         ]
-        if torch.device(device).type == "cpu":
-            # where the products return fresh outputs instead (oneDNN)
-            retain_output_memory(sum(buffer.nbytes for buffer in buffers))
-        return buffers
 
     def _linear_layers(self):
         return [layer for layer in self.layers if isinstance(layer, nn.Linear)]

@@ -22,6 +22,7 @@ from skorch.utils import to_tensor
 from tqdm import tqdm
 
 from . import _distributed
+from ._allocator import retain_freed_memory
 from ._batching import (
     BatchIterator,
     EncodedDataset,
@@ -358,6 +359,7 @@ class DeepFMNet(NeuralNet):
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         """skorch's loop; a callback's :class:`StopTraining` ends it, and a
         ``KeyboardInterrupt`` leaves as :class:`_Interrupted`."""
+        self._retain_freed_memory()
         try:
             return super().fit_loop(X, y, epochs=epochs, **fit_params)
         except StopTraining:
@@ -366,6 +368,12 @@ class DeepFMNet(NeuralNet):
             raise _Interrupted from interrupt
         finally:
             self.valid_losses_ = None  # a fitted net keeps no row losses
+
+    def _retain_freed_memory(self):
+        """On a CPU, let the C allocator keep what one batch frees for the
+        next (see :mod:`sklearn_deepfm._allocator`)."""
+        if torch.device(self.device).type == "cpu":
+            retain_freed_memory()
 
     def notify(self, method_name, **cb_kwargs):
         """skorch's callback dispatch; a ``KeyboardInterrupt`` that a
@@ -615,6 +623,7 @@ class DeepFMNet(NeuralNet):
         """
         self.check_is_fitted()
         self._set_training(False)
+        self._retain_freed_memory()
         module = self.module_
         # every batch writes into the same buffers (None: nothing to reuse)
         rows = _padded_rows(min(self._predict_rows(), len(dataset)))

@@ -1,9 +1,6 @@
 """The MLP's linear layers give nn.Linear's results on either float32 path."""
 
 import functools
-import platform
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -169,43 +166,3 @@ def test_a_missing_or_wrong_operator_leaves_f_linear(monkeypatch, operator):
     assert "mkldnn::_linear_pointwise" not in {e.name for e in profile.events()}
     assert_allclose(out.detach().numpy(), reference(x).detach().numpy(), rtol=1e-5)
 
-
-# A fresh process makes 20 batches of three live 4096 x 400 float32 outputs,
-# as oneDNN's products return them, and prints its minor page faults; with
-# "retain" it first asks the allocator to keep that much memory.
-_FRESH_OUTPUTS = """
-import resource, sys, torch
-from sklearn_deepfm import _cpu_linear
-_cpu_linear.onednn_float32 = lambda: True
-rows, width = 4096, 400
-if sys.argv[1] == "retain":
-    _cpu_linear.retain_output_memory(3 * rows * width * 4)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(20):
-    outputs = [torch.ones(rows, width) for _ in range(3)]
-    del outputs
-print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-"""
-
-
-def _faults(mode):
-    run = subprocess.run(
-        [sys.executable, "-c", _FRESH_OUTPUTS, mode],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return int(run.stdout)
-
-
-@pytest.mark.skipif(
-    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
-    reason="counts glibc's page faults",
-)
-def test_retained_memory_serves_every_batch_of_fresh_outputs():
-    # Left to itself, glibc handed the batch's 19.7 MB back to the system
-    # after every batch in 7 of 8 fresh processes (66,600 faults: 3,300 a
-    # batch); retained, only the first batch touches new memory (6,400).
-    faults = [_faults("retain") for _ in range(2)]
-    assert max(faults) < 15_000, faults
