@@ -165,4 +165,3 @@ def test_a_missing_or_wrong_operator_leaves_f_linear(monkeypatch, operator):
         out = ours(x)
     assert "mkldnn::_linear_pointwise" not in {e.name for e in profile.events()}
     assert_allclose(out.detach().numpy(), reference(x).detach().numpy(), rtol=1e-5)
-
