@@ -42,7 +42,11 @@ _BLOCK_BYTES = _MMAP_THRESHOLD_MAX - (1 << 20)
 
 def retain_freed_memory():
     """Let glibc keep the memory a batch frees for the next batch (see the
-    module's docstring); a no-op on other C libraries."""
+    module's docstring); a no-op on other C libraries.
+
+    The thresholds never fall again, so only the first call in a process
+    changes anything; a later one takes the block from the heap and costs
+    about a microsecond, which is why every fit and prediction can ask."""
     if not _glibc():
         return
     # never touched: address space only, mapped and unmapped at once
