@@ -14,7 +14,13 @@ oneDNN where :func:`onednn_float32` says so, and ``F.linear`` everywhere
 else: on Intel processors (where MKL is as fast), on other devices, under
 autocast (the bfloat16 deep part), for other dtypes, for an empty batch,
 and inside TorchScript, tracing, ``torch.export`` and ``torch.compile``, whose graphs
-keep the portable ``aten.linear``.
+keep the portable ``aten.linear``.  In training, a product under
+:data:`ONEDNN_MIN_PRODUCT` multiply-adds also keeps ``F.linear``: a oneDNN
+call costs about 13 us before any arithmetic, MKL's about 2.5 us, so the
+three products of the output layer's training pass on a small table's
+batches (76 x 128 -> 1) took 46 us by oneDNN against 7 by MKL.  Prediction keeps
+oneDNN at every size, so that a row's prediction does not depend on the
+size of the batch it falls in.
 
 The product is PyTorch's private operator ``torch.ops.mkldnn._linear_pointwise``,
 whose contract is not documented: it reads the bias as contiguous (a strided
@@ -33,6 +39,14 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ._cpu import x86_vendor
+
+# Multiply-adds (rows x inputs x outputs) from which a training product goes
+# to oneDNN.  Zen 5, 2 threads, the three products of a layer's training pass
+# by MKL against oneDNN, microseconds (benchmarks/results/small_steps.md):
+# 76 x 128 -> 1 (10k multiply-adds) 6.9 against 45.8; 1024 x 400 -> 1 (410k)
+# 72.6 against 82.7; 2048 x 400 -> 1 (819k) 165.9 against 124.9; 76 x 120 ->
+# 256 (2.3M) 92.2 against 90.2; 320 x 120 -> 256 (9.8M) 337 against 237.
+ONEDNN_MIN_PRODUCT = 1 << 19
 
 
 @functools.cache
@@ -162,6 +176,8 @@ class Linear(nn.Linear):
             or self.weight.requires_grad
             or (self.bias is not None and self.bias.requires_grad)
         ):
+            if x.shape[0] * self.in_features * self.out_features < ONEDNN_MIN_PRODUCT:
+                return F.linear(x, self.weight, self.bias)
             return _OneDNNLinear.apply(x, self.weight, self.bias)
         return _product(x, self.weight, self.bias)
 

@@ -31,10 +31,11 @@ def _pair(n_in, n_out):
 
 
 @pytest.mark.parametrize("n_rows", [0, 1, 7, 300])
-@pytest.mark.parametrize("n_out", [1, 64])
+@pytest.mark.parametrize("n_out", [1, 64])  # 300 x 40 -> 64: large
 def test_outputs_and_gradients_match_nn_linear(path, n_rows, n_out):
     ours, reference = _pair(40, n_out)
     x = torch.randn(n_rows, 40)
+    _cpu_linear._product_agrees()  # its once-per-process check runs oneDNN
     results = []
     for layer in (ours, reference):
         inputs = x.clone().requires_grad_()
@@ -43,13 +44,28 @@ def test_outputs_and_gradients_match_nn_linear(path, n_rows, n_out):
             (out.square().sum() + out.sum()).backward()
         ran = {event.name for event in profile.events()}
         if layer is ours:
-            # forward and both gradients by oneDNN, when it is on
+            # forward and both gradients by oneDNN, when it is on and the
+            # product is large enough to repay oneDNN's cost per call
             onednn = "mkldnn::_linear_pointwise" in ran
-            assert onednn == (path and n_rows > 0)
+            large = n_rows * 40 * n_out >= _cpu_linear.ONEDNN_MIN_PRODUCT
+            assert onednn == (path and large)
         results.append([out.detach(), inputs.grad, layer.weight.grad, layer.bias.grad])
     for got, want in zip(*results, strict=True):
         assert got.shape == want.shape
         assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_prediction_keeps_onednn_at_every_batch_size(path):
+    # a row's prediction does not depend on whether its batch is large
+    ours, reference = _pair(40, 1)
+    x = torch.randn(7, 40)
+    _cpu_linear._product_agrees()
+    with torch.no_grad(), torch.profiler.profile() as profile:
+        out = ours(x)
+    ran = {event.name for event in profile.events()}
+    assert ("mkldnn::_linear_pointwise" in ran) == path
+    with torch.no_grad():
+        assert_allclose(out.numpy(), reference(x).numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_inference_and_frozen_weights(path):
@@ -99,7 +115,7 @@ def test_a_process_group_changes_nothing(monkeypatch, tmp_path):
         pytest.skip("torch.distributed with gloo is not available")
     monkeypatch.setattr(_cpu_linear, "onednn_float32", lambda: True)
     ours, reference = _pair(40, 16)
-    x = torch.randn(8, 40)
+    x = torch.randn(1000, 40)  # large enough a product for oneDNN in training
     store = dist.FileStore(str(tmp_path / "store"), 1)
     dist.init_process_group("gloo", store=store, rank=0, world_size=1)
     try:
