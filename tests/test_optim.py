@@ -1,10 +1,13 @@
 """The optimizer and the embedding lookup behind the default training path
 agree with plain PyTorch."""
 
+import functools
+
 import pytest
 import torch
 from torch import nn
 
+from sklearn_deepfm import _optim
 from sklearn_deepfm._model import distinct_rows, lookup
 from sklearn_deepfm._optim import DenseSparseAdam
 
@@ -28,18 +31,25 @@ def _train(optimizer_factory, sparse, distinct, n_steps=5):
     return embedding.weight.detach(), layer.weight.detach()
 
 
-def _dense_sparse_adam(embedding, layer):
-    return DenseSparseAdam([*embedding.parameters(), *layer.parameters()], lr=0.01)
+def _dense_sparse_adam(embedding, layer, weight_decay=0.0):
+    params = [*embedding.parameters(), *layer.parameters()]
+    return DenseSparseAdam(params, lr=0.01, weight_decay=weight_decay)
 
 
-def _torch_adams(embedding, layer):
+def _torch_adams(embedding, layer, weight_decay=0.0):
     class Both:
         def __init__(self):
             if embedding.sparse:
                 self.parts = [torch.optim.SparseAdam(embedding.parameters(), lr=0.01)]
             else:
-                self.parts = [torch.optim.Adam(embedding.parameters(), lr=0.01)]
-            self.parts.append(torch.optim.Adam(layer.parameters(), lr=0.01))
+                self.parts = [
+                    torch.optim.Adam(
+                        embedding.parameters(), lr=0.01, weight_decay=weight_decay
+                    )
+                ]
+            self.parts.append(
+                torch.optim.Adam(layer.parameters(), lr=0.01, weight_decay=weight_decay)
+            )
 
         def zero_grad(self):
             for part in self.parts:
@@ -60,7 +70,58 @@ def test_sparse_updates_match_torch_sparse_adam(distinct):
         torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-6)
 
 
-def test_dense_updates_match_torch_adam():
+@pytest.fixture(params=[True, False], ids=["fused", "foreach"])
+def fused(request, monkeypatch):
+    """Run the test with the fused dense update where this PyTorch passes its
+    check, then with the foreach update."""
+    if not request.param:
+        monkeypatch.setattr(_optim, "_fused_agrees", lambda: False)
+    return request.param
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.05])
+def test_dense_updates_match_torch_adam(fused, weight_decay):
+    expected = _train(
+        functools.partial(_torch_adams, weight_decay=weight_decay),
+        sparse=False,
+        distinct=False,
+    )
+    with torch.profiler.profile() as profile:
+        got = _train(
+            functools.partial(_dense_sparse_adam, weight_decay=weight_decay),
+            sparse=False,
+            distinct=False,
+        )
+    ran = {event.name for event in profile.events()}
+    assert ("aten::_fused_adam_" in ran) == (fused and _optim._fused_agrees())
+    for e, g in zip(expected, got, strict=True):
+        torch.testing.assert_close(g, e, rtol=1e-6, atol=1e-7)
+
+
+def test_the_fused_operator_agrees_with_the_foreach_update_on_this_torch():
+    # fails when a PyTorch release changes the private operator's semantics
+    # (the dense update then falls back to foreach, slower on small batches)
+    assert _optim._fused_agrees.__wrapped__()
+
+
+def _without_bias_correction(*args, **kwargs):
+    steps = [torch.ones_like(step) for step in args[5]]
+    return torch.ops.aten._fused_adam_(*args[:5], steps, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "operator", [None, _without_bias_correction], ids=["missing", "wrong"]
+)
+def test_a_missing_or_wrong_fused_operator_leaves_the_foreach_update(
+    monkeypatch, operator
+):
+    if operator is None:
+        monkeypatch.delattr(torch, "_fused_adam_")
+    else:
+        monkeypatch.setattr(torch, "_fused_adam_", operator)
+    fresh = functools.cache(_optim._fused_agrees.__wrapped__)
+    monkeypatch.setattr(_optim, "_fused_agrees", fresh)
+    assert not fresh()
     expected = _train(_torch_adams, sparse=False, distinct=False)
     got = _train(_dense_sparse_adam, sparse=False, distinct=False)
     for e, g in zip(expected, got, strict=True):
