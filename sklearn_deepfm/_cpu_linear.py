@@ -43,9 +43,9 @@ from ._cpu import x86_vendor
 # Multiply-adds (rows x inputs x outputs) from which a training product goes
 # to oneDNN.  Zen 5, 2 threads, the three products of a layer's training pass
 # by MKL against oneDNN, microseconds (benchmarks/results/small_steps.md):
-# 76 x 128 -> 1 (10k multiply-adds) 6.9 against 45.8; 1024 x 400 -> 1 (410k)
-# 72.6 against 82.7; 2048 x 400 -> 1 (819k) 165.9 against 124.9; 76 x 120 ->
-# 256 (2.3M) 92.2 against 90.2; 320 x 120 -> 256 (9.8M) 337 against 237.
+# 76 x 128 -> 1 (10k multiply-adds) 7.0 against 46.0; 1024 x 400 -> 1 (410k)
+# 73.9 against 80.8; 2048 x 400 -> 1 (819k) 139.1 against 125.0; 76 x 120 ->
+# 256 (2.3M) 92.9 against 95.4; 320 x 120 -> 256 (9.8M) 335 against 228.
 ONEDNN_MIN_PRODUCT = 1 << 19
 
 
