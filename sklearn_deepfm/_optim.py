@@ -108,13 +108,18 @@ class DenseSparseAdam(torch.optim.Optimizer):
 
 def _fusable(entries, group):
     """Whether the fused kernel takes these parameters: float32 on the CPU,
-    dense, with a plain float learning rate."""
+    dense and contiguous, with a plain float learning rate.  The CPU kernel
+    walks each tensor's memory in order: given a transposed gradient, it
+    returns wrong numbers without an error."""
     return isinstance(group["lr"], float) and all(
         param.device.type == "cpu"
-        and param.dtype == torch.float32
-        and param.grad.dtype == torch.float32
-        and param.grad.layout == torch.strided
-        for param, _ in entries
+        and all(
+            tensor.dtype == torch.float32
+            and tensor.layout == torch.strided
+            and tensor.is_contiguous()
+            for tensor in (param, param.grad, state["exp_avg"], state["exp_avg_sq"])
+        )
+        for param, state in entries
     )
 
 

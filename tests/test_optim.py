@@ -140,3 +140,21 @@ def test_distinct_lookup_gives_rows_once_in_increasing_order():
     torch.testing.assert_close(
         grad.to_dense().sum(1)[[0, 2, 5, 29]], torch.tensor([3.0, 6.0, 6.0, 3.0])
     )
+
+
+def test_transposed_gradients_take_the_foreach_update():
+    # the fused CPU kernel reads memory in order and would mis-update a
+    # parameter whose gradient is a transposed view
+    torch.manual_seed(0)
+    start = torch.randn(6, 4)
+    ours, reference = start.clone().requires_grad_(), start.clone().requires_grad_()
+    optimizer = DenseSparseAdam([ours], lr=0.1)
+    torch_adam = torch.optim.Adam([reference], lr=0.1)
+    generator = torch.Generator().manual_seed(1)
+    for _ in range(3):
+        grad = torch.randn(4, 6, generator=generator).t()
+        assert not grad.is_contiguous()
+        ours.grad, reference.grad = grad, grad.clone()
+        optimizer.step()
+        torch_adam.step()
+    torch.testing.assert_close(ours.detach(), reference.detach(), rtol=1e-6, atol=1e-7)
