@@ -35,7 +35,7 @@ import torch  # noqa: E402
 from run import cpu_flags, cpu_model, git_state, package_versions  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
-from sklearn_deepfm import _cpu_linear, _optim  # noqa: E402
+from sklearn_deepfm import _cpu, _cpu_linear, _optim  # noqa: E402
 from sklearn_deepfm._model import DeepFM  # noqa: E402
 from sklearn_deepfm._optim import DenseSparseAdam  # noqa: E402
 
@@ -229,12 +229,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     rounds = [one_round(args.repeat) for _ in range(args.rounds)]
-    from sklearn_deepfm._cpu import x86_vendor
-
     doc = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "cpu": cpu_model(),
-        "vendor": x86_vendor(),
+        "vendor": _cpu.x86_vendor(),
         "cpu_flags": cpu_flags(),
         "threads": args.threads,
         "onednn_float32": _cpu_linear.onednn_float32(),
