@@ -186,7 +186,7 @@ def _fused_agrees():
             grads = [torch.randn(param.shape, generator=generator) for param in start]
             try:
                 _take_step(fused, grads, group, _fused_update)
-            except RuntimeError:
+            except (RuntimeError, TypeError):  # missing kernel, changed signature
                 return False
             _take_step(reference, grads, group, _foreach_update)
         for (param, _), (twin, _) in zip(fused, reference, strict=True):

@@ -104,13 +104,19 @@ def test_the_fused_operator_agrees_with_the_foreach_update_on_this_torch():
     assert _optim._fused_agrees.__wrapped__()
 
 
+def _with_another_signature(*args, **kwargs):
+    raise TypeError("_fused_adam_() got an unexpected keyword argument 'beta1'")
+
+
 def _without_bias_correction(*args, **kwargs):
     steps = [torch.ones_like(step) for step in args[5]]
     return torch.ops.aten._fused_adam_(*args[:5], steps, **kwargs)
 
 
 @pytest.mark.parametrize(
-    "operator", [None, _without_bias_correction], ids=["missing", "wrong"]
+    "operator",
+    [None, _with_another_signature, _without_bias_correction],
+    ids=["missing", "another-signature", "wrong"],
 )
 def test_a_missing_or_wrong_fused_operator_leaves_the_foreach_update(
     monkeypatch, operator
