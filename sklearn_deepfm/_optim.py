@@ -127,12 +127,11 @@ def _fused_update(entries, group):
     beta1, beta2 = group["betas"]
     params = [param for param, _ in entries]
     # the kernel reads each parameter's step count from a float tensor; the
-    # state keeps its plain int, as the foreach update does
-    counts = {}
-    steps = [
-        counts.setdefault(state["step"], torch.tensor(float(state["step"])))
-        for _, state in entries
-    ]
+    # state keeps its plain int, as the foreach update does.  One tensor per
+    # distinct count (usually one for the whole group).
+    counts = {state["step"] for _, state in entries}
+    as_tensor = {count: torch.tensor(float(count)) for count in counts}
+    steps = [as_tensor[state["step"]] for _, state in entries]
     torch._fused_adam_(
         params,
         [param.grad for param in params],
