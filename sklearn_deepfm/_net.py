@@ -419,6 +419,29 @@ class DeepFMNet(NeuralNet):
                 (sparse if is_sparse else dense).append(parameter)
         return dense, sparse
 
+    def steps_per_epoch(self, dataset):
+        """About how many training steps an epoch over ``dataset`` (this
+        process's rows) takes."""
+        rows = len(dataset)
+        if self.distributed:
+            rows *= _distributed.world_size()
+        return max(1, -(-rows // self.batch_size))
+
+    def averaged_parameters(self):
+        """The trained parameters that the recipe averages over its steps
+        (:class:`~sklearn_deepfm._schedule.TrainingSchedule`): all but the
+        embedding tables, whose rows move only in the steps that use them."""
+        tables = {
+            id(module.weight)
+            for module in self.module_.modules()
+            if isinstance(module, torch.nn.Embedding)
+        }
+        return [
+            parameter
+            for parameter in self.module_.parameters()
+            if parameter.requires_grad and id(parameter) not in tables
+        ]
+
     # what the estimators ask of the module ----------------------------------
     def set_linear(self, weight, bias, crosses=None):
         """Set the first-order weights and bias and keep them fixed in

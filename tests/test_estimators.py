@@ -276,12 +276,9 @@ def _fit_recording_rows(**params):
     losses."""
     X, y = make_categorical(n_samples=2000)
     rows = ValidationRows()
+    params = {"hidden_units": (64,), **params}
     model = DeepFMClassifier(
-        hidden_units=(64,),
-        early_stopping=True,
-        random_state=0,
-        callbacks=[("rows", rows)],
-        **params,
+        early_stopping=True, random_state=0, callbacks=[("rows", rows)], **params
     ).fit(X, y)
     return model, rows.losses
 
@@ -307,13 +304,81 @@ def test_early_stopping_ends_at_a_clear_rise_of_the_validation_loss():
     # patience so long that only a clear rise can end training before
     # max_epochs; every earlier epoch without improvement was within one
     # standard error of the best (the learning rate was cut and training went on)
-    model, row_losses = _fit_recording_rows(max_epochs=40, n_iter_no_change=40)
+    # (a wider network, which overfits these 2,000 rows within an epoch)
+    model, row_losses = _fit_recording_rows(
+        max_epochs=40, n_iter_no_change=40, hidden_units=(256, 256)
+    )
     history = model.history_
     assert len(history) < 40
     best = history[-1, "best_epoch"]
     rises = _rises(row_losses, best)
     assert rises[-1] > 1
     assert np.all(rises[best:-1] <= 1)
+
+
+class RecordsTheSteps(Callback):
+    """Records the deep part's weights after every training step, what the
+    net holds at each epoch's end, and whether each epoch's training starts
+    from the last step's weights."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.params = net.averaged_parameters()
+        self.steps, self.held_at_epoch_end, self.resumed = [], [], []
+        self.first_batch = False
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.first_batch = True
+
+    def on_batch_begin(self, net, training=False, **kwargs):
+        if training and self.first_batch and self.steps:
+            last = self.steps[-1]
+            self.resumed.append(all(map(torch.equal, self.params, last)))
+        self.first_batch = False
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training:
+            self.steps.append([p.detach().clone().double() for p in self.params])
+
+    def on_epoch_end(self, net, **kwargs):
+        self.held_at_epoch_end.append([p.detach().clone() for p in self.params])
+
+
+def test_the_schedule_validates_and_keeps_the_average_of_an_epochs_steps():
+    X, y = make_categorical(n_samples=2000)
+    steps = RecordsTheSteps()
+    model = DeepFMClassifier(
+        callbacks=[steps],
+        # numeric fields: no pairwise crosses to mix into the weights after
+        categorical_features=[False] * X.shape[1],
+        **{**FAST, "early_stopping": True, "batch_size": 64, "max_epochs": 6},
+    ).fit(X, y)
+    assert model.interactions_kept_ and model.crosses_share_ == 0
+    history = model.history_
+    per_epoch = history[0, "train_batch_count"]
+    assert len(steps.steps) == per_epoch * len(history) and len(history) >= 2
+    # the debiased exponential average of decay 1 - 1 / (steps per epoch)
+    decay = 1 - 1 / per_epoch
+    total = [torch.zeros_like(w) for w in steps.steps[0]]
+    mass = 0.0
+    for epoch, held in enumerate(steps.held_at_epoch_end, start=1):
+        for weights in steps.steps[(epoch - 1) * per_epoch : epoch * per_epoch]:
+            total = [decay * t + w for t, w in zip(total, weights, strict=True)]
+            mass = decay * mass + 1
+        # each epoch's validation pass (and every decision on it) saw the
+        # average, not the last step's weights
+        last = steps.steps[epoch * per_epoch - 1]
+        for p, t in zip(held, total, strict=True):
+            assert_allclose(p.double().numpy(), (t / mass).numpy(), atol=1e-6)
+        assert not all(
+            np.allclose(p.double().numpy(), w.numpy(), atol=1e-3)
+            for p, w in zip(held, last, strict=True)
+        )
+    # training went on from the last step's weights, not from the average
+    assert steps.resumed == [True] * (len(history) - 1)
+    # the fitted model keeps the average of the best epoch
+    kept = steps.held_at_epoch_end[history[-1, "best_epoch"] - 1]
+    for p, a in zip(model.net_.averaged_parameters(), kept, strict=True):
+        assert_array_equal(p.detach().numpy(), a.numpy())
 
 
 class CtrlC(Callback):
