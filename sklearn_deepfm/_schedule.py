@@ -4,8 +4,8 @@ The first-order part is solved beforehand (:mod:`~sklearn_deepfm._linear`)
 and stays fixed; the MLP's output layer starts at zero and the embeddings
 near zero, so training starts from the linear model.  Then:
 
-1. the deep part's weights are averaged over about an epoch's steps (an
-   exponential moving average); each epoch's validation pass, the
+1. the deep part's weights are averaged over about half an epoch's steps
+   (an exponential moving average); each epoch's validation pass, the
    decisions below and the weights kept are the average's, and training
    goes on from the weights of the last step;
 2. after every epoch whose validation loss does not improve, every learning
@@ -59,11 +59,11 @@ class TrainingSchedule(Callback):
         History key to minimise.
     tol : float, default=1e-4
         Relative improvement that counts as one.
-    average_steps : 'epoch', int or None, default='epoch'
-        Horizon, in steps, of the moving average of the deep part's weights
+    average_epochs : float or None, default=0.5
+        Horizon, in epochs, of the moving average of the deep part's weights
         (:meth:`~sklearn_deepfm._net.DeepFMNet.averaged_parameters`) that is
-        validated and kept: ``'epoch'``, the steps of one epoch; ``None``,
-        no average (the weights of the last step).
+        validated and kept; ``None``: no average (the weights of the last
+        step).
 
     Notes
     -----
@@ -82,13 +82,13 @@ class TrainingSchedule(Callback):
         factor=0.1,
         monitor="valid_loss",
         tol=1e-4,
-        average_steps="epoch",
+        average_epochs=0.5,
     ):
         self.patience = patience
         self.factor = factor
         self.monitor = monitor
         self.tol = tol
-        self.average_steps = average_steps
+        self.average_epochs = average_epochs
 
     def on_train_begin(self, net, **kwargs):
         self.best_score_ = float("inf")
@@ -96,7 +96,7 @@ class TrainingSchedule(Callback):
         self.best_state_ = None
         self.best_losses_ = None
         self.misses_ = 0
-        averaging = self.average_steps is not None
+        averaging = self.average_epochs is not None
         self._averaged = net.averaged_parameters() if averaging else []
         self._average = [p.detach().clone() for p in self._averaged]
         self._stepped = None  # the last step's weights while the average is in
@@ -106,10 +106,8 @@ class TrainingSchedule(Callback):
     def on_epoch_begin(self, net, dataset_train=None, **kwargs):
         self._swap_out()
         if self._decay is None and self._average:
-            steps = self.average_steps
-            if steps == "epoch":
-                steps = net.steps_per_epoch(dataset_train)
-            self._decay = 1.0 - 1.0 / steps
+            steps = self.average_epochs * net.steps_per_epoch(dataset_train)
+            self._decay = 1.0 - 1.0 / max(steps, 1.0)
 
     def on_batch_end(self, net, training=False, **kwargs):
         if training and self._average:

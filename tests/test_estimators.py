@@ -343,7 +343,7 @@ class RecordsTheSteps(Callback):
         self.held_at_epoch_end.append([p.detach().clone() for p in self.params])
 
 
-def test_the_schedule_validates_and_keeps_the_average_of_an_epochs_steps():
+def test_the_schedule_validates_and_keeps_the_average_of_half_an_epochs_steps():
     X, y = make_categorical(n_samples=2000)
     steps = RecordsTheSteps()
     model = DeepFMClassifier(
@@ -356,8 +356,9 @@ def test_the_schedule_validates_and_keeps_the_average_of_an_epochs_steps():
     history = model.history_
     per_epoch = history[0, "train_batch_count"]
     assert len(steps.steps) == per_epoch * len(history) and len(history) >= 2
-    # the debiased exponential average of decay 1 - 1 / (steps per epoch)
-    decay = 1 - 1 / per_epoch
+    # the debiased exponential average of decay 1 - 1 / (half the steps of an
+    # epoch)
+    decay = 1 - 1 / (per_epoch / 2)
     total = [torch.zeros_like(w) for w in steps.steps[0]]
     mass = 0.0
     for epoch, held in enumerate(steps.held_at_epoch_end, start=1):
