@@ -256,22 +256,26 @@ class DeepFMNet(NeuralNet):
             dataset = dataset.to(device)
         elif device.type == "cuda":
             copy_to = device
-        if training and self.distributed:
-            return StepBatchIterator(
-                dataset,
-                _distributed.step_rows(len(dataset), self.batch_size),
-                _distributed.world_size(),
-                random_state=np.random.default_rng(self.shuffle_seed),
-                copy_to=copy_to,
-            )
         if training:
-            return BatchIterator(
-                dataset,
-                self.batch_size,
-                shuffle=True,
-                random_state=np.random.default_rng(self.shuffle_seed),
-                copy_to=copy_to,
-            )
+            shuffle = np.random.default_rng(self.shuffle_seed)
+            if self.distributed:
+                iterator = StepBatchIterator(
+                    dataset,
+                    _distributed.step_rows(len(dataset), self.batch_size),
+                    _distributed.world_size(),
+                    random_state=shuffle,
+                    copy_to=copy_to,
+                )
+            else:
+                iterator = BatchIterator(
+                    dataset,
+                    self.batch_size,
+                    shuffle=True,
+                    random_state=shuffle,
+                    copy_to=copy_to,
+                )
+            self.steps_per_epoch_ = len(iterator)
+            return iterator
         batch_size = self._predict_rows()
         return BatchIterator(dataset, batch_size, copy_to=copy_to)
 
@@ -419,13 +423,10 @@ class DeepFMNet(NeuralNet):
                 (sparse if is_sparse else dense).append(parameter)
         return dense, sparse
 
-    def steps_per_epoch(self, dataset):
-        """About how many training steps an epoch over ``dataset`` (this
-        process's rows) takes."""
-        rows = len(dataset)
-        if self.distributed:
-            rows *= _distributed.world_size()
-        return max(1, -(-rows // self.batch_size))
+    def steps_per_epoch(self):
+        """The training steps of an epoch of the fit under way (the same on
+        every process of a distributed fit)."""
+        return self.steps_per_epoch_
 
     def averaged_parameters(self):
         """The trained parameters that the recipe averages over its steps
