@@ -431,10 +431,15 @@ class DeepFMNet(NeuralNet):
     def averaged_parameters(self):
         """The trained parameters that the recipe averages over its steps
         (:class:`~sklearn_deepfm._schedule.TrainingSchedule`): all but the
-        embedding tables, whose rows move only in the steps that use them."""
+        embedding tables, whose rows move only in the steps that use them;
+        none where the deep part normalises its batches (``batch_norm``),
+        whose running statistics would not be those of averaged weights."""
+        modules = list(self.module_.modules())
+        if any(isinstance(module, torch.nn.BatchNorm1d) for module in modules):
+            return []
         tables = {
             id(module.weight)
-            for module in self.module_.modules()
+            for module in modules
             if isinstance(module, torch.nn.Embedding)
         }
         return [

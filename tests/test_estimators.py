@@ -322,7 +322,7 @@ class RecordsTheSteps(Callback):
     from the last step's weights."""
 
     def on_train_begin(self, net, **kwargs):
-        self.params = net.averaged_parameters()
+        self.params = list(net.module_.mlp.parameters())  # the deep part
         self.steps, self.held_at_epoch_end, self.resumed = [], [], []
         self.first_batch = False
 
@@ -378,8 +378,24 @@ def test_the_schedule_validates_and_keeps_the_average_of_half_an_epochs_steps():
     assert steps.resumed == [True] * (len(history) - 1)
     # the fitted model keeps the average of the best epoch
     kept = steps.held_at_epoch_end[history[-1, "best_epoch"] - 1]
-    for p, a in zip(model.net_.averaged_parameters(), kept, strict=True):
+    for p, a in zip(model.net_.module_.mlp.parameters(), kept, strict=True):
         assert_array_equal(p.detach().numpy(), a.numpy())
+
+
+def test_with_batch_norm_the_schedule_keeps_the_last_steps_weights():
+    # averaged weights would not match the running statistics of the batches
+    X, y = make_categorical(n_samples=2000)
+    steps = RecordsTheSteps()
+    model = DeepFMClassifier(
+        callbacks=[steps],
+        batch_norm=True,
+        **{**FAST, "early_stopping": True, "batch_size": 64, "max_epochs": 3},
+    ).fit(X, y)
+    per_epoch = model.history_[0, "train_batch_count"]
+    for epoch, held in enumerate(steps.held_at_epoch_end, start=1):
+        last = steps.steps[epoch * per_epoch - 1]
+        for p, w in zip(held, last, strict=True):
+            assert_array_equal(p.double().numpy(), w.numpy())
 
 
 class CtrlC(Callback):
