@@ -257,13 +257,13 @@ class DeepFMNet(NeuralNet):
         elif device.type == "cuda":
             copy_to = device
         if training:
-            shuffle = np.random.default_rng(self.shuffle_seed)
+            order = np.random.default_rng(self.shuffle_seed)
             if self.distributed:
                 iterator = StepBatchIterator(
                     dataset,
                     _distributed.step_rows(len(dataset), self.batch_size),
                     _distributed.world_size(),
-                    random_state=shuffle,
+                    random_state=order,
                     copy_to=copy_to,
                 )
             else:
@@ -271,9 +271,11 @@ class DeepFMNet(NeuralNet):
                     dataset,
                     self.batch_size,
                     shuffle=True,
-                    random_state=shuffle,
+                    random_state=order,
                     copy_to=copy_to,
                 )
+            # the training steps of an epoch (the same on every process of
+            # a distributed fit), for the training schedule's average
             self.steps_per_epoch_ = len(iterator)
             return iterator
         batch_size = self._predict_rows()
@@ -412,9 +414,7 @@ class DeepFMNet(NeuralNet):
         """(dense, sparse): the parameters that training updates, by the
         layout of their gradients."""
         sparse_tables = {
-            id(module.weight)
-            for module in self.module_.modules()
-            if isinstance(module, torch.nn.Embedding) and module.sparse
+            id(table.weight) for table in self._embedding_tables() if table.sparse
         }
         dense, sparse = [], []
         for parameter in self.module_.parameters():
@@ -423,10 +423,12 @@ class DeepFMNet(NeuralNet):
                 (sparse if is_sparse else dense).append(parameter)
         return dense, sparse
 
-    def steps_per_epoch(self):
-        """The training steps of an epoch of the fit under way (the same on
-        every process of a distributed fit)."""
-        return self.steps_per_epoch_
+    def _embedding_tables(self):
+        return [
+            module
+            for module in self.module_.modules()
+            if isinstance(module, torch.nn.Embedding)
+        ]
 
     def averaged_parameters(self):
         """The trained parameters that the recipe averages over its steps
@@ -434,14 +436,9 @@ class DeepFMNet(NeuralNet):
         embedding tables, whose rows move only in the steps that use them;
         none where the deep part normalises its batches (``batch_norm``),
         whose running statistics would not be those of averaged weights."""
-        modules = list(self.module_.modules())
-        if any(isinstance(module, torch.nn.BatchNorm1d) for module in modules):
+        if any(isinstance(m, torch.nn.BatchNorm1d) for m in self.module_.modules()):
             return []
-        tables = {
-            id(module.weight)
-            for module in modules
-            if isinstance(module, torch.nn.Embedding)
-        }
+        tables = {id(table.weight) for table in self._embedding_tables()}
         return [
             parameter
             for parameter in self.module_.parameters()

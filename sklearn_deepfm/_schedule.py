@@ -108,7 +108,7 @@ class TrainingSchedule(Callback):
     def on_epoch_begin(self, net, **kwargs):
         self._swap_out()
         if self._decay is None and self._average:
-            steps = self.average_epochs * net.steps_per_epoch()
+            steps = self.average_epochs * net.steps_per_epoch_
             self._decay = 1.0 - 1.0 / max(steps, 1.0)
 
     def on_batch_end(self, net, training=False, **kwargs):
@@ -162,10 +162,6 @@ class TrainingSchedule(Callback):
             group["lr"] *= self.factor
         if self.misses_ >= self.patience:
             raise StopTraining
-
-    def initialize(self):
-        self._averaged, self._average, self._stepped = [], [], None
-        return super().initialize()
 
     def on_train_end(self, net, **kwargs):
         self._swap_out()
