@@ -15,6 +15,10 @@ near zero, so training starts from the linear model.  Then:
    (the rule of the recipe's other choices);
 3. the weights of the best epoch are restored.
 
+:class:`ReplaySchedule` then trains the deep part again on every row,
+validation rows included, along the same course: the best epoch's number
+of epochs, the learning-rate cuts after the same epochs, the same average.
+
 Whether the restored interactions are kept at all is decided afterwards on
 the same validation rows (:meth:`~sklearn_deepfm._net.DeepFMNet.keep_interactions`).
 
@@ -170,3 +174,46 @@ class TrainingSchedule(Callback):
         self.best_state_ = None  # a fitted model keeps one copy of its weights
         self.best_losses_ = None
         self._averaged, self._average, self._stepped = [], [], None
+
+
+class ReplaySchedule(TrainingSchedule):
+    """The course a :class:`TrainingSchedule` took, replayed without
+    validation rows: ``epochs`` epochs, every learning rate multiplied by
+    ``factor`` after each epoch of ``cuts``, the deep part's weights
+    averaged as there; the average is what the net holds at the end.
+
+    Parameters
+    ----------
+    epochs : int
+        Epochs to train (the schedule's best epoch).
+    cuts : sequence of int
+        The epochs (numbered from 1) after which the schedule cut the
+        learning rates.
+    factor : float, default=0.1
+    average_epochs : float or None, default=0.5
+    """
+
+    def __init__(self, epochs=1, cuts=(), factor=0.1, average_epochs=0.5):
+        super().__init__(factor=factor, average_epochs=average_epochs)
+        self.epochs = epochs
+        self.cuts = cuts
+
+    def on_epoch_end(self, net, **kwargs):
+        epoch = len(net.history)
+        if epoch >= self.epochs:
+            self._load(self._average)
+            raise StopTraining
+        if epoch in self.cuts:
+            for group in net.optimizer_.param_groups:
+                group["lr"] *= self.factor
+
+
+def replayed(history):
+    """``(epochs, cuts)`` of the training a :class:`TrainingSchedule`
+    recorded in ``history``: its best epoch and the epochs before it after
+    which it cut the learning rates (those that did not improve)."""
+    epochs = int(history[-1, "best_epoch"])
+    cuts = tuple(
+        epoch for epoch in range(1, epochs) if history[epoch - 1, "best_epoch"] != epoch
+    )
+    return epochs, cuts

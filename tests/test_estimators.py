@@ -18,6 +18,7 @@ from sklearn.preprocessing import OneHotEncoder
 from skorch.callbacks import Callback, EarlyStopping, EpochScoring, ProgressBar
 
 from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor, _net
+from sklearn_deepfm._schedule import ReplaySchedule
 
 from .conftest import FAST, make_categorical, make_first_order
 
@@ -396,6 +397,83 @@ def test_with_batch_norm_the_schedule_keeps_the_last_steps_weights():
         last = steps.steps[epoch * per_epoch - 1]
         for p, w in zip(held, last, strict=True):
             assert_array_equal(p.double().numpy(), w.numpy())
+
+
+# numeric fields: no pairwise crosses to mix into the weights afterwards
+RETRAINED = {
+    "categorical_features": [False] * 4,
+    **{**FAST, "early_stopping": True, "batch_size": 64, "max_epochs": 6},
+}
+
+
+def _record_the_second_training(monkeypatch, interrupt_at=None):
+    """Record every step of the recipe's second training (its epoch, the
+    learning rates and the deep part's weights) without changing it, or
+    raise KeyboardInterrupt at step ``interrupt_at``, as Ctrl-C would."""
+    record = {"epochs": [], "lrs": [], "steps": []}
+    original = ReplaySchedule.on_batch_end
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        original(self, net, training=training, **kwargs)
+        if training:
+            record["epochs"].append(len(net.history))
+            record["lrs"].append([g["lr"] for g in net.optimizer_.param_groups])
+            mlp = net.module_.mlp.parameters()
+            record["steps"].append([p.detach().clone().double() for p in mlp])
+            if len(record["steps"]) == interrupt_at:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(ReplaySchedule, "on_batch_end", on_batch_end)
+    return record
+
+
+def test_the_kept_interactions_are_trained_again_on_every_row(monkeypatch):
+    record = _record_the_second_training(monkeypatch)
+    X, y = make_categorical(n_samples=2000)
+    model = DeepFMClassifier(**RETRAINED).fit(X, y)
+    assert model.interactions_kept_ and model.crosses_share_ == 0
+    history = model.history_
+    best = history[-1, "best_epoch"]
+    assert history[-1, "retrained_epochs"] == best
+    # the first training's epochs up to its best one, on every row: 1,800
+    # training rows made 29 batches of 64, all 2,000 rows make 32
+    assert history[0, "train_batch_count"] == 29
+    assert record["epochs"] == [e for e in range(1, best + 1) for _ in range(32)]
+    # the learning rates cut after the epochs the first training cut them
+    first = np.array(record["lrs"][0])
+    for epoch, lrs in zip(record["epochs"], record["lrs"], strict=True):
+        cuts = sum(history[e - 1, "best_epoch"] != e for e in range(1, epoch))
+        assert_allclose(lrs, first * 0.1**cuts)
+    # the model holds the debiased average of its steps, over half an epoch
+    decay = 1 - 1 / (32 / 2)
+    total = [torch.zeros_like(w) for w in record["steps"][0]]
+    mass = 0.0
+    for weights in record["steps"]:
+        total = [decay * t + w for t, w in zip(total, weights, strict=True)]
+        mass = decay * mass + 1
+    for p, t in zip(model.net_.module_.mlp.parameters(), total, strict=True):
+        assert_allclose(p.detach().double().numpy(), (t / mass).numpy(), atol=1e-6)
+
+
+def test_with_callbacks_of_its_own_the_model_is_the_first_training():
+    # the user's callbacks watched the first training; it is the model
+    X, y = make_categorical(n_samples=2000)
+    watched = DeepFMClassifier(callbacks=[Callback()], **RETRAINED).fit(X, y)
+    assert watched.interactions_kept_
+    assert "retrained_epochs" not in watched.history_[-1]
+    retrained = DeepFMClassifier(**RETRAINED).fit(X, y)
+    assert not np.allclose(watched.predict_proba(X), retrained.predict_proba(X))
+
+
+def test_ctrl_c_during_the_second_training_keeps_the_first(monkeypatch):
+    X, y = make_categorical(n_samples=2000)
+    first = DeepFMClassifier(callbacks=[Callback()], **RETRAINED).fit(X, y)
+    _record_the_second_training(monkeypatch, interrupt_at=3)
+    model = DeepFMClassifier(**RETRAINED)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y)
+    assert model.interactions_kept_
+    assert_array_equal(model.predict_proba(X), first.predict_proba(X))
 
 
 class CtrlC(Callback):
