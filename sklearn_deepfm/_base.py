@@ -546,6 +546,7 @@ class BaseDeepFM(BaseEstimator):
             blend = None
             if not warm:
                 blend = self._try_crosses(task, train, valid, dataset, split_seed)
+            self._announce_interactions()
             if self._retrains(warm, n_samples):
                 try:
                     self._retrain(
@@ -554,7 +555,6 @@ class BaseDeepFM(BaseEstimator):
                 except KeyboardInterrupt:
                     self._keep_interrupted()
                     raise
-            self._announce_interactions()
             if not self.interactions_kept_ and not self.crosses_kept_:
                 # the model is the linear part alone: refit it on every row
                 # (mixed with crosses, it was refitted before the mix)
@@ -953,6 +953,11 @@ class BaseDeepFM(BaseEstimator):
         first net is the model."""
         first = self.net_
         epochs, cuts = replayed(first.history)
+        if self.verbose:
+            print(
+                f"{type(self).__name__}: the FM and deep parts, kept, are trained "
+                f"again on every row for {epochs} epoch(s), as chosen above."
+            )
         net = DeepFMNet(
             **{
                 **params,

@@ -178,9 +178,10 @@ class TrainingSchedule(Callback):
 
 class ReplaySchedule(TrainingSchedule):
     """The course a :class:`TrainingSchedule` took, replayed without
-    validation rows: ``epochs`` epochs, every learning rate multiplied by
-    ``factor`` after each epoch of ``cuts``, the deep part's weights
-    averaged as there; the average is what the net holds at the end.
+    validation rows: ``epochs`` epochs (the net's ``max_epochs``), every
+    learning rate multiplied by ``factor`` after each epoch of ``cuts``,
+    the deep part's weights averaged as there; the average is what the net
+    holds at the end of epoch ``epochs``.
 
     Parameters
     ----------
@@ -200,9 +201,9 @@ class ReplaySchedule(TrainingSchedule):
 
     def on_epoch_end(self, net, **kwargs):
         epoch = len(net.history)
-        if epoch >= self.epochs:
+        if epoch >= self.epochs:  # the net's max_epochs ends training here
             self._load(self._average)
-            raise StopTraining
+            return
         if epoch in self.cuts:
             for group in net.optimizer_.param_groups:
                 group["lr"] *= self.factor
