@@ -111,6 +111,7 @@ def fits(rank):
         "C": clf.linear_C_,
         "kept": clf.interactions_kept_,
         "crosses": clf.crosses_kept_,
+        "retrained": clf.history_[-1].get("retrained_epochs"),
         "pickle": pickle.dumps(clf) if rank == 0 else None,
     }
     reg = DeepFMRegressor(distributed=True, **SETTINGS).fit(X, target_shard)

@@ -172,8 +172,10 @@ def test_classes_and_sparse_fields_are_those_of_all_rows(two_processes):
 def test_every_rank_takes_the_same_decisions(two_processes):
     first, second = (rank["classifier"] for rank in two_processes)
     assert first["history"] == second["history"]  # losses, best epoch
-    for decision in ("C", "kept", "crosses"):
+    for decision in ("C", "kept", "crosses", "retrained"):
         assert first[decision] == second[decision], decision
+    # the kept interactions trained again on every row, on both ranks
+    assert first["kept"] and first["retrained"] == first["history"][-1][1]
 
 
 @pytest.mark.slow
