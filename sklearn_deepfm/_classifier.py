@@ -80,6 +80,10 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
            log-loss by more than one standard error of the per-row
            difference (``interactions_kept_``); otherwise the model is the
            logistic regression alone, refitted on all rows.
+        4. where they are kept, trains them again on all rows, the held-out
+           ones included, for the epochs and learning-rate cuts chosen in
+           2 (not above 200,000 rows, nor with ``callbacks`` of your own,
+           which watched the first training; see the user guide).
 
         'auto' enables it when the training set has at least 1000 rows.
         With False, there is no hold-out and nothing is solved: every part
