@@ -162,10 +162,13 @@ class TrainingSchedule(Callback):
             if rise > error:
                 raise StopTraining
         self.misses_ += 1
-        for group in net.optimizer_.param_groups:
-            group["lr"] *= self.factor
+        self._cut_learning_rates(net)
         if self.misses_ >= self.patience:
             raise StopTraining
+
+    def _cut_learning_rates(self, net):
+        for group in net.optimizer_.param_groups:
+            group["lr"] *= self.factor
 
     def on_train_end(self, net, **kwargs):
         self._swap_out()
@@ -205,8 +208,7 @@ class ReplaySchedule(TrainingSchedule):
             self._load(self._average)
             return
         if epoch in self.cuts:
-            for group in net.optimizer_.param_groups:
-                group["lr"] *= self.factor
+            self._cut_learning_rates(net)
 
 
 def replayed(history):
