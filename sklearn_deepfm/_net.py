@@ -384,12 +384,21 @@ class DeepFMNet(NeuralNet):
     def notify(self, method_name, **cb_kwargs):
         """skorch's callback dispatch; a ``KeyboardInterrupt`` that a
         callback's ``on_epoch_end`` raises itself (skorch's ``EarlyStopping``)
-        ends training as :class:`StopTraining` does."""
+        ends training as :class:`StopTraining` does.  The epoch that ends
+        training is still printed: skorch calls the ``PrintLog`` callbacks
+        last, after the one that stopped it."""
         try:
-            super().notify(method_name, **cb_kwargs)
-        except KeyboardInterrupt as stop:
-            if method_name == "on_epoch_end" and _raised_by_callback(stop):
-                raise StopTraining from stop
+            try:
+                super().notify(method_name, **cb_kwargs)
+            except KeyboardInterrupt as stop:
+                if method_name == "on_epoch_end" and _raised_by_callback(stop):
+                    raise StopTraining from stop
+                raise
+        except StopTraining:
+            if method_name == "on_epoch_end":
+                for _, callback in self.callbacks_:
+                    if isinstance(callback, PrintLog):
+                        callback.on_epoch_end(self, **cb_kwargs)
             raise
 
     def train_step_single(self, batch, **fit_params):

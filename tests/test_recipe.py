@@ -7,6 +7,8 @@ below ``LogisticRegression()`` on the same one-hot features, and where the
 planted effects are pairwise and higher-order it must beat it.
 """
 
+import re
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -17,6 +19,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from skorch.callbacks import Callback
 
 from sklearn_deepfm import DeepFMClassifier
 from sklearn_deepfm._linear import Refit, fit_linear
@@ -102,6 +105,24 @@ def test_verbose_fit_says_whether_and_why_the_interactions_were_kept(capsys):
         assert "embedding_dim, do not change its predictions" in out
     model.set_params(verbose=0).fit(X, y)
     assert "interactions" not in capsys.readouterr().out
+
+
+def test_verbose_fit_prints_every_epoch_up_to_the_one_that_stopped_training(capsys):
+    # training ends by a callback raising in on_epoch_end, before skorch's
+    # PrintLog (always called last) prints that epoch's row
+    X, y = make_ctr_classification(
+        n_samples=3000, n_fields=4, cardinalities=10, random_state=0
+    )
+    model = DeepFMClassifier(
+        hidden_units=(16,),
+        max_epochs=50,
+        callbacks=[Callback()],  # the first training is the model: one table
+        random_state=0,
+        verbose=1,
+    ).fit(X, y)
+    assert len(model.history_) < 50  # stopped by the schedule, not max_epochs
+    rows = re.findall(r"^ +(\d+) +\d+ +[\d.]+ +[\d.]+", capsys.readouterr().out, re.M)
+    assert [int(epoch) for epoch in rows] == list(range(1, len(model.history_) + 1))
 
 
 def _one_hot_rows(n_rows, n_fields, n_values, scale, seed=0):
