@@ -344,6 +344,18 @@ class RecordsTheSteps(Callback):
         self.held_at_epoch_end.append([p.detach().clone() for p in self.params])
 
 
+def _running_averages(steps, decay):
+    """The debiased exponential average of decay ``decay`` of the weights
+    ``steps`` (one list of tensors per step), after every step."""
+    total = [torch.zeros_like(w) for w in steps[0]]
+    mass, averages = 0.0, []
+    for weights in steps:
+        total = [decay * t + w for t, w in zip(total, weights, strict=True)]
+        mass = decay * mass + 1
+        averages.append([t / mass for t in total])
+    return averages
+
+
 def test_the_schedule_validates_and_keeps_the_average_of_half_an_epochs_steps():
     X, y = make_categorical(n_samples=2000)
     steps = RecordsTheSteps()
@@ -359,18 +371,14 @@ def test_the_schedule_validates_and_keeps_the_average_of_half_an_epochs_steps():
     assert len(steps.steps) == per_epoch * len(history) and len(history) >= 2
     # the debiased exponential average of decay 1 - 1 / (half the steps of an
     # epoch)
-    decay = 1 - 1 / (per_epoch / 2)
-    total = [torch.zeros_like(w) for w in steps.steps[0]]
-    mass = 0.0
+    averages = _running_averages(steps.steps, 1 - 1 / (per_epoch / 2))
     for epoch, held in enumerate(steps.held_at_epoch_end, start=1):
-        for weights in steps.steps[(epoch - 1) * per_epoch : epoch * per_epoch]:
-            total = [decay * t + w for t, w in zip(total, weights, strict=True)]
-            mass = decay * mass + 1
         # each epoch's validation pass (and every decision on it) saw the
         # average, not the last step's weights
         last = steps.steps[epoch * per_epoch - 1]
-        for p, t in zip(held, total, strict=True):
-            assert_allclose(p.double().numpy(), (t / mass).numpy(), atol=1e-6)
+        average = averages[epoch * per_epoch - 1]
+        for p, a in zip(held, average, strict=True):
+            assert_allclose(p.double().numpy(), a.numpy(), atol=1e-6)
         assert not all(
             np.allclose(p.double().numpy(), w.numpy(), atol=1e-3)
             for p, w in zip(held, last, strict=True)
@@ -445,14 +453,9 @@ def test_the_kept_interactions_are_trained_again_on_every_row(monkeypatch):
         cuts = sum(history[e - 1, "best_epoch"] != e for e in range(1, epoch))
         assert_allclose(lrs, first * 0.1**cuts)
     # the model holds the debiased average of its steps, over half an epoch
-    decay = 1 - 1 / (32 / 2)
-    total = [torch.zeros_like(w) for w in record["steps"][0]]
-    mass = 0.0
-    for weights in record["steps"]:
-        total = [decay * t + w for t, w in zip(total, weights, strict=True)]
-        mass = decay * mass + 1
-    for p, t in zip(model.net_.module_.mlp.parameters(), total, strict=True):
-        assert_allclose(p.detach().double().numpy(), (t / mass).numpy(), atol=1e-6)
+    average = _running_averages(record["steps"], 1 - 1 / (32 / 2))[-1]
+    for p, a in zip(model.net_.module_.mlp.parameters(), average, strict=True):
+        assert_allclose(p.detach().double().numpy(), a.numpy(), atol=1e-6)
 
 
 def test_with_callbacks_of_its_own_the_model_is_the_first_training():
