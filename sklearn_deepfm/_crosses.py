@@ -13,10 +13,12 @@ is mixed into the trained DeepFM in the share the validation rows prefer
 A cross is keyed by the embedding rows of its two categories,
 ``left * KEY_BASE + right``: rows are below ``KEY_BASE``, so keys of
 different pairs of fields, and of categories learnt later by
-``partial_fit``, never collide.  The seen keys are held sorted; a row's key
-is looked up by binary search in the network and in ONNX (a
-``LabelEncoder``), and by hashing where the linear solve's designs are built
-from every row's keys at once (HR: 760,000 keys, 14 against 30 ms).
+``partial_fit``, never collide; when ``partial_fit`` moves the rows of
+later fields, the keys move with them (:meth:`PairCrosses.move_rows`).
+The seen keys are held sorted; a row's key is looked up by binary search
+in the network and in ONNX (a ``LabelEncoder``), and by hashing where the
+linear solve's designs are built from every row's keys at once (HR:
+760,000 keys, 14 against 30 ms).
 """
 
 import numpy as np
@@ -161,6 +163,22 @@ class PairCrosses(nn.Module):
         self.keys = torch.as_tensor(keys, dtype=torch.long, device=device)
         weight = torch.as_tensor(weight, dtype=self.weight.dtype, device=device)
         self.weight = torch.cat([weight, weight.new_zeros((1, weight.shape[1]))])
+
+    def move_rows(self, new_rows):
+        """Key the crosses by the embedding rows' new places after the input
+        layout gained categories: row ``r`` moved to ``new_rows[r]`` (see
+        ``DeepFMNet.grow``).  Without it, a cross's key would name other
+        categories once an earlier field had grown."""
+        if self.keys.shape[0] == 0:
+            return
+        moved = torch.as_tensor(new_rows, dtype=torch.long, device=self.keys.device)
+        keys = (
+            moved[self.keys // self.key_base] * self.key_base
+            + moved[self.keys % self.key_base]
+        )
+        keys, order = torch.sort(keys)  # rows keep their order: a no-op today
+        self.keys = keys
+        self.weight = torch.cat([self.weight[:-1][order], self.weight[-1:]])
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         for name in ("pairs", "keys", "weight"):

@@ -511,7 +511,8 @@ class DeepFMNet(NeuralNet):
         """Grow the embedding tables to ``n_embeddings`` rows after the input
         layout gained categories (see ``FeatureEncoder.extend``).
 
-        Old row ``r`` moves to ``new_rows[r]`` with its optimizer state; the
+        Old row ``r`` moves to ``new_rows[r]`` with its optimizer state, and
+        the crosses keyed by it follow; the
         new rows start as a fitted model's rows did (small random embeddings
         drawn from ``generator``, zero first-order weights, no optimizer
         history).
@@ -535,6 +536,7 @@ class DeepFMNet(NeuralNet):
                     moved = value.new_zeros((n_embeddings, *value.shape[1:]))
                     moved[index] = value
                     states[param][key] = moved
+        module.crosses.move_rows(new_rows)
 
     def set_bias(self, bias):
         """Set the output bias (the log prior odds for classifiers)."""

@@ -226,12 +226,29 @@ def test_explanation_gives_each_cross_to_its_pair(pair_model):
 
 
 def test_crosses_survive_partial_fit_with_new_categories(pair_model):
+    # new users move the embedding rows of the later fields (item, slot);
+    # the crosses, kept fixed by partial_fit, must follow those rows: the
+    # crossed term of rows of known categories stays what it was
     model, X_test, y_test = pair_model
     model = pickle.loads(pickle.dumps(model))
-    keys = model.net_.module_.crosses.keys.clone()
+    assert model.crosses_kept_ and model.net_.module_.crosses.pairs.shape[0] == 3
+
+    def crossed_terms(rows):
+        categories = torch.as_tensor(encode(model, rows)["indices"])
+        with torch.no_grad():
+            return model.net_.module_.crosses(categories).numpy()
+
+    before = crossed_terms(X_test)
+    assert np.abs(before).max() > 0.5
+    item_offset = model.input_layout_.fields[1].offset
     new = X_test[:500].assign(user=[f"new{i % 7}" for i in range(500)])
     model.partial_fit(new, y_test[:500])
-    assert_array_equal(model.net_.module_.crosses.keys.numpy(), keys.numpy())
+    assert model.input_layout_.fields[1].offset == item_offset + 7
+    assert_array_equal(crossed_terms(X_test), before)
+    # a new user's crosses with the items were never seen: only the item x
+    # slot cross remains
+    only_item_slot = X_test[:500].assign(user="an unseen user")
+    assert_array_equal(crossed_terms(new), crossed_terms(only_item_slot))
     assert np.isfinite(model.decision_function(new)).all()
 
 
