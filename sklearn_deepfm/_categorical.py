@@ -150,13 +150,7 @@ class _LabelColumn:
         try:
             self.categories = _object_array(_sorted_labels(labels))
         except TypeError as exc:
-            unhashable = next(v for v in labels if not _is_hashable(v))
-            raise TypeError(
-                f"{name} holds a value of type {type(unhashable).__name__} "
-                f"({unhashable!r}) among single labels. A column of lists is one "
-                "multi-valued field, but then every cell must be a list, tuple "
-                "or array (or None when missing): wrap single values in a list."
-            ) from exc
+            raise _unhashable_error(labels, name) from exc
         self.size = len(self.categories) + 1
 
     def prepare(self, column, name):
@@ -180,6 +174,15 @@ class _LabelColumn:
         self.size = len(self.categories) + 1
 
     def local_rows(self, labels):
+        """Each label's local row (the unknown row for labels not learnt);
+        an unhashable label, such as a list in one cell, raises wherever it
+        is and however many rows come with it."""
+        try:
+            return self._local_rows(labels)
+        except TypeError as exc:
+            raise _unhashable_error(labels, "A column of single labels") from exc
+
+    def _local_rows(self, labels):
         if len(labels) <= SMALL_LOOKUP:  # a few rows: a dict beats pandas' setup
             position = self.__dict__.get("_position")
             if position is None or len(position) != len(self.categories):
@@ -215,12 +218,22 @@ def _label_position(categories):
 
 
 def _hashable(value):
-    """``value`` as a dict key; NaN-like and unhashable values never match."""
-    try:
-        hash(value)
-    except TypeError:
-        return None
+    """``value`` as a dict key: NaN-like values never match; an unhashable
+    value raises TypeError at the lookup."""
     return None if _is_missing(value) else value
+
+
+def _unhashable_error(labels, name):
+    """The TypeError for a column of single labels that holds an unhashable
+    value (a list, most often)."""
+    unhashable = next(v for v in labels if not _is_hashable(v))
+    return TypeError(
+        f"{name} holds a value of type "
+        f"{type(unhashable).__name__} ({unhashable!r}) among single labels. A "
+        "column of lists is one multi-valued field, but then every cell must be "
+        "a list, tuple or array (or None when missing): wrap single values in "
+        "a list."
+    )
 
 
 def _label_index(categories):

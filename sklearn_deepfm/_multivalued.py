@@ -17,11 +17,12 @@ read as categories are: integer codes, or labels of any hashable kind.
 
 import itertools
 import math
+import numbers
 
 import numpy as np
 
 from ._categorical import _CategoricalColumn, _LabelColumn, _sorted_labels
-from ._columns import LIST_TYPES
+from ._columns import LIST_TYPES, _is_missing
 from ._layout import MULTIVALUED
 
 UNKNOWN, EMPTY = 0, 1  # local rows of a multi-valued field
@@ -75,12 +76,21 @@ def _python_lists(cells, name):
 
 
 def _flat_array(values):
-    """Numbers as a numeric array, anything else as an object array."""
+    """Numbers as a numeric array (a missing value among them as NaN, which
+    reads as unknown, as None does among labels), anything else as an
+    object array."""
     array = np.asarray(values) if values else np.empty(0, dtype=np.int64)
     if array.ndim != 1 or array.dtype.kind not in "biuf":
         array = np.empty(len(values), dtype=object)
         array[:] = values
+        present = [value for value in values if not _is_missing(value)]
+        if present and all(_is_number(value) for value in present):
+            return np.array([np.nan if v is None else v for v in values], float)
     return array
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _polars_lists(column):
@@ -121,8 +131,12 @@ class _MultiValuedColumn:
 
     def __init__(self, lists, name, pooling):
         self.pooling = pooling
-        self.labels = lists.flat.dtype == object
-        flat = lists.flat
+        self._learn(lists.flat, name)
+
+    def _learn(self, flat, name):
+        # labels or integer codes; undecided (None) while no value was seen:
+        # the values of a later partial_fit call decide
+        self.labels = flat.dtype == object if flat.size else None
         if self.labels:
             self._values = _LabelColumn(flat, name)
         else:
@@ -138,7 +152,7 @@ class _MultiValuedColumn:
 
     def prepare(self, column, name):
         lists = read_lists(column, name)
-        if not self.labels and lists.flat.dtype == object:
+        if self.labels is False and lists.flat.dtype == object:
             raise TypeError(
                 f"{name} held lists of integer codes in fit and holds lists of "
                 f"labels such as {lists.flat[0]!r} now. Pass the same kind of "
@@ -148,27 +162,39 @@ class _MultiValuedColumn:
 
     def unseen(self, lists, name):
         """Values among ``lists`` (prepared) that have no row yet."""
-        flat = lists.flat if self.labels else lists.flat.astype(np.float64)
-        return self._values.unseen(flat, name)
+        if self.labels is None:  # every value is new
+            return _MultiValuedColumn(lists, name, self.pooling).categories
+        return self._values.unseen(self._flat(lists), name)
 
     def extend(self, categories):
         """Give each of ``categories`` (unseen values) a row after the others."""
-        self._values.extend(categories)
+        if self.labels is None and len(categories):
+            self._learn(np.asarray(categories), None)
+        else:
+            self._values.extend(categories)
 
     def set_categories(self, known):
         """Replace the values learnt in ``fit`` (any order, sorted here)."""
+        known = np.asarray(known)
+        if self.labels is None:
+            self._learn(known, None)
         self._values.categories = self._values.categories[:0]
         if self.labels:
             self._values.extend(_sorted_labels(known))
         else:
-            self._values.extend(np.unique(np.asarray(known, dtype=np.float64)))
+            self._values.extend(np.unique(known.astype(np.float64)))
+
+    def _flat(self, lists):
+        return lists.flat if self.labels else lists.flat.astype(np.float64)
 
     def bags(self, lists, offset):
         """Each row's bag: the embedding ``rows`` (values, or the unknown or
         empty-list row), the bag ``lengths`` (each at least 1) and the
         ``weights`` (``1 / n`` for the mean, else 1)."""
-        flat = lists.flat if self.labels else lists.flat.astype(np.float64)
-        local = self._values.local_rows(flat)
+        if self.labels is None:  # no value was learnt: each is unknown
+            local = np.full(lists.flat.size, UNKNOWN, dtype=np.int64)
+        else:
+            local = self._values.local_rows(self._flat(lists))
         local = np.where(local == UNKNOWN, UNKNOWN, local + 1)
         lengths = np.maximum(lists.lengths, 1)
         nothing = lists.lengths == 0

@@ -162,6 +162,48 @@ def test_partial_fit_grows_the_vocabulary():
     assert np.corrcoef(before, model.decision_function(first))[0, 1] > 0.5
 
 
+@pytest.mark.parametrize("values", [["x", "y"], [7, 9]], ids=["labels", "codes"])
+def test_a_field_that_held_no_value_yet_learns_its_first_values(values):
+    # a stream's first batch may hold only empty or missing cells; the
+    # values of a later batch decide whether they are labels or codes
+    empty = pd.DataFrame({"tags": pd.Series([[], None] * 20, dtype=object)})
+    y = np.array([0, 1] * 20)
+    model = DeepFMClassifier(hidden_units=(8,), random_state=0)
+    model.partial_fit(empty, y, classes=[0, 1])
+    assert list(model.input_layout_.fields[0].categories) == []
+    later = pd.DataFrame({"tags": pd.Series([values[:1], values] * 20, dtype=object)})
+    assert np.isfinite(model.decision_function(later)).all()  # unknown for now
+    model.partial_fit(later, y)
+    assert list(model.input_layout_.fields[0].categories) == values
+    assert model.net_.n_embeddings() == model.input_layout_.fields[0].n_embeddings
+    # a fit on rows without values predicts a row with a value as unknown
+    fitted = DeepFMClassifier(**FAST).fit(empty, y)
+    one_value = later.iloc[::2]
+    unknown = pd.DataFrame({"tags": pd.Series([None] * 20, dtype=object)})
+    assert_allclose(
+        fitted.decision_function(one_value), fitted.decision_function(unknown)
+    )
+
+
+def test_a_missing_value_inside_a_list_reads_as_unknown_for_codes_as_for_labels():
+    rng = np.random.default_rng(0)
+    codes = [list(rng.integers(0, 5, rng.integers(1, 3))) for _ in range(300)]
+    y = rng.integers(0, 2, 300)
+    labels = [[f"t{code}" for code in row] for row in codes]
+    served = {}
+    for kind, rows, probe in [
+        ("labels", labels, ["t1", None]),
+        ("codes", codes, [1, None]),
+    ]:
+        X = pd.DataFrame({"tags": pd.Series(rows, dtype=object)})
+        model = DeepFMClassifier(**FAST).fit(X, y)
+        probes = pd.DataFrame({"tags": pd.Series([probe, probe[:1]], dtype=object)})
+        served[kind] = model.decision_function(probes)
+    # the same model either way, and None is not the value beside it
+    assert_allclose(served["codes"], served["labels"], rtol=1e-6)
+    assert served["codes"][0] != served["codes"][1]
+
+
 def test_pickled_model_predicts_the_same():
     tags, genres, y = make_tags(400)
     X = pandas_lists(tags, genres)
@@ -239,15 +281,20 @@ def test_columns_that_cannot_be_read_say_why():
     with pytest.raises(TypeError, match="column 0 \\('tags'\\) holds lists"):
         DeepFMClassifier(**FAST).fit(mixed, [0, 1, 1] * 5)
     labels = pd.DataFrame({"tag": pd.Series(["a", "b", "c"] * 5, dtype=object)})
-    model = DeepFMClassifier(**FAST).fit(labels, [0, 1, 1] * 5)
+    labels_model = DeepFMClassifier(**FAST).fit(labels, [0, 1, 1] * 5)
     lists = pd.DataFrame({"tag": pd.Series([["a"], ["b"]], dtype=object)})
     with pytest.raises(TypeError, match="'tag'.*held single labels.*lists"):
-        model.predict(lists)
+        labels_model.predict(lists)
     codes = pd.DataFrame({"tags": pd.Series([[1, 2], [3]] * 10, dtype=object)})
     model = DeepFMClassifier(**FAST).fit(codes, [0, 1] * 10)
     words = pd.DataFrame({"tags": pd.Series([["x"], ["y"]], dtype=object)})
     with pytest.raises(TypeError, match="integer codes in fit and holds lists of"):
         model.predict(words)
+    # a list in any cell of a column of single labels, among few rows or many
+    for n_rows in (2, 40):
+        cells = pd.Series(["a"] * (n_rows - 1) + [["a", "b"]], dtype=object)
+        with pytest.raises(TypeError, match="type list .*among single labels"):
+            labels_model.predict(pd.DataFrame({"tag": cells}))
 
 
 def test_sparse_fields_with_several_columns_set_are_pooled():
