@@ -217,19 +217,29 @@ class BatchIterator:
     copy_to : torch.device or None
         CUDA device to which each batch is copied from pinned memory without
         waiting (``non_blocking``); None leaves batches where they are.
+    min_rows : int
+        A last batch of fewer rows joins the batch before it (batch
+        normalisation cannot train on one row).
     """
 
     def __init__(
-        self, dataset, batch_size, shuffle=False, random_state=None, copy_to=None
+        self,
+        dataset,
+        batch_size,
+        shuffle=False,
+        random_state=None,
+        copy_to=None,
+        min_rows=1,
     ):
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.random_state = random_state
         self.copy_to = copy_to
+        self.min_rows = min_rows
 
     def __len__(self):
-        return -(-len(self.dataset) // self.batch_size)
+        return len(self._starts()) - 1
 
     def __iter__(self):
         for rows in self._row_batches():
@@ -240,14 +250,22 @@ class BatchIterator:
             yield X, y
 
     def _row_batches(self):
-        n_samples = len(self.dataset)
+        starts = self._starts()
         if self.shuffle:
-            order = self.random_state.permutation(n_samples)
-            for start in range(0, n_samples, self.batch_size):
-                yield np.sort(order[start : start + self.batch_size])
+            order = self.random_state.permutation(len(self.dataset))
+            for start, end in zip(starts[:-1], starts[1:], strict=True):
+                yield np.sort(order[start:end])
         else:
-            for start in range(0, n_samples, self.batch_size):
-                yield slice(start, start + self.batch_size)
+            for start, end in zip(starts[:-1], starts[1:], strict=True):
+                yield slice(start, end)
+
+    def _starts(self):
+        """Where each batch starts, and the end of the rows."""
+        n_samples = len(self.dataset)
+        starts = list(range(0, n_samples, self.batch_size)) + [n_samples]
+        if len(starts) > 2 and starts[-1] - starts[-2] < self.min_rows:
+            del starts[-2]
+        return starts
 
     def _copy(self, tensor):
         return tensor.pin_memory().to(self.copy_to, non_blocking=True)

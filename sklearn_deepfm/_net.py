@@ -273,6 +273,7 @@ class DeepFMNet(NeuralNet):
                     shuffle=True,
                     random_state=order,
                     copy_to=copy_to,
+                    min_rows=2 if self._normalises_batches() else 1,
                 )
             # the training steps of an epoch (the same on every process of
             # a distributed fit), for the training schedule's average
@@ -439,13 +440,17 @@ class DeepFMNet(NeuralNet):
             if isinstance(module, torch.nn.Embedding)
         ]
 
+    def _normalises_batches(self):
+        """Whether the deep part normalises its batches (``batch_norm``)."""
+        return any(isinstance(m, torch.nn.BatchNorm1d) for m in self.module_.modules())
+
     def averaged_parameters(self):
         """The trained parameters that the recipe averages over its steps
         (:class:`~sklearn_deepfm._schedule.TrainingSchedule`): all but the
         embedding tables, whose rows move only in the steps that use them;
         none where the deep part normalises its batches (``batch_norm``),
         whose running statistics would not be those of averaged weights."""
-        if any(isinstance(m, torch.nn.BatchNorm1d) for m in self.module_.modules()):
+        if self._normalises_batches():
             return []
         tables = {id(table.weight) for table in self._embedding_tables()}
         return [

@@ -407,6 +407,20 @@ def test_with_batch_norm_the_schedule_keeps_the_last_steps_weights():
             assert_array_equal(p.double().numpy(), w.numpy())
 
 
+@pytest.mark.parametrize("n_samples", [1025, 1139])
+def test_batch_norm_trains_on_any_number_of_rows(n_samples):
+    # 1025 = 16 x 64 + 1 rows without early stopping, and 1139 rows whose
+    # training split is 1025: a last batch of one row joins the one before
+    # (batch normalisation cannot train on one row)
+    X, y = make_categorical(n_samples=n_samples)
+    model = DeepFMClassifier(
+        batch_norm=True,
+        **{**FAST, "early_stopping": n_samples == 1139, "batch_size": 64},
+    ).fit(X, y)
+    assert model.history_[0, "train_batch_count"] == 16
+    assert np.isfinite(model.predict_proba(X)).all()
+
+
 # numeric fields: no pairwise crosses to mix into the weights afterwards
 RETRAINED = {
     "categorical_features": [False] * 4,
