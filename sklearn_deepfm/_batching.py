@@ -342,4 +342,24 @@ class HoldoutSplit:
             stratify=labels,
             random_state=self.random_state,
         )
+        if self.stratify:
+            rng = np.random.default_rng(self.random_state)
+            train, valid = _each_class_in_both(train, valid, labels, rng)
         return dataset.subset(np.sort(train)), dataset.subset(np.sort(valid))
+
+
+def _each_class_in_both(train, valid, labels, rng):
+    """Move a row of each class that the stratified split left out of one
+    part, from the other part where it has two rows or more (a class of 3
+    rows in 3,000 got no validation row, and the recipe's decisions then
+    never saw it)."""
+    _, codes = np.unique(labels, return_inverse=True)
+    n_classes = codes.max() + 1
+    counts = [np.bincount(codes[part], minlength=n_classes) for part in (train, valid)]
+    parts = [train, valid]
+    for source, target in ((0, 1), (1, 0)):
+        for code in np.flatnonzero((counts[target] == 0) & (counts[source] >= 2)):
+            row = rng.choice(parts[source][codes[parts[source]] == code])
+            parts[source] = parts[source][parts[source] != row]
+            parts[target] = np.append(parts[target], row)
+    return parts[0], parts[1]

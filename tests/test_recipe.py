@@ -22,6 +22,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from skorch.callbacks import Callback
 
 from sklearn_deepfm import DeepFMClassifier
+from sklearn_deepfm import _base as base
 from sklearn_deepfm._linear import Refit, fit_linear
 from sklearn_deepfm.datasets import load_adult, make_ctr_classification
 
@@ -211,3 +212,67 @@ def test_a_refit_from_the_sweeps_solution_reaches_the_optimum():
     zero = fit_linear("binary", (A, y, weight), C=0.3)
     assert distance(swept) > 0.3
     assert distance(start) <= distance(zero) < 0.01
+
+
+class RecordsTheHoldout(Callback):
+    """Keep the labels of the rows the recipe validates on."""
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self.valid_labels = X[1].y
+
+
+def test_the_holdout_keeps_a_row_of_every_class():
+    # 3 positives in 3,000 rows: a stratified 10% gave them no validation
+    # row, and the keep decisions were taken on negatives alone
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 20, size=(3000, 4))
+    y = np.zeros(3000, dtype=int)
+    y[[5, 1200, 2900]] = 1
+    holdout = RecordsTheHoldout()
+    model = DeepFMClassifier(
+        hidden_units=(8,), max_epochs=2, callbacks=[holdout], random_state=0
+    ).fit(X, y)
+    assert model.net_.history[0, "valid_loss"] > 0
+    assert (holdout.valid_labels == 1).sum() == 1
+    assert len(holdout.valid_labels) == 301
+    # and the other way round: a class of 2 rows keeps one to train on
+    y3 = rng.integers(0, 2, 3000)
+    y3[[7, 8]] = 2
+    model = DeepFMClassifier(
+        hidden_units=(8,), max_epochs=2, validation_fraction=0.9, random_state=0
+    ).fit(X, y3)
+    assert model.predict_proba(X).shape == (3000, 3)
+
+
+def test_a_rare_class_stays_in_the_linear_solves_subsample(monkeypatch):
+    # over LINEAR_MAX_ROWS the linear part is solved on a random subset: a
+    # class of 3 rows in 6,000 (5 in 1,000,000 at the real bound) could be
+    # missing from it, and the solve then failed with an IndexError
+    monkeypatch.setattr(base, "LINEAR_MAX_ROWS", 1000)
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 5, size=(6000, 3))
+    y = rng.integers(0, 2, 6000)
+    y[:3] = 2
+    for seed in range(3):
+        model = DeepFMClassifier(hidden_units=(8,), max_epochs=2, random_state=seed)
+        proba = model.fit(X, y).predict_proba(X[:3])
+        assert proba.shape == (3, 3) and np.isfinite(proba).all()
+
+
+def test_a_warm_fit_does_not_report_crosses_it_did_not_try(capsys):
+    X, y = make_ctr_classification(
+        n_samples=2000,
+        n_fields=4,
+        cardinalities=10,
+        interaction_strength=3.0,
+        nonlinear_strength=3.0,
+        first_order_strength=0.5,
+        random_state=0,
+    )
+    model = DeepFMClassifier(
+        hidden_units=(16,), max_epochs=3, warm_start=True, verbose=1, random_state=0
+    ).fit(X, y)
+    assert "pairwise crosses" in capsys.readouterr().out  # tried in a first fit
+    model.fit(X, y)
+    out = capsys.readouterr().out
+    assert "interactions" in out and "pairwise crosses" not in out
