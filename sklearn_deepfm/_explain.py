@@ -32,6 +32,8 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
+from ._columns import LIST_TYPES, _is_missing
+
 # Rows of the deep part evaluated together (coalitions times rows).
 MLP_ROWS = 4096
 
@@ -78,8 +80,10 @@ class Explanation:
         of the deep part.
     data : ndarray of shape (n_samples, n_fields), dtype=object
         Each field's value in each row: the category label or number as in
-        ``X``; for an indicator block or a field of several sparse columns,
-        the name(s) of the active column(s) (None when none is set).
+        ``X``; for a multi-valued field, the cell's values (a list, tuple or
+        array) as in ``X``; for an indicator block or a field of several
+        sparse columns, the name(s) of the active column(s) (None when none
+        is set).
     feature_names : list of str
         The name of each field, as in ``input_layout_``.
     output_names : list of str or None
@@ -174,12 +178,17 @@ class Explanation:
     def to_shap(self):
         """The explanation as a :class:`shap.Explanation`, for shap's plots.
 
-        ``data`` holds each field's value as a number where it is one (a
+        ``display_data`` holds the values as :attr:`data` holds them, but
+        a multi-valued field's values joined into one string (``"news,
+        tech"``, an empty list ``""``), as a field of several sparse columns
+        shows its active columns: shap reads a cell holding a sequence as
+        one more axis, which breaks the selection of a class.  ``data``
+        holds each field's value as a number where it is one (a
         categorical field's label when it is a number, else the label's
-        position among the field's values in these rows, for colour) and
-        ``display_data`` the values as :attr:`data` holds them.  A
-        multiclass explanation keeps its trailing class axis: select one
-        class (``shap_values[..., k]``) for a waterfall or beeswarm plot.
+        position among the field's values in these rows, for colour; NaN
+        if missing).  A multiclass explanation keeps its trailing class
+        axis: select one class (``shap_values[..., k]``) for a waterfall
+        or beeswarm plot.
 
         Returns
         -------
@@ -193,14 +202,25 @@ class Explanation:
                 "Install it with `pip install shap` or `pip install "
                 '"sklearn-deepfm[explain]"`.'
             ) from exc
+        display = _display_data(self.data)
         return shap.Explanation(
             values=self.values,
             base_values=self.base_values,
-            data=_numeric_data(self.data),
-            display_data=self.data,
+            data=_numeric_data(display),
+            display_data=display,
             feature_names=list(self.feature_names),
             output_names=self.output_names,
         )
+
+
+def _display_data(data):
+    """``data`` with each multi-valued cell (a list, tuple or array) as one
+    string joining its values, so that shap sees a 2-D array of scalars."""
+    display = data.copy()
+    for index, value in np.ndenumerate(data):
+        if isinstance(value, LIST_TYPES):
+            display[index] = ", ".join(str(item) for item in value)
+    return display
 
 
 def _numeric_data(data):
@@ -209,13 +229,23 @@ def _numeric_data(data):
     numeric = np.full(data.shape, np.nan)
     for f in range(data.shape[1]):
         column = data[:, f]
-        present = np.array([value is not None for value in column], dtype=bool)
+        present = np.array([not _is_missing_cell(v) for v in column], dtype=bool)
         try:
             numeric[present, f] = np.asarray(column[present], dtype=np.float64)
         except (TypeError, ValueError):
             labels = np.array([str(value) for value in column[present]], dtype=object)
             numeric[present, f] = np.unique(labels, return_inverse=True)[1]
     return numeric
+
+
+def _is_missing_cell(value):
+    """Whether a cell of :attr:`Explanation.data` is missing: None, NaN (how
+    pandas marks it in an object column) or pandas' NA (a nullable or arrow
+    column's), which would otherwise sort as a label among the others."""
+    kind = type(value)
+    return _is_missing(value) or (
+        kind.__module__.split(".")[0] == "pandas" and kind.__name__ == "NAType"
+    )
 
 
 def field_attributions(net, dataset, n_permutations, random_state):

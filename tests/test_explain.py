@@ -421,6 +421,83 @@ def test_to_shap_round_trip_and_shap_plots(tmp_path):
         plt.close("all")
 
 
+def _tagged(n_samples=300):
+    """A DataFrame with a multi-valued ``tags`` column (an empty list in
+    row 1, a missing cell in row 2) and a three-class target."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    tags = [
+        [str(t) for t in rng.choice(["news", "sport", "tech"], k, replace=False)]
+        for k in rng.integers(0, 4, n_samples)
+    ]
+    tags[0], tags[1], tags[2] = ["news", "tech"], [], None
+    X = pd.DataFrame(
+        {
+            "user": rng.choice(["ann", "bob", "cy"], n_samples),
+            "tags": pd.Series(tags, dtype=object),
+        }
+    )
+    return X, rng.choice(["lo", "mid", "hi"], n_samples)
+
+
+def test_to_shap_shows_a_multi_valued_field_as_one_string_per_row(tmp_path):
+    shap = pytest.importorskip("shap")
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    X, y = _tagged()
+    rows = X.iloc[:20]
+    multiclass = DeepFMClassifier(**FAST).fit(X, y)
+    shap_values = multiclass.explain(rows).to_shap()
+    # a 2-D array of scalars: the lists would be one more axis to shap
+    assert shap_values.display_data.shape == (20, 2)
+    assert list(shap_values.display_data[:3, 1]) == ["news, tech", "", None]
+    data = np.asarray(shap_values.data, dtype=float)
+    assert np.isnan(data[2, 1]) and not np.isnan(data[[0, 1], 1]).any()
+    # the guide's selection of a class keeps row 0's values, for every class
+    for k in range(3):
+        one = shap_values[0, :, k]
+        assert list(one.display_data) == [rows["user"].iloc[0], "news, tech"]
+        try:
+            shap.plots.waterfall(one, show=False)
+        finally:
+            plt.close("all")
+
+    binary = DeepFMClassifier(**FAST).fit(X, y == "hi")
+    regressor = DeepFMRegressor(**FAST).fit(X, (y == "hi") * 10.0)
+    for model in (binary, regressor):
+        shap_values = model.explain(rows).to_shap()
+        first = shap_values[0]
+        assert list(first.display_data) == [rows["user"].iloc[0], "news, tech"]
+        plots = [
+            (shap.plots.waterfall, first),
+            (shap.plots.beeswarm, shap_values),
+            (shap.plots.bar, shap_values),
+        ]
+        for plot, shown in plots:
+            try:
+                plot(shown, show=False)
+                plt.savefig(tmp_path / "plot.png")
+            finally:
+                plt.close("all")
+
+
+def test_to_shap_data_is_nan_for_every_missing_label():
+    pytest.importorskip("shap")
+    pd = pytest.importorskip("pandas")
+    X, y = _dataframe(n_samples=300)
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    rows = X.iloc[:6].astype({"city": object})
+    rows["city"] = ["rome", np.nan, "oslo", None, "paris", "rome"]
+    strings = rows.astype({"city": "string"})  # pandas' NA marks the missing
+    for frame in (rows, strings):
+        city = model.explain(frame).to_shap().data[:, 0]
+        # only the labels present have a position: oslo, paris, rome
+        assert_array_equal(city, [2.0, np.nan, 0.0, np.nan, 1.0, 2.0])
+    assert model.explain(strings).data[1, 0] is pd.NA
+
+
 def test_docstring_example():
     from sklearn_deepfm import _explain
 
