@@ -22,6 +22,8 @@ from ._columns import (
 from ._layout import CATEGORICAL, INDICATOR
 
 UNKNOWN = 0  # local row of the unknown category within a categorical field
+# Integers above this are not all exact in float64, in which codes are held.
+MAX_EXACT_CODE = 2**53
 
 # A categorical column whose largest code is below
 # max(LOOKUP_TABLE_MIN_SIZE, LOOKUP_TABLE_RATIO * n_categories) maps codes to
@@ -132,6 +134,14 @@ def _known_codes(values, name):
             f"Categorical {name} holds non-integer values such as "
             f"{known[known != np.round(known)][0]!r}. Label-encode it (for "
             "example with OrdinalEncoder) or pass it as strings."
+        )
+    if known.size and known.max() > MAX_EXACT_CODE:
+        raise ValueError(
+            f"Categorical {name} holds integer codes above 2**53, such as "
+            f"{int(known.max())}: codes are held as float64, in which such "
+            "integers cannot all be told apart (2**62 and 2**62 + 1 would be one "
+            "category). Pass the column as strings (for example "
+            "X[column].astype(str)), or hash the codes below 2**53."
         )
     return np.unique(known).astype(np.float64)
 

@@ -196,6 +196,23 @@ def test_large_sparse_codes_behave_like_small_codes():
     assert_allclose(large.predict_proba(many_large), small.predict_proba(many_small))
 
 
+def test_codes_above_2_to_the_53_are_refused_rather_than_merged():
+    # 64-bit hashed ids: float64, in which codes are held, would merge 2**60
+    # and 2**60 + 1 into one category; as strings they stay apart
+    X, y = make_categorical()
+    ids = (2**60 + X[:, 0].astype(np.int64)).reshape(-1, 1)
+    with pytest.raises(ValueError, match=r"above 2\*\*53.*as strings"):
+        DeepFMClassifier(**FAST).fit(ids, y)
+    frame = pd.DataFrame({"id": ids[:, 0]})
+    with pytest.raises(ValueError, match=r"above 2\*\*53"):
+        DeepFMClassifier(**FAST).fit(frame, y)
+    model = DeepFMClassifier(**FAST).fit(frame.astype(str), y)
+    assert model.input_layout_.fields[0].n_embeddings == len(np.unique(ids)) + 1
+    tags = pd.DataFrame({"tags": pd.Series([[int(i)] for i in ids[:, 0]])})
+    with pytest.raises(ValueError, match=r"above 2\*\*53"):
+        DeepFMClassifier(**FAST).fit(tags, y)
+
+
 def test_mixed_numeric_and_categorical_columns():
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 5, size=(500, 2))
