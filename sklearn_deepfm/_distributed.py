@@ -99,16 +99,18 @@ def common(values):
 
 def mean_and_error(values, shared=True):
     """Mean of ``values`` and the standard error of that mean, over every
-    process's rows when ``shared``, else over this process's."""
+    process's rows when ``shared``, else over this process's.  One row gives
+    no estimate of the error: it is infinite then, so that no difference
+    counts as clear (the recipe keeps the linear model)."""
     if not shared:
         n_rows = values.size
-        error = values.std(ddof=1) / np.sqrt(n_rows) if n_rows > 1 else 0.0
+        error = values.std(ddof=1) / np.sqrt(n_rows) if n_rows > 1 else np.inf
         return values.mean(), error
     total, n_rows = all_sum(values.sum(), values.size)
     mean = total / n_rows
     (squares,) = all_sum(np.sum((values - mean) ** 2))
     if n_rows < 2:
-        return mean, 0.0
+        return mean, np.inf
     return mean, np.sqrt(squares / (n_rows - 1)) / np.sqrt(n_rows)
 
 

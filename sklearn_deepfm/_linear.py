@@ -144,10 +144,13 @@ def choose(losses, default=DEFAULT_C):
     lowest, if it beats ``default`` (C=1, what ``LogisticRegression()``
     uses) by more than one standard error of the per-row difference; else
     ``default``.  On few or noisy validation rows (rare positives) a chance
-    improvement does not move the choice away from the default."""
+    improvement does not move the choice away from the default; one row
+    gives no standard error, and the default then stays."""
     best = min(losses, key=lambda key: losses[key].mean())
     if best == default or default not in losses:
         return best
+    if losses[best].size < 2:
+        return default
     difference = losses[best] - losses[default]
     standard_error = difference.std(ddof=1) / np.sqrt(difference.size)
     return best if difference.mean() < -standard_error else default

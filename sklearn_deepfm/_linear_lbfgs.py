@@ -149,6 +149,8 @@ def choose_shared(losses, all_sum, default=DEFAULT_C):
     best = min(means, key=means.get)
     if best == default or default not in losses:
         return best
+    if n_rows < 2:
+        return default
     difference = losses[best] - losses[default]
     total, squares = all_sum(difference.sum(), (difference**2).sum())
     mean = total / n_rows

@@ -8,6 +8,7 @@ planted effects are pairwise and higher-order it must beat it.
 """
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from skorch.callbacks import Callback
 
-from sklearn_deepfm import DeepFMClassifier
+from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
 from sklearn_deepfm import _base as base
 from sklearn_deepfm._linear import Refit, fit_linear
 from sklearn_deepfm.datasets import load_adult, make_ctr_classification
@@ -276,3 +277,18 @@ def test_a_warm_fit_does_not_report_crosses_it_did_not_try(capsys):
     model.fit(X, y)
     out = capsys.readouterr().out
     assert "interactions" in out and "pairwise crosses" not in out
+
+
+def test_a_single_validation_row_makes_no_difference_clear():
+    # 3 rows hold out 1: no standard error can be estimated from one row,
+    # so no gain is clear and the model stays linear, without numpy's
+    # degrees-of-freedom warnings
+    rng = np.random.default_rng(0)
+    X, target = rng.integers(0, 3, size=(3, 2)), rng.normal(size=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        model = DeepFMRegressor(
+            hidden_units=(8,), max_epochs=3, early_stopping=True, random_state=0
+        ).fit(X, target)
+    assert not model.interactions_kept_
+    assert model.history_[-1, "interactions_gain_error"] == np.inf
