@@ -424,9 +424,14 @@ class BaseDeepFM(BaseEstimator):
             self._set_layout()
 
     def _dataset(self, X, y, sample_weight, feature_names):
-        """X encoded, with its targets and mean-one sample weights."""
+        """X encoded, with its targets and its sample weights divided by the
+        mean weight of ``fit``'s rows or of the first ``partial_fit`` call's
+        (``_weight_scale``): the loss keeps its scale, and the weights of
+        later calls keep theirs relative to the first (divided by each
+        call's own mean, a call of one row or one class weighed as any
+        other, and class_weight did nothing there)."""
         rows = self._encoder.transform(X, feature_names)
-        weight = (sample_weight / self._mean_weight(sample_weight)).astype(np.float32)
+        weight = (sample_weight / self._weight_scale).astype(np.float32)
         return EncodedDataset(rows, y, weight)
 
     def _optimizer_class(self):
@@ -469,6 +474,7 @@ class BaseDeepFM(BaseEstimator):
         if not warm:
             self._fit_encoder(X, feature_names, shared, warn=False)
             self._add_numbers(X, y, sample_weight, classes, split_seed, shared)
+        self._weight_scale = self._mean_weight(sample_weight)
         dataset = self._dataset(X, y, sample_weight, feature_names)
         n_samples = len(dataset)
         if shared:  # every process decides as one fit on all rows would
@@ -550,24 +556,26 @@ class BaseDeepFM(BaseEstimator):
                 raise
         self.interactions_kept_ = True
         if valid is not None:
-            self.interactions_kept_ = self.net_.keep_interactions(valid)
-            linear = self.net_.linear_part()  # before a mix with the crosses
-            blend = self._crosses_gain = None  # crosses are tried afresh only
-            if not warm:
-                blend = self._try_crosses(task, train, valid, dataset, split_seed)
-            self._announce_interactions()
-            if self._retrains(warm, n_samples):
-                try:
+            # Ctrl-C in the solves or the second training leaves the model as
+            # it stands, history_ included
+            try:
+                self.interactions_kept_ = self.net_.keep_interactions(valid)
+                linear = self.net_.linear_part()  # before a mix with the crosses
+                blend = self._crosses_gain = None  # crosses are tried afresh only
+                if not warm:
+                    blend = self._try_crosses(task, train, valid, dataset, split_seed)
+                self._announce_interactions()
+                if self._retrains(warm, n_samples):
                     self._retrain(
                         task, dataset, params, torch_seed, cuda_devices, linear, blend
                     )
-                except KeyboardInterrupt:
-                    self._keep_interrupted()
-                    raise
-            if not self.interactions_kept_ and not self.crosses_kept_:
-                # the model is the linear part alone: refit it on every row
-                # (mixed with crosses, it was refitted before the mix)
-                self._refit_linear(task, dataset)
+                if not self.interactions_kept_ and not self.crosses_kept_:
+                    # the model is the linear part alone: refit it on every row
+                    # (mixed with crosses, it was refitted before the mix)
+                    self._refit_linear(task, dataset)
+            except KeyboardInterrupt:
+                self._keep_interrupted()
+                raise
         self.history_ = self.net_.history
         return self
 
@@ -586,6 +594,8 @@ class BaseDeepFM(BaseEstimator):
                 self.net_.distributed = _distributed.enabled(self.distributed)
                 self.net_.stream(self._user_callbacks())
                 self.interactions_kept_ = True
+            if first:
+                self._weight_scale = self._mean_weight(sample_weight)
             dataset = self._dataset(X, y, sample_weight, feature_names)
             self._n_partial_fit_calls = getattr(self, "_n_partial_fit_calls", 0) + 1
             seed = self._partial_fit_seed()
@@ -929,17 +939,18 @@ class BaseDeepFM(BaseEstimator):
         history.record("crosses_gain_error", error)
         if not keep:
             return
-        self.crosses_kept_ = True
-        self.crosses_share_ = share
-        if share == 1:
-            history.record("interactions_kept", False)
-            self.interactions_kept_ = False
-        elif not self.interactions_kept_:
+        if share < 1 and not self.interactions_kept_:
             # the linear part alone, refitted on every row before the mix
             self._refit_linear(task, dataset)
         weight, bias = refit.solution(C, weight, bias)
         blend = (share, weight, bias, refit_crosses())
         self.net_.blend_linear(*blend)
+        # set once mixed: Ctrl-C in the refits above leaves no crosses
+        self.crosses_kept_ = True
+        self.crosses_share_ = share
+        if share == 1:
+            history.record("interactions_kept", False)
+            self.interactions_kept_ = False
         return blend
 
     def _retrains(self, warm, n_samples):

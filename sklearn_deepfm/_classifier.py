@@ -370,7 +370,7 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
             if shared and class_weight == "balanced":
                 class_weight = _distributed.balanced_class_weight(classes, y_index)
             sample_weight = sample_weight * compute_sample_weight(class_weight, y)
-        target, criterion, bias = _targets(y_index, n_classes, sample_weight)
+        target, criterion, bias = _targets(y_index, n_classes, sample_weight, shared)
         return self._fit(
             X,
             target,
@@ -449,7 +449,13 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
             sample_weight = sample_weight * compute_sample_weight(self.class_weight, y)
         y_index = np.searchsorted(known, y)
         n_classes = known.size
-        target, criterion, bias = _targets(y_index, n_classes, sample_weight)
+        target, criterion, bias = _targets(
+            y_index,
+            n_classes,
+            sample_weight,
+            _distributed.enabled(self.distributed),
+            pseudo_rows=1,
+        )
         if first:
             self.classes_ = known
         return self._partial_fit(
@@ -559,9 +565,18 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         return self._explain(X, n_permutations, random_state)
 
 
-def _targets(y_index, n_classes, sample_weight):
-    """Encoded targets, the loss and the output bias at the class prior."""
+def _targets(y_index, n_classes, sample_weight, shared, pseudo_rows=0):
+    """Encoded targets, the loss and the output bias at the class prior, of
+    every process's rows when ``shared`` (a process's own rows may hold
+    another mix of classes), with ``pseudo_rows`` rows of mean weight added
+    to each class: a first ``partial_fit`` batch may lack a class that the
+    stream holds, and a bias at the log of 1e-6 (-13.8) was never unlearnt
+    (a stream of 10,000 rows at 30% clicks ended predicting 0.0001)."""
     prior = np.bincount(y_index, weights=sample_weight, minlength=n_classes)
+    n_rows = sample_weight.size
+    if shared:
+        prior, n_rows = _distributed.all_sum(prior, n_rows)
+    prior = prior + pseudo_rows * prior.sum() / max(n_rows, 1)
     prior = np.clip(prior / prior.sum(), 1e-6, 1)
     if n_classes == 2:
         target, criterion = y_index.astype(np.float32), torch.nn.BCEWithLogitsLoss

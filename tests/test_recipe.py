@@ -292,3 +292,32 @@ def test_a_single_validation_row_makes_no_difference_clear():
         ).fit(X, target)
     assert not model.interactions_kept_
     assert model.history_[-1, "interactions_gain_error"] == np.inf
+
+
+@pytest.mark.parametrize("nth_solve", [2, 3], ids=["crossed sweep", "crossed refit"])
+def test_ctrl_c_in_the_crossed_solves_leaves_the_model_as_it_stands(
+    monkeypatch, nth_solve
+):
+    # the solves between the two trainings were outside the handling of
+    # Ctrl-C: history_ was missing, and crosses_kept_ said True with no
+    # crosses in the model
+    X, y = make_ctr_classification(
+        n_samples=3000, n_fields=4, interaction_strength=2.0, random_state=0
+    )
+    solve, calls = base.fit_linear, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == nth_solve:
+            raise KeyboardInterrupt
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(base, "fit_linear", interrupted)
+    model = DeepFMClassifier(hidden_units=(16,), max_epochs=4, random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y)
+    assert len(calls) == nth_solve
+    assert model.history_ is model.net_.history and len(model.history_) >= 1
+    assert not model.crosses_kept_ and model.crosses_share_ == 0
+    assert model.net_.module_.crosses.pairs.shape[0] == 0
+    assert np.isfinite(model.predict_proba(X)).all()

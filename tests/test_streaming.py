@@ -114,6 +114,47 @@ def test_partial_fit_follows_scikit_learn_conventions():
     assert refit.history_[0, "epoch"] == 1
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_a_class_missing_from_the_first_call_is_learnt_by_the_stream(n_classes):
+    # the first call's prior set the output bias: a class it lacked started
+    # at log(1e-6) = -13.8, and 10,000 more rows left its probability near 0
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 6, size=(10_000, 4))
+    y = rng.integers(0, n_classes, 10_000)
+    model = DeepFMClassifier(hidden_units=(16,), batch_size=256, random_state=0)
+    first = np.flatnonzero(y != n_classes - 1)[:50]
+    model.partial_fit(X[first], y[first], classes=np.arange(n_classes))
+    for X_part, y_part in zip(
+        np.array_split(X, 20), np.array_split(y, 20), strict=True
+    ):
+        model.partial_fit(X_part, y_part)
+    late = model.predict_proba(rng.integers(0, 6, size=(2000, 4)))[:, -1].mean()
+    assert abs(late - 1 / n_classes) < 0.15
+
+
+def test_partial_fit_weighs_rows_across_calls():
+    # each call's weights were divided by that call's mean, so weights in
+    # one-row calls (or in calls of one class) changed nothing at all
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 6, size=(300, 4))
+    y = (rng.random(300) < 0.3).astype(int)
+    means = {}
+    for weight in (1.0, 10.0):
+        model = DeepFMClassifier(hidden_units=(16,), batch_size=1, random_state=0)
+        for i in range(len(X)):
+            sample_weight = [weight if y[i] else 1.0]
+            model.partial_fit(X[i : i + 1], y[i : i + 1], [0, 1], sample_weight)
+        means[weight] = model.predict_proba(X)[:, 1].mean()
+    assert means[10.0] > means[1.0] + 0.1
+    # class_weight is a weight like any other
+    model = DeepFMClassifier(
+        hidden_units=(16,), batch_size=1, random_state=0, class_weight={0: 1, 1: 10}
+    )
+    for i in range(len(X)):
+        model.partial_fit(X[i : i + 1], y[i : i + 1], [0, 1])
+    assert_allclose(model.predict_proba(X)[:, 1].mean(), means[10.0], rtol=1e-5)
+
+
 def test_partial_fit_after_fit_trains_the_fitted_model_further():
     X, y = make_categorical(n_samples=1500)
     model = DeepFMClassifier(**{**SMALL, "early_stopping": True}).fit(X, y)
