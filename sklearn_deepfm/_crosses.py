@@ -218,13 +218,21 @@ class PairCrosses(nn.Module):
 def single_rows(bag_rows: Tensor, bag_offsets: Tensor, n_rows: int) -> Tensor:
     """The embedding row of each bag holding exactly one entry, -1 for the
     others, ``(n_rows, n_bags)`` long (the bags as :func:`pool_bags` takes
-    them; ``bag_offsets`` may point past ``bag_rows`` for empty bags)."""
+    them; ``bag_offsets`` may point past ``bag_rows`` for empty bags).
+
+    Written for ``torch.export`` with a dynamic batch: every size is
+    ``n_rows * n_bags`` or one more, so the program serves any number of
+    rows.  Slicing ``bag_offsets[1:]`` (``n_rows * n_bags - 1`` entries)
+    made export demand 3 rows or more with a single bag field, and a
+    symbolic ``n_bags`` made the exported program assert ``n_rows * n_bags
+    >= 2``, failing one row with one bag.
+    """
+    n_bags = int(bag_offsets.shape[0] // n_rows) if n_rows > 0 else 0
     n_entries = bag_rows.shape[0]
-    n_bags = bag_offsets.shape[0] // n_rows if n_rows > 0 else 0
-    if n_entries == 0:
-        return bag_offsets.new_full((n_rows, n_bags), -1)
-    ends = torch.cat([bag_offsets[1:], bag_offsets.new_full((1,), n_entries)])
-    single = (ends - bag_offsets) == 1
-    first = bag_rows.index_select(0, bag_offsets.clamp(max=n_entries - 1)).long()
-    rows = torch.where(single, first, torch.full_like(first, -1))
+    # bag b ends where bag b + 1 starts; the last ends at n_entries
+    ends = torch.cat([bag_offsets, bag_offsets.new_full((1,), n_entries)])[1:]
+    # an empty bag at the end starts at n_entries: it reads the -1 appended
+    padded = torch.cat([bag_rows.long(), bag_offsets.new_full((1,), -1)])
+    first = padded.index_select(0, bag_offsets)
+    rows = torch.where(ends - bag_offsets == 1, first, torch.full_like(first, -1))
     return rows.view(n_rows, n_bags)

