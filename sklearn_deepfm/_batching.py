@@ -274,46 +274,98 @@ class BatchIterator:
 class StepBatchIterator(BatchIterator):
     """One process's training batches when several processes train one model.
 
-    The process's rows, reshuffled every epoch, are cut into exactly
-    ``len(step_rows)`` batches of sizes as even as
-    :func:`numpy.array_split` makes them, so every process takes the same
-    number of steps whatever its number of rows.  Each batch carries
-    ``step_scale = world_size / step_rows[k]`` per row: summing a batch's
-    losses times it, then averaging the gradients over the processes (as
-    the net does after every backward pass), gives the gradient of the mean
-    loss over the rows of step ``k`` of all processes.
+    Every process takes the same steps: ``ceil(sum(shards) / batch_size)``,
+    less any that no process has a row for.  A process cuts its rows,
+    reshuffled every epoch, into batches of sizes as even as
+    :func:`numpy.array_split` makes them, whatever its number of rows; a
+    shard with fewer rows than steps takes some steps empty.  Each batch
+    carries ``step_scale = world_size / step_rows[k]`` per row, where
+    ``step_rows[k]`` is the rows of step ``k`` over all processes: summing a
+    batch's losses times it, then averaging the gradients over the
+    processes (as the net does after every backward pass), gives the
+    gradient of the mean loss over the rows of step ``k`` of all processes.
 
     Parameters
     ----------
     dataset : EncodedDataset
-    step_rows : ndarray of shape (n_steps,)
-        Rows of each step over all processes.
-    world_size : int
-        Number of processes.
+        This process's rows.
+    shards : sequence of int
+        Rows of every process (this one's among them), the same sequence on
+        every process.
+    batch_size : int
+        Rows of one step over all processes.
     random_state : numpy.random.Generator
     copy_to : torch.device or None
+    min_rows : int
+        Fewest rows of a process's batch that is not empty (2 with batch
+        normalisation, which cannot train on one row).  A shard with fewer
+        than ``min_rows`` rows per step fills fewer steps, each of
+        ``min_rows`` rows or more, and takes the others empty: the steps
+        stay those of every process.  A shard of 1 to ``min_rows - 1`` rows
+        cannot, and raises a ValueError, the same on every process.
     """
 
-    def __init__(self, dataset, step_rows, world_size, random_state, copy_to=None):
+    def __init__(
+        self, dataset, shards, batch_size, random_state, copy_to=None, min_rows=1
+    ):
         super().__init__(
-            dataset, 1, shuffle=True, random_state=random_state, copy_to=copy_to
+            dataset,
+            batch_size,
+            shuffle=True,
+            random_state=random_state,
+            copy_to=copy_to,
+            min_rows=min_rows,
         )
-        self.step_scale = (world_size / np.asarray(step_rows)).astype(np.float32)
+        _check_shards(shards, min_rows)
+        n_steps = max(1, -(-int(sum(shards)) // batch_size))
+        step_rows = sum(_shard_steps(int(n), n_steps, min_rows) for n in shards)
+        used = step_rows > 0
+        self.batch_rows = _shard_steps(len(dataset), n_steps, min_rows)[used]
+        self.step_scale = (len(shards) / step_rows[used]).astype(np.float32)
 
     def __len__(self):
         return self.step_scale.size
 
     def __iter__(self):
         order = self.random_state.permutation(len(self.dataset))
-        for scale, rows in zip(
-            self.step_scale, np.array_split(order, len(self)), strict=True
-        ):
+        batches = np.split(order, np.cumsum(self.batch_rows)[:-1])
+        for scale, rows in zip(self.step_scale, batches, strict=True):
             X, y = self.dataset.batch(np.sort(rows))
             X["step_scale"] = torch.full((len(rows),), float(scale))
             if self.copy_to is not None:
                 X = {key: self._copy(value) for key, value in X.items()}
                 y = None if y is None else self._copy(y)
             yield X, y
+
+
+def _shard_steps(n_rows, n_steps, min_rows):
+    """Rows of each of ``n_steps`` steps for a shard of ``n_rows``, as even
+    as :func:`numpy.array_split` cuts them; over the first ``n_rows //
+    min_rows`` steps alone where a cut over all would give a step fewer than
+    ``min_rows`` rows (3 rows in 5 steps, ``min_rows=2``: 3, 0, 0, 0, 0
+    rather than 1, 1, 1, 0, 0)."""
+    n_filled = n_steps
+    if min_rows > 1:
+        n_filled = max(1, min(n_steps, n_rows // min_rows))
+    rows = np.zeros(n_steps, dtype=np.int64)
+    rows[:n_filled] = n_rows // n_filled + (np.arange(n_filled) < n_rows % n_filled)
+    return rows
+
+
+def _check_shards(shards, min_rows):
+    """Raise where a shard is too small for a batch of ``min_rows`` rows:
+    every process checks the same shards, so every one raises, at the same
+    point, and none waits for the others."""
+    if any(0 < n < min_rows for n in shards):
+        raise ValueError(
+            f"distributed=True: batch normalisation (batch_norm=True) cannot "
+            f"train on a batch of fewer than {min_rows} rows, and the "
+            f"processes' training rows are {[int(n) for n in shards]} (in rank "
+            f"order): a process with fewer than {min_rows} rows would train on "
+            f"such a batch. Give every process at least {min_rows} training "
+            "rows (with early_stopping, fit holds validation_fraction of them "
+            "out), or set batch_norm=False."
+        )
 
 
 class HoldoutSplit:

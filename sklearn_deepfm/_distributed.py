@@ -16,7 +16,8 @@ the net ask of the process group:
   gradients, the sparse embedding gradients as rows and values.
 
 Every process takes the same number of training steps per epoch (see
-:func:`step_rows`), so shards of unequal sizes never leave one waiting.
+:class:`~sklearn_deepfm._batching.StepBatchIterator`), so shards of unequal
+sizes never leave one waiting.
 
 Every collective here is waited for before its function returns: nothing is
 in flight when ``fit`` returns.  That is why the gradients are not averaged by
@@ -60,10 +61,6 @@ def enabled(distributed):
             "distributed=False."
         )
     return dist.get_world_size() > 1
-
-
-def world_size():
-    return dist.get_world_size()
 
 
 def gather(value):
@@ -112,20 +109,6 @@ def mean_and_error(values, shared=True):
     if n_rows < 2:
         return mean, np.inf
     return mean, np.sqrt(squares / (n_rows - 1)) / np.sqrt(n_rows)
-
-
-def step_rows(n_rows, batch_size):
-    """Rows of each training step over all processes.
-
-    ``batch_size`` is the rows of one step over all processes.  Every process
-    cuts its ``n_rows`` shuffled rows into the same number of batches (as
-    :func:`numpy.array_split` cuts them), so a process with fewer rows takes
-    smaller batches rather than fewer steps.
-    """
-    shards = np.asarray(gather(int(n_rows)), dtype=np.int64)
-    n_steps = max(1, -(-int(shards.sum()) // batch_size))
-    step = np.arange(n_steps)
-    return sum(shard // n_steps + (step < shard % n_steps) for shard in shards)
 
 
 def share_module(module):

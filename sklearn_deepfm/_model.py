@@ -266,12 +266,19 @@ def pool_bags(
     bag_offsets: Tensor,
     bag_weights: Tensor | None,
     n_rows: int,
+    n_bags: int,
     sparse: bool = False,
 ) -> Tensor:
     """The weighted sum of the rows of ``weight`` in each bag, ``(n_rows,
     n_bags, width)``: flat long ``bag_rows``, long ``bag_offsets`` of shape
     ``(n_rows * n_bags,)`` (bags row by row), float ``bag_weights`` or None
-    (all 1).  An empty bag is a zero vector."""
+    (all 1).  An empty bag is a zero vector.
+
+    ``n_bags`` is given, not read from ``bag_offsets``: a batch of no rows
+    (a small shard's step in distributed training) has no offsets, and
+    still pools to ``(0, n_bags, width)``, as the fields it concatenates
+    with need.
+    """
     pooled = F.embedding_bag(
         bag_rows,
         weight,
@@ -280,7 +287,6 @@ def pool_bags(
         sparse=sparse,
         per_sample_weights=bag_weights,
     )
-    n_bags = bag_offsets.shape[0] // n_rows if n_rows > 0 else 0
     return pooled.view(n_rows, n_bags, weight.shape[1])
 
 
@@ -414,7 +420,13 @@ class DeepFM(nn.Module):
         if bag_rows is not None and bag_offsets is not None:
             table = self.linear.weight
             pooled = pool_bags(
-                table.weight, bag_rows, bag_offsets, bag_weights, n_rows, table.sparse
+                table.weight,
+                bag_rows,
+                bag_offsets,
+                bag_weights,
+                n_rows,
+                self._n_bags(indices),
+                table.sparse,
             )
             output = output + pooled.sum(dim=1)
         if not self.linear_only:
@@ -432,6 +444,7 @@ class DeepFM(nn.Module):
                     bag_offsets,
                     bag_weights,
                     n_rows,
+                    self._n_bags(indices),
                     table.sparse,
                 )
                 embedded = self._in_field_order(torch.cat([embedded, pooled], dim=1))
@@ -470,9 +483,15 @@ class DeepFM(nn.Module):
         categories = indices.long()
         if bag_rows is not None and bag_offsets is not None:
             bags = single_rows(bag_rows, bag_offsets, indices.shape[0])
+            # no rows give (0, 0): the bag fields are still there
+            bags = bags.reshape(indices.shape[0], self._n_bags(indices))
             categories = torch.cat([categories, bags], dim=1)
             categories = self._in_field_order(categories.unsqueeze(-1)).squeeze(-1)
         return categories
+
+    def _n_bags(self, indices: Tensor) -> int:
+        """Fields that arrive as bags: those without a slot in ``indices``."""
+        return self.n_fields - indices.shape[1]
 
     def _in_field_order(self, embedded: Tensor) -> Tensor:
         """Slot fields then bag fields, ``(batch, n_fields, width)``, put in
@@ -502,7 +521,12 @@ class DeepFM(nn.Module):
                 slots = slots * values.unsqueeze(-1)
             if bag_rows is not None and bag_offsets is not None:
                 pooled = pool_bags(
-                    table.weight, bag_rows, bag_offsets, bag_weights, indices.shape[0]
+                    table.weight,
+                    bag_rows,
+                    bag_offsets,
+                    bag_weights,
+                    indices.shape[0],
+                    self._n_bags(indices),
                 )
                 slots = self._in_field_order(torch.cat([slots, pooled], dim=1))
             parts.append(slots)

@@ -258,13 +258,16 @@ class DeepFMNet(NeuralNet):
             copy_to = device
         if training:
             order = np.random.default_rng(self.shuffle_seed)
+            # batch norm cannot train on one row
+            min_rows = 2 if self._normalises_batches() else 1
             if self.distributed:
                 iterator = StepBatchIterator(
                     dataset,
-                    _distributed.step_rows(len(dataset), self.batch_size),
-                    _distributed.world_size(),
+                    _distributed.gather(len(dataset)),
+                    self.batch_size,
                     random_state=order,
                     copy_to=copy_to,
+                    min_rows=min_rows,
                 )
             else:
                 iterator = BatchIterator(
@@ -273,7 +276,7 @@ class DeepFMNet(NeuralNet):
                     shuffle=True,
                     random_state=order,
                     copy_to=copy_to,
-                    min_rows=2 if self._normalises_batches() else 1,
+                    min_rows=min_rows,
                 )
             # the training steps of an epoch (the same on every process of
             # a distributed fit), for the training schedule's average

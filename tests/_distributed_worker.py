@@ -1,7 +1,8 @@
 """One process of the two-process training run of ``test_distributed.py``.
 
-Run as ``python _distributed_worker.py RANK WORLD_SIZE PORT OUT_DIR``: joins
-a gloo process group on 127.0.0.1, fits the estimators of :func:`fits` on
+Run as ``python _distributed_worker.py RANK WORLD_SIZE PORT OUT_DIR
+[SCENARIO]``: joins a gloo process group on 127.0.0.1, fits the estimators
+of :func:`fits` (or of the smaller ``SCENARIO`` of :data:`SCENARIOS`) on
 this rank's shard with ``distributed=True`` and pickles what the test
 compares into ``OUT_DIR/rank<RANK>.pkl``.
 """
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.distributed as dist
+from skorch.callbacks import Callback
 
 from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
 
@@ -204,7 +206,105 @@ def fits(rank):
     return out
 
 
-def main(rank, world_size, port, out_dir):
+# A shard of 3 rows beside one of 300, in steps of 64 rows over both: 5
+# steps, so the small shard's steps hold 1 row or none.
+TINY = {
+    "hidden_units": (8,),
+    "batch_size": 64,
+    "early_stopping": False,
+    "max_epochs": 1,
+    "random_state": 0,
+    "n_jobs": 1,
+}
+
+
+def tiny_shard(rank, n_small=3, seed=0):
+    """Rows of a category column and a column of lists: 300 on rank 0,
+    ``n_small`` on rank 1, both labels on every rank (when it has 2 rows)."""
+    rng = np.random.default_rng(seed + rank)
+    n_rows = 300 if rank == 0 else n_small
+    X = pd.DataFrame(
+        {
+            "site": rng.integers(0, 4, n_rows),
+            "tags": [[f"t{v}" for v in rng.integers(0, 4, 2)] for _ in range(n_rows)],
+        }
+    )
+    y = rng.integers(0, 2, n_rows)
+    y[:2] = [0, 1][:n_rows]
+    return X, y
+
+
+def empty_steps(rank):
+    """Bags in the steps a tiny shard takes empty: a column of lists
+    (summed, then averaged) beside a category, by ``partial_fit`` and
+    ``fit``, and a sparse field of several columns (every field a bag)."""
+    X, y = tiny_shard(rank)
+    out = {}
+    streamed = DeepFMClassifier(distributed=True, **TINY)
+    out["lists, partial_fit"] = streamed.partial_fit(X, y, classes=[0, 1])
+    averaged = DeepFMClassifier(distributed=True, pooling="mean", **TINY)
+    out["lists, mean, fit"] = averaged.fit(X, y)
+    rows = one_hot().transform(make_data(len(y), seed=rank)[0][CATEGORIES]).tocsr()
+    block = rows[:, :5] + rows[:, 1:6]  # two columns of the field set
+    block.data[:] = 1
+    multi_hot = DeepFMClassifier(distributed=True, fields=[0] * 5, **TINY)
+    out["multi-hot, fit"] = multi_hot.fit(block, y)
+    return {name: {"parameters": parameters(model)} for name, model in out.items()}
+
+
+def batch_norm(rank):
+    """batch_norm=True on a shard whose steps would hold 1 row (3 rows for
+    ``partial_fit``, 5 for ``fit``), and the error of a shard of 1 row."""
+    out = {}
+    X, y = tiny_shard(rank)
+    model = DeepFMClassifier(distributed=True, batch_norm=True, **TINY)
+    out["partial_fit"] = parameters(model.partial_fit(X, y, classes=[0, 1]))
+    X, y = tiny_shard(rank, n_small=5)
+    model = DeepFMClassifier(distributed=True, batch_norm=True, **TINY)
+    out["fit"] = parameters(model.fit(X, y))
+    X, y = tiny_shard(rank, n_small=1)
+    model = DeepFMClassifier(distributed=True, batch_norm=True, **TINY)
+    try:
+        model.partial_fit(X, y, classes=[0, 1])
+    except ValueError as error:
+        out["one row"] = str(error)
+    return out
+
+
+class RecordsTheStartingBias(Callback):
+    def on_train_begin(self, net, **kwargs):
+        self.bias = float(net.module_.linear.bias.item())
+
+
+def class_prior(rank):
+    """The output bias before the first step: shards of 5% and 50%
+    positives (a stream sharded by time), for ``fit`` without early stopping
+    and ``partial_fit``."""
+    rng = np.random.default_rng(rank)
+    X = rng.integers(0, 5, size=(400, 3))
+    y = (rng.random(400) < (0.05, 0.5)[rank]).astype(int)
+    y[:2] = (0, 1)  # both classes on both shards
+    out = {"positives": int(y.sum())}
+    for name in ("fit", "partial_fit"):
+        start = RecordsTheStartingBias()
+        model = DeepFMClassifier(distributed=True, callbacks=[start], **TINY)
+        if name == "fit":
+            model.fit(X, y)
+        else:
+            model.partial_fit(X, y, classes=[0, 1])
+        out[name] = start.bias
+    return out
+
+
+SCENARIOS = {
+    "all": fits,
+    "empty steps": empty_steps,
+    "batch norm": batch_norm,
+    "class prior": class_prior,
+}
+
+
+def main(rank, world_size, port, out_dir, scenario="all"):
     torch.set_num_threads(1)
     dist.init_process_group(
         "gloo",
@@ -213,7 +313,7 @@ def main(rank, world_size, port, out_dir):
         world_size=world_size,
     )
     try:
-        out = fits(rank)
+        out = SCENARIOS[scenario](rank)
     finally:
         dist.destroy_process_group()
     with open(Path(out_dir) / f"rank{rank}.pkl", "wb") as file:
@@ -221,4 +321,4 @@ def main(rank, world_size, port, out_dir):
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+    main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), *sys.argv[4:])

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import torch.distributed as dist
 from joblib import parallel_backend
 from numpy.testing import assert_allclose, assert_array_equal
@@ -18,10 +19,12 @@ from sklearn.metrics import log_loss, r2_score, roc_auc_score
 from sklearn.model_selection import GridSearchCV
 
 from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
+from sklearn_deepfm._batching import EncodedDataset, RegularRows, StepBatchIterator
 from sklearn_deepfm._encoding import FeatureEncoder
 from sklearn_deepfm._fields import infer_sparse_fields
 from sklearn_deepfm._linear import design_matrix, fit_linear
 from sklearn_deepfm._linear_lbfgs import fit_linear_shared
+from sklearn_deepfm._model import DeepFM
 
 from . import _distributed_worker as worker
 from .conftest import FAST, make_categorical
@@ -40,12 +43,12 @@ def _free_port():
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def two_processes(tmp_path_factory):
-    """What both ranks of one two-process run (unequal shards) fitted."""
+def _run_ranks(out, scenario="all", timeout=TIMEOUT):
+    """What both ranks of a two-process run of the worker's ``scenario``
+    pickled into ``out``, after checking that both exited cleanly within
+    ``timeout`` seconds (a rank that fails alone leaves the other waiting)."""
     if not dist.is_gloo_available():
         pytest.skip("torch.distributed has no gloo backend")
-    out = tmp_path_factory.mktemp("ranks")
     port = str(_free_port())
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     env["PYTHONPATH"] = os.pathsep.join(
@@ -53,7 +56,7 @@ def two_processes(tmp_path_factory):
     )
     ranks = [
         subprocess.Popen(
-            [sys.executable, str(WORKER), str(rank), "2", port, str(out)],
+            [sys.executable, str(WORKER), str(rank), "2", port, str(out), scenario],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -61,13 +64,25 @@ def two_processes(tmp_path_factory):
         for rank in range(2)
     ]
     try:
-        logs = [rank.communicate(timeout=TIMEOUT)[0].decode() for rank in ranks]
+        logs = [rank.communicate(timeout=timeout)[0].decode() for rank in ranks]
     finally:
         for rank in ranks:
             rank.kill()
-    for rank, log in zip(ranks, logs, strict=True):
-        assert rank.returncode == 0, log
+    codes = [rank.returncode for rank in ranks]
+    assert codes == [0, 0], "\n".join(logs)
     return [pickle.loads((out / f"rank{r}.pkl").read_bytes()) for r in range(2)]
+
+
+def _assert_same_parameters(first, second):
+    assert first.keys() == second.keys()
+    for key in first:
+        assert_array_equal(first[key], second[key], err_msg=key)
+
+
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory):
+    """What both ranks of one two-process run (unequal shards) fitted."""
+    return _run_ranks(tmp_path_factory.mktemp("ranks"))
 
 
 # The scaling guide's train.py, on fewer rows and epochs.
@@ -152,9 +167,91 @@ def one_process():
 )
 def test_every_rank_ends_with_the_same_parameters(two_processes, name):
     first, second = (rank[name]["parameters"] for rank in two_processes)
-    assert first.keys() == second.keys()
-    for key in first:
-        assert_array_equal(first[key], second[key], err_msg=key)
+    _assert_same_parameters(first, second)
+
+
+@pytest.mark.slow
+def test_a_tiny_shard_takes_empty_steps_with_bags(tmp_path):
+    """3 rows beside 300 in 5 steps: the small shard's empty steps pool a
+    column of lists (summed, averaged) and a sparse field of several columns
+    to no rows, and both ranks train (an empty batch pooled to no field,
+    and its process failed on the deep part's shapes while the other
+    waited)."""
+    ranks = _run_ranks(tmp_path, "empty steps", timeout=90)
+    for name in ("lists, partial_fit", "lists, mean, fit", "multi-hot, fit"):
+        first, second = (rank[name]["parameters"] for rank in ranks)
+        _assert_same_parameters(first, second)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("bag_fields", [(0, 1), ()], ids=["lists first", "all bags"])
+def test_an_empty_step_goes_through_the_module(bag_fields, sparse):
+    """A step of no rows (a tiny shard's, in distributed training) gives
+    no outputs and zero gradients, bags, crosses and batch norm included;
+    with bags, it pooled to no field and the concatenation fell short."""
+    module = DeepFM(
+        20,
+        3,
+        embedding_dim=4,
+        hidden_units=(8,),
+        batch_norm=True,
+        sparse=sparse,
+        bag_fields=bag_fields,
+    )
+    module.crosses.set([[0, 2]], [5], [[0.5]])
+    n_slots = 3 - len(bag_fields) if bag_fields else 0
+    nothing = torch.zeros(0, dtype=torch.long)
+    output = module(torch.zeros((0, n_slots), dtype=torch.long), None, nothing, nothing)
+    output.sum().backward()
+    assert output.shape == (0,)
+    for parameter in module.parameters():
+        if parameter.grad is not None:
+            assert parameter.grad.to_dense().abs().sum() == 0
+
+
+@pytest.mark.parametrize(
+    "min_rows, batches, scale",
+    [(1, [1, 1, 1, 0, 0], 2 / 61), (2, [3, 0, 0, 0, 0], 2 / 63)],
+)
+def test_the_batches_of_a_tiny_shard(min_rows, batches, scale):
+    """3 rows beside 300 in steps of 64 rows: 5 steps on every process;
+    with batch norm (``min_rows=2``) one batch of 3 rows rather than three
+    of 1, and each row's share of its step's mean loss follows."""
+    rows = RegularRows(np.zeros((3, 2), dtype=np.int64))
+    dataset = EncodedDataset(rows, np.zeros(3, np.float32), np.ones(3, np.float32))
+    iterator = StepBatchIterator(
+        dataset, [300, 3], 64, np.random.default_rng(0), min_rows=min_rows
+    )
+    steps = list(iterator)
+    assert [len(y) for _, y in steps] == batches
+    assert_allclose(steps[0][0]["step_scale"], scale, rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_batch_norm_on_a_tiny_shard(tmp_path):
+    """With batch_norm=True, a shard of 3 or 5 rows fills fewer steps of 2
+    rows or more instead of steps of 1 row (on which batch norm cannot
+    train: that process raised while the other waited), and a shard of 1
+    row is an error that names the shards, the same on both ranks."""
+    ranks = _run_ranks(tmp_path, "batch norm", timeout=90)
+    for name in ("partial_fit", "fit"):
+        _assert_same_parameters(*(rank[name] for rank in ranks))
+    first, second = (rank["one row"] for rank in ranks)
+    assert first == second
+    assert "[300, 1]" in first and "batch_norm=False" in first
+
+
+@pytest.mark.slow
+def test_the_output_bias_starts_at_the_prior_of_every_process_rows(tmp_path):
+    """Shards of 5% and 50% positives: the bias started at process 0's prior
+    (then shared), not that of all rows."""
+    ranks = _run_ranks(tmp_path, "class prior", timeout=90)
+    positives = sum(rank["positives"] for rank in ranks)
+    # partial_fit counts one more row of each class
+    priors = {"fit": positives / 800, "partial_fit": (positives + 1) / 802}
+    for name, prior in priors.items():
+        for rank in ranks:
+            assert rank[name] == pytest.approx(np.log(prior / (1 - prior)), abs=1e-5)
 
 
 @pytest.mark.slow
