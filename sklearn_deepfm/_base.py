@@ -592,7 +592,7 @@ class BaseDeepFM(BaseEstimator):
                 self._learn_categories(X, feature_names)
                 self.net_.move_to(device)
                 self.net_.distributed = _distributed.enabled(self.distributed)
-                self.net_.stream(self._user_callbacks())
+                self.net_.stream(self._user_callbacks(), self._partial_fit_seed() + 2)
                 self.interactions_kept_ = True
             if first:
                 self._weight_scale = self._mean_weight(sample_weight)
@@ -755,8 +755,9 @@ class BaseDeepFM(BaseEstimator):
                 "the model above (half and half unless another share is "
                 "clearly better on the validation rows), lowers their mean "
                 f"loss by {gain:.5f} (standard error "
-                f"{error:.5f}); the mix is kept when the gain is positive, or "
-                "exceeds one standard error against the linear part alone."
+                f"{error:.5f}); against the trained model the mix is kept "
+                "unless it is worse by more than one standard error, against "
+                "the linear part alone when it gains more than one."
                 + (
                     " The model is that linear model (crosses_share_ is 1)."
                     if self.crosses_share_ == 1

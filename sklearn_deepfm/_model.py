@@ -574,6 +574,29 @@ class DeepFM(nn.Module):
         }
 
     @torch.jit.unused
+    def restart_interactions(self):
+        """Start the FM and deep parts as a new model's, the first-order part
+        and the crosses kept: the embeddings drawn afresh, the deep part's
+        layers reset and its output layer at zero, so that they add nothing
+        (the FM next to nothing) until they learn.  Draws from torch's
+        random state."""
+        with torch.no_grad():
+            nn.init.normal_(self.embedding.weight, std=self.embedding_init_std)
+            if self.fm.projection is not None:
+                self.fm.projection.fill_(1.0)
+            for layer in self.mlp.layers:
+                if hasattr(layer, "reset_parameters"):
+                    layer.reset_parameters()
+                if isinstance(layer, nn.BatchNorm1d):
+                    layer.reset_running_stats()
+            output = self.mlp._linear_layers()[-1]
+            output.weight.zero_()
+            output.bias.zero_()
+
+    def interaction_parameters(self):
+        """The parameters of the FM and deep parts."""
+        return [self.embedding.weight, *self.fm.parameters(), *self.mlp.parameters()]
+
     def scale_interactions(self, factor: float):
         """Multiply the FM and deep terms of every output by ``factor`` in
         (0, 1], folded into the weights as batch norm is folded into a

@@ -559,11 +559,26 @@ class DeepFMNet(NeuralNet):
         """Train and predict with the FM and deep parts (again)."""
         self.module_.linear_only = False
 
-    def stream(self, callbacks):
+    def stream(self, callbacks, seed):
         """Train on from here one pass per ``partial_fit`` call: the FM and
         deep parts on, and the recipe's early-stopping schedule (a ``fit``
-        feature) replaced by ``callbacks`` alone."""
-        self.module_.linear_only = False
+        feature) replaced by ``callbacks`` alone.
+
+        Where the recipe had dropped the FM and deep parts, they start afresh
+        (drawn from ``seed``, with no optimizer history), as ``fit`` starts
+        them on its solved first-order part: turned back on as they were,
+        they added to a linear model fitted to be the whole model (a crossed
+        model at share 1 went from 0.11 to 2.2 training squared error)."""
+        module = self.module_
+        if module.linear_only:
+            weight = module.embedding.weight
+            devices = [weight.device.index or 0] if weight.is_cuda else []
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(seed)
+                module.restart_interactions()
+            for param in module.interaction_parameters():
+                self.optimizer_.state.pop(param, None)
+        module.linear_only = False
         if "schedule" in dict(self.callbacks_):
             self.callbacks = callbacks
             self.initialize_callbacks()

@@ -155,6 +155,24 @@ def test_partial_fit_weighs_rows_across_calls():
     assert_allclose(model.predict_proba(X)[:, 1].mean(), means[10.0], rtol=1e-5)
 
 
+def test_partial_fit_after_a_fit_that_dropped_the_interactions_starts_them_afresh():
+    # a target that is a table of pairs: the recipe ends at the crossed linear
+    # model alone (share 1); partial_fit turned the dropped FM and deep parts
+    # back on as trained, on top of a model fitted to be the whole model
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(
+        {column: rng.integers(0, 30, 4000).astype(str) for column in ("a", "b")}
+    )
+    table = rng.normal(size=(30, 30)) * 3
+    y = table[X.a.astype(int), X.b.astype(int)] + rng.normal(size=4000) * 0.3
+    model = DeepFMRegressor(max_epochs=5, random_state=0).fit(X, y)
+    assert model.crosses_share_ == 1 and not model.interactions_kept_
+    before = np.mean((model.predict(X) - y) ** 2)
+    model.partial_fit(X[:200], y[:200])
+    assert model.interactions_kept_
+    assert np.mean((model.predict(X) - y) ** 2) < 1.1 * before
+
+
 def test_partial_fit_after_fit_trains_the_fitted_model_further():
     X, y = make_categorical(n_samples=1500)
     model = DeepFMClassifier(**{**SMALL, "early_stopping": True}).fit(X, y)
