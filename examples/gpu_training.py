@@ -50,14 +50,12 @@ print(f"test ROC AUC: {roc_auc_score(y_test, proba):.4f}")
 # Save and load. The fitted model pickles with its weights (``joblib.dump``
 # works the same way). Where CUDA is available, a model trained on the GPU
 # loads back onto it. Where it is not, the weights are loaded on the CPU
-# with a warning; setting ``device="cpu"`` after loading makes the parameter
-# agree, so that a later ``fit`` or ``clone`` uses the CPU too.
+# with a warning, and the model's ``device`` becomes ``"cpu"`` with them, so
+# that a later ``fit`` or ``clone`` uses the CPU too.
 buffer = io.BytesIO()
 pickle.dump(model, buffer)
 buffer.seek(0)
 loaded = pickle.load(buffer)
-if not torch.cuda.is_available():
-    loaded.set_params(device="cpu")
 print(f"loaded model's device: {loaded.device}")
 same = np.allclose(loaded.predict_proba(X_test)[:, 1], proba)
 print(f"same predictions after loading: {same}")

@@ -5,8 +5,8 @@ Early stopping, skorch callbacks and learning curves
 Training runs on `skorch <https://skorch.readthedocs.io>`_: with early
 stopping (on by default from 1,000 training rows) a share of the training
 rows is held out, the validation loss is computed after every epoch, and
-training stops once it stops improving; the weights of the best epoch are
-restored. Every epoch is recorded in ``history_``, which
+training stops once it stops improving or clearly worsens; the weights of
+the best epoch are restored. Every epoch is recorded in ``history_``, which
 :class:`~sklearn_deepfm.plotting.LearningCurveDisplay` draws, and any skorch
 callback can add its own entries.
 """
@@ -27,7 +27,9 @@ X, y = make_ctr_classification(
 
 # %%
 # Early stopping holds out ``validation_fraction`` of the rows (stratified)
-# and stops after ``n_iter_no_change`` epochs without improvement. A skorch
+# and stops after ``n_iter_no_change`` epochs without improvement, or at once
+# after an epoch clearly worse than the best (by more than one standard error
+# of the per-row difference). A skorch
 # :class:`~skorch.callbacks.EpochScoring` callback also records the ROC AUC
 # on the held-out rows after every epoch, under the name we give it.
 model = DeepFMClassifier(

@@ -67,7 +67,8 @@ model = DeepFMClassifier(batch_size=512, random_state=0)
 best, best_loss, misses = None, np.inf, 0
 for epoch in range(1, 6):
     record_batches = train.to_batches(batch_size=20_000)
-    n_batches = -(-train.count_rows() // 20_000)
+    # batches do not span files: each file ends its last one
+    n_batches = sum(-(-part.count_rows() // 20_000) for part in train.get_fragments())
     for batch in tqdm(record_batches, total=n_batches, desc=f"epoch {epoch}"):
         frame = batch.to_pandas()
         model.partial_fit(frame[fields], frame["click"], classes=[0, 1])

@@ -134,6 +134,8 @@ def _categorical_mask(categorical_features, n_columns, feature_names):
             )
         return spec.copy()
     mask = np.zeros(n_columns, dtype=bool)
+    if spec.size == 0:  # [] (float to NumPy): no column marked, as for HGB
+        return mask
     if spec.dtype.kind in "iu":
         if spec.size and (spec.min() < -n_columns or spec.max() >= n_columns):
             raise ValueError(

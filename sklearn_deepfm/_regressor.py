@@ -31,11 +31,15 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
     batch_norm : bool, default=False
         Whether to batch-normalise each hidden layer.
     alpha : float, default=0.0
-        L2 penalty of the FM and deep parts, as in
-        :class:`~sklearn.neural_network.MLPRegressor`: ``alpha * w`` is
-        added to the gradient of every trained weight (for the embeddings,
-        of the rows a batch uses).  The first-order part is regularised by
-        its own ``C`` (see ``early_stopping``).
+        L2 penalty of the FM and deep parts: ``alpha * w`` is added to the
+        gradient of the batch's mean loss for every trained weight, biases
+        included (for the embeddings, of the rows a batch uses), as torch's
+        ``weight_decay``.  :class:`~sklearn.neural_network.MLPRegressor`
+        divides its ``alpha`` by the batch's rows and spares the biases, so
+        its ``alpha`` is about ``batch_size`` times this one.  Where the recipe solves the
+        first-order part (``early_stopping``), it is regularised by its own
+        ``C`` instead; where it learns by gradient steps (no early stopping,
+        a first ``partial_fit``), ``alpha`` applies to it and to the bias too.
     lr : float, default=2e-3
         Learning rate of the embeddings and the deep part.
     batch_size : int or 'auto', default='auto'
@@ -70,7 +74,9 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         3. keeps the FM and deep parts only if they lower the validation
            squared error by more than one standard error of the per-row
            difference (``interactions_kept_``); otherwise the model is the
-           ridge regression alone, refitted on all rows.
+           ridge regression alone, refitted on all rows, unless the linear model
+           over the fields and their pairwise crosses (``crosses_kept_``,
+           see the user guide) is mixed in.
         4. where they are kept, trains them again on all rows, the held-out
            ones included, for the epochs and learning-rate cuts chosen in
            2 (not above 200,000 rows, nor with ``callbacks`` of your own,
@@ -93,7 +99,8 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         When True, ``fit`` reuses the fitted input layout, first-order part
         and weights of the previous call and trains the FM and deep parts
         further (with a fresh optimizer), as ``MLPRegressor`` does; the
-        input must have the same columns.
+        input must have the same columns.  Without early stopping the
+        first-order part trains further too, as in the first fit.
     fields : array-like of shape (n_features,), default=None
         Field label of each column of a sparse matrix (or of a numeric array,
         which is then read as a sparse one): columns that share a label form
@@ -119,8 +126,9 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         and, with early stopping, reads a column of whole numbers with a
         value per row or nearly as numeric instead when its number beats its
         categories in the linear model on the validation rows.
-        With 'from_dtype' or None
-        numeric columns are numeric.  Categories unseen in ``fit``, negative
+        With 'from_dtype' numeric columns are numeric, 0/1 columns that form
+        one-hot blocks aside (grouped into fields as with 'auto'); with None
+        every numeric column is numeric.  Categories unseen in ``fit``, negative
         codes and missing values map to a per-field unknown embedding.
         Numeric columns are standardised and scale one embedding each;
         NaN and infinity are errors there.  Dates and durations are errors:
@@ -349,7 +357,8 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         later call get embedding rows of their own from then on.  Unlike
         :meth:`fit`, there is no hold-out, no early stopping and no solved
         first-order part.  After ``fit``, ``partial_fit`` trains the fitted
-        model further.
+        model further: a first-order part that the recipe solved stays as
+        solved, and the FM and deep parts learn on top.
 
         Parameters
         ----------
@@ -420,7 +429,7 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
             evaluations (``2**n_fields_ - 2 <= n_permutations * (n_fields_ -
             1)``).  'auto' spends about 64 evaluations per row: the exact
             values up to 6 fields, else as many permutations as fit, at
-            least 2 (8 for 8 fields, 2 from 34 fields on).
+            least 2 (8 for 8 fields, 4 for 14, 2 from 18 fields on).
         random_state : int, RandomState instance or None, default=None
             Seeds the sampled orders.
 

@@ -233,6 +233,9 @@ def test_categorical_features_overrides():
     mask = np.array([False, True, False, True])
     by_mask = DeepFMClassifier(categorical_features=mask, **FAST).fit(X, y)
     assert_array_equal(by_mask.is_categorical_, mask)
+    # an empty list marks no column, as for HistGradientBoostingClassifier
+    none_marked = DeepFMClassifier(categorical_features=[], **FAST).fit(X, y)
+    assert not none_marked.is_categorical_.any()
 
 
 def test_nan_in_numeric_column_names_the_column():
