@@ -114,9 +114,9 @@ LINEAR_MARGIN = 1.0
 # +0.0002, Telco +0.0001, Diabetes +0.0004 (20 fits); one seed: MovieLens
 # +0.0038 (5 of 5 splits), Frappe +0.0005, Adult -0.0002; log loss lower on
 # all but Adult; the regressor's MSE on MovieLens ratings 0.860 -> 0.852.  It
-# costs a second training (Coupon's fit 2.3 -> 3.4 s).  Above this many
-# rows it was not measured, and the held-out tenth is worth less against a
-# second training that long.
+# costs a second training (Coupon's fit 2.3 -> 3.2 s in quality_zen5.md).
+# Above this many rows it was not measured, and the held-out tenth is worth
+# less against a second training that long.
 RETRAIN_MAX_ROWS = 200_000
 
 # Below this many rows, 'auto' early stopping would validate on too few rows.

@@ -45,10 +45,11 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         included (for the embeddings, of the rows a batch uses), as torch's
         ``weight_decay``.  :class:`~sklearn.neural_network.MLPClassifier`
         divides its ``alpha`` by the batch's rows and spares the biases, so
-        its ``alpha`` is about ``batch_size`` times this one.  Where the recipe solves the
-        first-order part (``early_stopping``), it is regularised by its own
-        ``C`` instead; where it learns by gradient steps (no early stopping,
-        a first ``partial_fit``), ``alpha`` applies to it and to the bias too.
+        its ``alpha`` is about ``batch_size`` times this one.  Where the
+        recipe solves the first-order part (``early_stopping``), it is
+        regularised by its own ``C`` instead; where it learns by gradient
+        steps (no early stopping, a first ``partial_fit``), ``alpha``
+        applies to it and to the bias too.
     lr : float, default=2e-3
         Learning rate of the embeddings and the deep part.
     batch_size : int or 'auto', default='auto'
