@@ -594,7 +594,9 @@ class BaseDeepFM(BaseEstimator):
                 self.net_.distributed = _distributed.enabled(self.distributed)
                 self.net_.stream(self._user_callbacks(), self._partial_fit_seed() + 2)
                 self.interactions_kept_ = True
-            if first:
+            if first or not hasattr(self, "_weight_scale"):
+                # (a model saved before the scale was kept divided every
+                # call by its own mean: it keeps this call's from now on)
                 self._weight_scale = self._mean_weight(sample_weight)
             dataset = self._dataset(X, y, sample_weight, feature_names)
             self._n_partial_fit_calls = getattr(self, "_n_partial_fit_calls", 0) + 1

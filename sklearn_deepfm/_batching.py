@@ -262,6 +262,12 @@ class BatchIterator:
     def _starts(self):
         """Where each batch starts, and the end of the rows."""
         n_samples = len(self.dataset)
+        if 0 < n_samples < self.min_rows:
+            raise ValueError(
+                f"batch_norm=True cannot train on fewer than {self.min_rows} "
+                f"rows, and these are {n_samples} (a partial_fit call of one "
+                "row?). Pass more rows per call, or set batch_norm=False."
+            )
         starts = list(range(0, n_samples, self.batch_size)) + [n_samples]
         if len(starts) > 2 and starts[-1] - starts[-2] < self.min_rows:
             del starts[-2]

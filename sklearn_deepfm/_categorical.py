@@ -135,9 +135,9 @@ def _known_codes(values, name):
             f"{known[known != np.round(known)][0]!r}. Label-encode it (for "
             "example with OrdinalEncoder) or pass it as strings."
         )
-    if known.size and known.max() > MAX_EXACT_CODE:
+    if known.size and known.max() >= MAX_EXACT_CODE:  # 2**53 + 1 reads as 2**53
         raise ValueError(
-            f"Categorical {name} holds integer codes above 2**53, such as "
+            f"Categorical {name} holds integer codes of 2**53 or more, such as "
             f"{int(known.max())}: codes are held as float64, in which such "
             "integers cannot all be told apart (2**62 and 2**62 + 1 would be one "
             "category). Pass the column as strings (for example "

@@ -76,21 +76,31 @@ def _python_lists(cells, name):
 
 
 def _flat_array(values):
-    """Numbers as a numeric array (a missing value among them as NaN, which
-    reads as unknown, as None does among labels), anything else as an
-    object array."""
+    """Numbers as a numeric array, missing values among them (or alone) as
+    NaN, which reads as unknown, as None does among labels; labels as an
+    object array.  The first value present decides, so that a batch of
+    labels costs no test per value."""
     array = np.asarray(values) if values else np.empty(0, dtype=np.int64)
-    if array.ndim != 1 or array.dtype.kind not in "biuf":
-        array = np.empty(len(values), dtype=object)
-        array[:] = values
-        present = [value for value in values if not _is_missing(value)]
-        if present and all(_is_number(value) for value in present):
-            return np.array([np.nan if v is None else v for v in values], float)
+    if array.ndim == 1 and array.dtype.kind in "biuf":
+        return array
+    first = next((value for value in values if not _missing(value)), None)
+    if first is None or (
+        _is_number(first)
+        and all(_is_number(value) or _missing(value) for value in values)
+    ):
+        return np.array([np.nan if _missing(v) else v for v in values], float)
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
     return array
 
 
 def _is_number(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _missing(value):
+    """None, NaN, or pandas' NA (in a list of a nullable column's values)."""
+    return _is_missing(value) or type(value).__name__ == "NAType"
 
 
 def _polars_lists(column):
@@ -134,9 +144,10 @@ class _MultiValuedColumn:
         self._learn(lists.flat, name)
 
     def _learn(self, flat, name):
-        # labels or integer codes; undecided (None) while no value was seen:
-        # the values of a later partial_fit call decide
-        self.labels = flat.dtype == object if flat.size else None
+        # labels or integer codes; undecided (None) while no value was seen
+        # (missing values read as NaN): the values of a later call decide
+        seen = flat.dtype == object or not np.isnan(flat).all()
+        self.labels = flat.dtype == object if flat.size and seen else None
         if self.labels:
             self._values = _LabelColumn(flat, name)
         else:

@@ -220,6 +220,16 @@ class DeepFMNet(NeuralNet):
             raise AttributeError("a regression net has no classes_")
         return self.classes
 
+    def predict(self, X):
+        """Encoded class indices for classifiers (the most probable class,
+        as skorch's classifier nets give), so that label-based scorers in
+        ``EpochScoring`` (e.g. 'accuracy') work; raw outputs for regression.
+        skorch's ``NeuralNet.predict`` gives the probabilities."""
+        output = super().predict(X)
+        if self.classes is None:
+            return output
+        return self.classes[output.argmax(axis=1)]
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         if self.classes is not None:

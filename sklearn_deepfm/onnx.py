@@ -848,14 +848,14 @@ def onnx_inputs(X, model):
         )
     feeds = {}
     for (name, dtype), column in zip(inputs, X.columns, strict=True):
-        values = X[column].to_numpy()
+        series = X[column]  # once: a column lookup costs about 10 us
         if dtype is object:
             values = np.array(
-                ["" if _missing(value) else str(value) for value in values],
+                ["" if _missing(value) else str(value) for value in series.to_numpy()],
                 dtype=object,
             )
         else:
-            values = _numbers(X[column], name, dtype)
+            values = _numbers(series, name, dtype)
         feeds[name] = values.reshape(-1, 1)
     return feeds
 
@@ -865,6 +865,9 @@ def _numbers(column, name, dtype):
     ``name``, refusing infinity, as ``predict`` does, and any value the cast
     would change: NaN or 2.5 cast to int64 (INT64_MIN, 2) would read
     another category than ``predict`` reads (the unknown one)."""
+    values = column.to_numpy()
+    if values.dtype.kind in "biuf":  # plain NumPy numbers, no pandas NA
+        return _numpy_numbers(column, values, name, dtype)
     if np.issubdtype(dtype, np.floating):
         with np.errstate(over="ignore"):  # too large: infinite, refused below
             values = column.to_numpy(dtype=dtype, na_value=np.nan)
@@ -879,6 +882,27 @@ def _numbers(column, name, dtype):
     with np.errstate(invalid="ignore", over="ignore"):
         cast = values.astype(dtype)
     changed = cast != values
+    if changed.any():
+        raise ValueError(_inexact_message(column, changed, name, dtype))
+    return cast
+
+
+def _numpy_numbers(column, values, name, dtype):
+    """:func:`_numbers` of a column held as NumPy numbers, in NumPy alone: a
+    row's feeds cost about 1 us a column, where pandas' ``isna`` alone took
+    11 (a 1-row request of 18 columns: 210 us, 655 with pandas' checks)."""
+    if values.dtype.kind == "f":
+        _check_finite(column, values, values.dtype)
+    if values.dtype == dtype:
+        return values
+    if np.dtype(dtype).kind == "f":
+        with np.errstate(over="ignore"):
+            cast = values.astype(dtype)
+        _check_finite(column, cast, dtype)  # a float64 too large for float32
+        return cast
+    with np.errstate(invalid="ignore", over="ignore"):
+        cast = values.astype(dtype)
+    changed = cast != values  # NaN, 2.5, or 2 for a boolean
     if changed.any():
         raise ValueError(_inexact_message(column, changed, name, dtype))
     return cast

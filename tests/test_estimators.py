@@ -251,6 +251,28 @@ def test_skorch_callbacks_and_history():
     assert {"train_loss", "dur"} <= set(model.history_[0])
 
 
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_epoch_scoring_takes_label_scores_too(n_classes):
+    # the net's predict gave probabilities, so 'accuracy' saw continuous
+    # multi-output predictions and raised
+    X, y = make_categorical(n_samples=1200)
+    y = y if n_classes == 2 else X[:, 0] % 3
+    scores = [
+        EpochScoring("accuracy", lower_is_better=False, name="valid_acc"),
+        EpochScoring("neg_log_loss", lower_is_better=False, name="valid_nll"),
+    ]
+    model = DeepFMClassifier(
+        callbacks=scores, **{**FAST, "early_stopping": True, "max_epochs": 3}
+    ).fit(X, y)
+    accuracy = model.history_[:, "valid_acc"]
+    assert all(0.4 < value <= 1 for value in accuracy)
+    assert_allclose(
+        -np.array(model.history_[:, "valid_nll"]),
+        model.history_[:, "valid_loss"],
+        rtol=1e-4,
+    )
+
+
 class ValidationRows(Callback):
     """Records the loss of every validation row after each epoch."""
 
@@ -418,6 +440,10 @@ def test_batch_norm_trains_on_any_number_of_rows(n_samples):
         **{**FAST, "early_stopping": n_samples == 1139, "batch_size": 64},
     ).fit(X, y)
     assert model.history_[0, "train_batch_count"] == 16
+    assert np.isfinite(model.predict_proba(X)).all()
+    # a call of one row has no batch to join: a clear error, not torch's
+    with pytest.raises(ValueError, match="batch_norm=True cannot train on fewer"):
+        model.partial_fit(X[:1], y[:1])
     assert np.isfinite(model.predict_proba(X)).all()
 
 

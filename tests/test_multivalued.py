@@ -202,6 +202,12 @@ def test_a_missing_value_inside_a_list_reads_as_unknown_for_codes_as_for_labels(
     # the same model either way, and None is not the value beside it
     assert_allclose(served["codes"], served["labels"], rtol=1e-6)
     assert served["codes"][0] != served["codes"][1]
+    # nothing but missing values in a batch, or pandas' NA among codes
+    alone = pd.DataFrame({"tags": pd.Series([[None], [None, None]], dtype=object)})
+    unknown = pd.DataFrame({"tags": pd.Series([[99], [98, 99]])})  # unseen codes
+    assert_allclose(model.decision_function(alone), model.decision_function(unknown))
+    with_na = pd.DataFrame({"tags": pd.Series([[1, pd.NA]], dtype=object)})
+    assert_allclose(model.decision_function(with_na), served["codes"][:1])
 
 
 def test_pickled_model_predicts_the_same():

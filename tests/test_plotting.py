@@ -18,7 +18,7 @@ from sklearn.preprocessing import OneHotEncoder
 from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
 from sklearn_deepfm.plotting import FieldInteractionDisplay, LearningCurveDisplay
 
-from .conftest import FAST, make_categorical
+from .conftest import FAST, make_categorical, make_first_order
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
@@ -97,12 +97,8 @@ def test_learning_curve_with_early_stopping(early_stopped, tmp_path):
     assert display.best_epoch_line_.get_xdata()[0] == display.best_epoch
     legend = [text.get_text() for text in display.ax_.get_legend().get_texts()]
     expected = ["training", "validation", f"best epoch ({display.best_epoch})"]
-    phases = [row.get("phase") for row in history]
-    if "linear" in phases:  # the default recipe starts with a linear warm-up
-        assert display.warmup_epochs == phases.count("linear")
-        start, stop = display.warmup_span_.get_x(), display.warmup_span_.get_width()
-        assert (start, start + stop) == (0.5, 0.5 + display.warmup_epochs)
-        expected.append("linear warm-up")
+    # the recipe solves the first-order part: no warm-up epochs to shade
+    assert display.warmup_epochs is None and display.warmup_span_ is None
     assert legend == expected
     _save_and_read(display.figure_, tmp_path / "learning_curve.png")
 
@@ -327,6 +323,20 @@ def test_interactions_from_an_explanation_are_its_mean_absolute_pair_terms(
     assert named.field_names == list("abcde")
     with pytest.raises(ValueError, match="field_names"):
         FieldInteractionDisplay.from_explanation(explanation, field_names=["a"])
+
+
+def test_interactions_of_a_model_left_linear_are_zero_with_a_warning():
+    # the recipe dropped the FM and deep parts: the map showed the unused
+    # embeddings as "learned interactions"
+    X, y = make_first_order()
+    model = DeepFMClassifier(**{**FAST, "early_stopping": True}).fit(X, y)
+    assert not model.interactions_kept_ and not model.crosses_kept_
+    with pytest.warns(UserWarning, match="interactions_kept_ is False"):
+        display = FieldInteractionDisplay.from_estimator(model, X)
+    off_diagonal = ~np.eye(4, dtype=bool)
+    assert_array_equal(display.interactions[off_diagonal], 0.0)
+    explained = FieldInteractionDisplay.from_explanation(model.explain(X[:100]))
+    assert_array_equal(explained.interactions[off_diagonal], 0.0)
 
 
 def test_display_plot_options():

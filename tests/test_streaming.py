@@ -173,6 +173,20 @@ def test_partial_fit_after_a_fit_that_dropped_the_interactions_starts_them_afres
     assert np.mean((model.predict(X) - y) ** 2) < 1.1 * before
 
 
+def test_a_model_saved_before_the_weight_scale_was_kept_trains_on():
+    # models pickled before partial_fit kept the first call's mean weight
+    # lack the attribute; they take the next call's
+    X, y = make_categorical(n_samples=600)
+    model = DeepFMClassifier(**SMALL).partial_fit(X, y, classes=[0, 1])
+    state = model.__getstate__()
+    del state["_weight_scale"]
+    loaded = DeepFMClassifier.__new__(DeepFMClassifier)
+    loaded.__setstate__(state)
+    loaded.partial_fit(X, y, sample_weight=np.full(len(y), 3.0))
+    assert loaded._weight_scale == 3.0
+    assert np.isfinite(loaded.predict_proba(X)).all()
+
+
 def test_partial_fit_after_fit_trains_the_fitted_model_further():
     X, y = make_categorical(n_samples=1500)
     model = DeepFMClassifier(**{**SMALL, "early_stopping": True}).fit(X, y)

@@ -236,10 +236,14 @@ def _solve_intercept(eta, base_rate):
 
 
 def _nonlinear(products, triple_weights):
-    """Weighted sum of the thresholded three-way products (in place)."""
+    """Weighted sum of the thresholded three-way products (in place), row by
+    row in float64: a float32 matrix product rounded a row differently with
+    the number of rows (up to 6e-8 in the probability), which broke the rule
+    that the first rows of a larger data set are a smaller one."""
     products *= _TRIPLE_GAIN
     np.tanh(products, out=products)
-    return products @ triple_weights
+    products *= triple_weights
+    return products.sum(axis=1, dtype=np.float64)
 
 
 def _combine(terms, calibration):

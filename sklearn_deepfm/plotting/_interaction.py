@@ -1,5 +1,7 @@
 """Field-by-field map of the pairwise interactions learned by the FM part."""
 
+import warnings
+
 import numpy as np
 
 from .._linear import design_matrix
@@ -57,10 +59,23 @@ def field_interactions(model, X=None, max_features_per_field=1000):
 
     Returns an array of shape (n_fields, n_fields), symmetric, NaN on the
     diagonal and for fields without any known feature (or, with ``X``,
-    without any occurrence in ``X``).
+    without any occurrence in ``X``).  Zero elsewhere, with a warning, when
+    the recipe dropped the FM and deep parts (``interactions_kept_`` is
+    False): the embeddings are then not used by the model.
     """
     embedding = model.net_.module_.embedding.weight
     vectors = embedding.detach().cpu().numpy().astype(np.float64)
+    if model.net_.linear_only():
+        warnings.warn(
+            "The model predicts with its first-order part alone "
+            "(interactions_kept_ is False): its factorization machine scores "
+            "no pair of fields, and the map is zero. Pairwise crosses the "
+            "recipe kept (crosses_kept_) show in "
+            "FieldInteractionDisplay.from_explanation.",
+            UserWarning,
+            stacklevel=3,
+        )
+        vectors = np.zeros_like(vectors)
     weights = None if X is None else _feature_weights(model, X)
     rng = np.random.default_rng(0)
     rows = [
@@ -152,8 +167,13 @@ class FieldInteractionDisplay:
     >>> from sklearn_deepfm import DeepFMClassifier
     >>> from sklearn_deepfm.datasets import make_ctr_classification
     >>> from sklearn_deepfm.plotting import FieldInteractionDisplay
-    >>> X, y = make_ctr_classification(n_samples=2000, n_fields=4, random_state=0)
+    >>> X, y = make_ctr_classification(
+    ...     n_samples=3000, n_fields=4, cardinalities=10, interaction_strength=3.0,
+    ...     random_state=0,
+    ... )
     >>> model = DeepFMClassifier(max_epochs=5, random_state=0).fit(X, y)
+    >>> model.interactions_kept_
+    True
     >>> display = FieldInteractionDisplay.from_estimator(model, X)
     >>> display.interactions.shape
     (4, 4)

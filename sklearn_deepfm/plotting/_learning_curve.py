@@ -11,10 +11,11 @@ class LearningCurveDisplay:
 
     The curves come from the skorch history of the fit (``history_``): the
     training loss of every epoch and, when early stopping held rows out, the
-    validation loss, the best epoch (whose weights were restored) and the
-    epochs of the linear warm-up, shaded.  Use :meth:`from_estimator` to
-    build it from a fitted estimator; all parameters are stored as
-    attributes.
+    validation loss and the best epoch (whose weights were restored); epochs
+    of a warm-up, shaded, where a history records them (this package's
+    recipe has none: it solves the first-order part before training).  Use
+    :meth:`from_estimator` to build it from a fitted estimator; all
+    parameters are stored as attributes.
 
     Not to be confused with :class:`sklearn.model_selection.LearningCurveDisplay`,
     which plots scores against the size of the training set.
@@ -165,8 +166,9 @@ class LearningCurveDisplay:
             optionally ``"valid_loss"``, such as ``estimator.history_`` or the
             ``history`` of any skorch net.  The best epoch is the last
             epoch's ``"best_epoch"`` entry when there is one, else the epoch
-            with the lowest validation loss; the warm-up epochs are those
-            whose ``"phase"`` entry is ``"linear"``.
+            with the lowest validation loss; warm-up epochs, shaded, are
+            those whose ``"phase"`` entry is ``"linear"`` (a skorch callback
+            may record it; the estimators' own histories have none).
         ax : matplotlib Axes, default=None
             Axes to plot on; None creates a new figure (with constrained
             layout) and axes.
