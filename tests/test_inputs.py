@@ -1,6 +1,8 @@
 """Every input kind a user brings: sparse matrices from scikit-learn's
 encoders, label-encoded arrays and DataFrames, with unknown categories."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -214,6 +216,20 @@ def test_codes_above_2_to_the_53_are_refused_rather_than_merged():
     tags = pd.DataFrame({"tags": pd.Series([[int(i)] for i in ids[:, 0]])})
     with pytest.raises(ValueError, match=r"2\*\*53 or more"):
         DeepFMClassifier(**FAST).fit(tags, y)
+
+
+def test_a_text_vectorizer_block_read_as_thousands_of_fields_warns():
+    # real-valued columns are fields of their own: a TF-IDF block of 1,500
+    # columns made a deep part 1,500 fields wide (predicting 20,000 rows of
+    # 4,000 such columns took 2.4 GB); declared one field, it is one
+    X = sp.random(300, 1500, density=0.01, random_state=0, format="csr")
+    y = np.arange(300) % 2
+    with pytest.warns(UserWarning, match="read as 1,4[0-9][0-9] fields.*fields="):
+        DeepFMClassifier(**FAST).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        model = DeepFMClassifier(fields=[0] * 1500, **FAST).fit(X, y)
+    assert model.n_fields_ == 1
 
 
 def test_mixed_numeric_and_categorical_columns():
