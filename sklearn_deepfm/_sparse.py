@@ -80,8 +80,13 @@ class SparseFields:
         layouts, offset = [], 0
         if multivalued.any():
             self.row_of_column = np.empty(X.shape[1], dtype=np.int64)
+        # each field's columns in column order, from one stable sort: a test
+        # of every column per field took fields x columns (a TF-IDF block of
+        # 100,000 columns, each its own field, 10**10)
+        order = np.argsort(column_fields, kind="stable")
+        bounds = np.searchsorted(column_fields[order], np.arange(n_fields + 1))
         for field in range(n_fields):
-            columns = tuple(int(c) for c in np.flatnonzero(column_fields == field))
+            columns = tuple(order[bounds[field] : bounds[field + 1]].tolist())
             names = tuple(_name(feature_names, c) for c in columns)
             extra = 2 if multivalued[field] else 0
             if self.row_of_column is None:
