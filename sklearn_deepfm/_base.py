@@ -188,15 +188,22 @@ def _auto_batch_size(n_samples):
     return int(np.clip(n_samples // AUTO_BATCH_STEPS, AUTO_BATCH_MIN, AUTO_BATCH_MAX))
 
 
-def _at_most(dataset, n_rows, seed, task):
+def _at_most(dataset, n_rows, seed, task, shared=False):
     """``dataset``, or a seeded random subset of ``n_rows`` of its rows; a
     classifier's subset gains a row of each class it would lack, for the
     linear solve needs every class (a class of 5 rows in 1,000,000 was
-    missing from 2 of 3 subsets of 200,000)."""
-    if len(dataset) <= n_rows:
+    missing from 2 of 3 subsets of 200,000).  When ``shared``, ``n_rows``
+    counts every process's rows and each keeps its share (each kept
+    ``n_rows`` of its own: P times the rows of one fit, and the crosses'
+    budget then counted P times 200,000)."""
+    n_local = len(dataset)
+    n_total = int(_distributed.all_sum(n_local)[0]) if shared else n_local
+    if n_total <= n_rows:
         return dataset
+    if shared:
+        n_rows = round(n_rows * n_local / n_total)
     rng = np.random.default_rng(seed)
-    rows = rng.choice(len(dataset), n_rows, replace=False)
+    rows = rng.choice(n_local, n_rows, replace=False)
     if task != "regression":
         y = dataset.y
         for label in np.setdiff1d(np.unique(y), y[rows]):
@@ -419,6 +426,7 @@ class BaseDeepFM(BaseEstimator):
             None if classes is None else len(classes),
             seed,
             _distributed.all_sum if shared else None,
+            _distributed.row_offset(len(y)) if shared else 0,
         )
         if added:
             self._set_layout()
@@ -530,6 +538,11 @@ class BaseDeepFM(BaseEstimator):
                 self.net_.set_params(
                     **{k: v for k, v in params.items() if not k.startswith("module")}
                 )
+                # the precision mixed_precision_ records, in the module and
+                # in the net's parameters a pickle rebuilds it from
+                # (set_params of the module's keys would reinitialise it)
+                dtype = params["module__mlp_dtype"]
+                self.net_.module_.mlp_dtype = self.net_.module__mlp_dtype = dtype
                 self.net_.initialize_optimizer()
                 self.net_.initialize_callbacks()
             else:
@@ -546,8 +559,8 @@ class BaseDeepFM(BaseEstimator):
                 else:
                     self.linear_C_ = self._solve_linear(
                         task,
-                        _at_most(train, LINEAR_MAX_ROWS, split_seed, task),
-                        _at_most(valid, LINEAR_MAX_ROWS, split_seed, task),
+                        _at_most(train, LINEAR_MAX_ROWS, split_seed, task, shared),
+                        _at_most(valid, LINEAR_MAX_ROWS, split_seed, task, shared),
                     )
             try:
                 self.net_.partial_fit((train, valid) if valid is not None else train)
@@ -577,7 +590,20 @@ class BaseDeepFM(BaseEstimator):
                 self._keep_interrupted()
                 raise
         self.history_ = self.net_.history
+        self._check_converged()
         return self
+
+    def _check_converged(self):
+        """Raise, as MLPClassifier does, where training left weights that are
+        not finite: every prediction would be NaN (a learning rate too large
+        for the data, or unscaled real-valued columns)."""
+        if not self.net_.finite():
+            raise ValueError(
+                f"{type(self).__name__}: training diverged, and the network's "
+                "weights are not finite (see history_'s train_loss). Lower lr, "
+                "scale the real-valued columns of a sparse matrix, or keep early "
+                "stopping on."
+            )
 
     def _partial_fit(self, X, y, sample_weight, n_outputs, criterion, classes, bias):
         """One pass over the rows given, keeping the model and the optimizer
@@ -611,6 +637,7 @@ class BaseDeepFM(BaseEstimator):
                     self._keep_interrupted()
                     raise
         self.history_ = self.net_.history
+        self._check_converged()
         return self
 
     def _keep_interrupted(self):
@@ -827,8 +854,8 @@ class BaseDeepFM(BaseEstimator):
             fields = _distributed.common(fields)
         if not fields:
             return False, None
-        train = _at_most(train, LINEAR_MAX_ROWS, seed, task)
-        valid = _at_most(valid, LINEAR_MAX_ROWS, seed, task)
+        train = _at_most(train, LINEAR_MAX_ROWS, seed, task, shared)
+        valid = _at_most(valid, LINEAR_MAX_ROWS, seed, task, shared)
         designs = [self._design(train), self._design(valid)]
         losses, solved = {}, {}
         for field in [None, *fields]:
@@ -905,8 +932,8 @@ class BaseDeepFM(BaseEstimator):
         self.crosses_share_ = 0.0
         self._crosses_gain = None
         shared = _distributed.enabled(self.distributed)
-        train = _at_most(train, LINEAR_MAX_ROWS, seed, task)
-        valid = _at_most(valid, LINEAR_MAX_ROWS, seed, task)
+        train = _at_most(train, LINEAR_MAX_ROWS, seed, task, shared)
+        valid = _at_most(valid, LINEAR_MAX_ROWS, seed, task, shared)
         pairs = self._cross_pairs(len(train), shared)
         if not len(pairs):
             return
@@ -1011,12 +1038,15 @@ class BaseDeepFM(BaseEstimator):
         entries in bounds, and a function that gives its crosses (those seen
         in its rows) once it is built."""
         pairs, keys = crosses
-        n_rows = max(len(train) + len(valid), MAX_CROSSED_ENTRIES // len(pairs))
         shared = _distributed.enabled(self.distributed)
+        n_solved = len(train) + len(valid)
+        if shared:
+            n_solved = int(_distributed.all_sum(n_solved)[0])
+        n_rows = max(n_solved, MAX_CROSSED_ENTRIES // len(pairs))
         built = {}
 
         def build():
-            rows = _at_most(dataset, n_rows, seed, task)
+            rows = _at_most(dataset, n_rows, seed, task, shared)
             built["crosses"] = (pairs, self._seen_crosses(rows, pairs, shared))
             return self._design(rows, built["crosses"]), rows.y, rows.sample_weight
 

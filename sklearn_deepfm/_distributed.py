@@ -88,6 +88,13 @@ def union(values):
     return np.unique(np.concatenate(gather(np.asarray(values))))
 
 
+def row_offset(n_rows):
+    """Where this process's ``n_rows`` rows start among every process's rows,
+    taken in rank order (as one fit on all of them would read them)."""
+    sizes = gather(int(n_rows))
+    return int(sum(sizes[: dist.get_rank()]))
+
+
 def common(values):
     """The sorted values of ``values`` that every process holds."""
     held = [set(np.asarray(part).tolist()) for part in gather(list(values))]

@@ -388,7 +388,7 @@ class FeatureEncoder:
 
     # whole numbers that are quantities ------------------------------------
     def add_numbers(
-        self, X, feature_names, y, sample_weight, n_classes, seed, add=None
+        self, X, feature_names, y, sample_weight, n_classes, seed, add=None, offset=0
     ):
         """Also read as a number (a field after the others) each column of
         non-negative whole numbers that ``'auto'`` read as categories and
@@ -398,7 +398,8 @@ class FeatureEncoder:
         ``y`` holds class indices (``n_classes`` of them) or, with
         ``n_classes`` None, regression targets.  ``add`` sums arrays over the
         processes of a distributed fit (:func:`~sklearn_deepfm._distributed.
-        all_sum`), which then decide as one.  Returns the names of the columns
+        all_sum`), which then decide as one; ``offset`` is where this
+        process's rows start among theirs.  Returns the names of the columns
         now also read as numbers.
         """
         add = add or (lambda *values: list(values))
@@ -426,7 +427,7 @@ class FeatureEncoder:
         if not fields:
             return []
         stats = row_statistics(y, sample_weight, n_classes)
-        held_out = held_out_rows(table.n_rows, seed)
+        held_out = held_out_rows(table.n_rows, seed, offset)
         sums = []
         for field in fields:
             columns, spec = self._columns[field]

@@ -599,6 +599,11 @@ class DeepFMNet(NeuralNet):
             self.module_.to(device)
             self.device = str(device)
 
+    def finite(self):
+        """Whether every parameter of the module is finite."""
+        with torch.no_grad():
+            return all(bool(torch.isfinite(p).all()) for p in self.module_.parameters())
+
     def linear_only(self):
         """Whether the module predicts with the first-order part alone."""
         return self.module_.linear_only

@@ -22,6 +22,7 @@ class _NumericColumn:
     def prepare(self, column, name):
         values = _fitted_numbers(column, name, "numbers", _as_float)
         _check_finite(values, name)
+        _check_in_range(values, self.mean, self.scale, name)
         return values
 
     def scaled(self, values):
@@ -72,6 +73,26 @@ def pooled_scaling(values, all_sum=None):
     if all_sum is not None:
         (counted,) = all_sum(counted)
     return scaling(counted)
+
+
+# Standardised values beyond this many standard deviations overflow the
+# float32 arithmetic of the network: the FM squares its field sums, and a
+# value 1e20 standard deviations out gave NaN predictions (fill values for
+# missing data, such as -3.4e38 or NetCDF's 9.97e36, reach that).
+MAX_STANDARD_DEVIATIONS = 1e15
+
+
+def _check_in_range(values, mean, scale, name):
+    far = np.abs(values - mean) > MAX_STANDARD_DEVIATIONS * scale
+    if np.any(far):
+        raise ValueError(
+            f"{name} holds {float(values[far][0])!r}, more than "
+            f"{MAX_STANDARD_DEVIATIONS:.0e} standard deviations from its mean in "
+            "fit: the network's float32 arithmetic would give NaN. Is it a fill "
+            "value for missing data? Replace it (with a value in the range seen "
+            "in fit, or mark the column categorical, where missing values have "
+            "a row of their own)."
+        )
 
 
 def _check_finite(values, name):

@@ -296,7 +296,43 @@ def class_prior(rank):
     return out
 
 
+def as_one_fit(rank):
+    """Recipe decisions of shards of 1,500 rows against one fit on all 3,000
+    (rank 0 fits both): whether a weak whole-number column is a quantity,
+    on tables where the processes' own held-out rows decided otherwise, and
+    whether the crosses are tried under the (scaled-down) row cap."""
+    settings = {**TINY, "embedding_dim": 2}
+    out = {"distributed": [], "one fit": []}
+    rows = slice(0, 1500) if rank == 0 else slice(1500, 3000)
+    for seed in (1, 2, 5, 21):
+        rng = np.random.default_rng(seed)
+        age = rng.integers(0, 15, 3000)
+        y = (rng.random(3000) < 1 / (1 + np.exp(-0.08 * (age - 7)))).astype(int)
+        X = pd.DataFrame({"age": age})
+        model = DeepFMClassifier(distributed=True, **settings)
+        out["distributed"].append(model.fit(X[rows], y[rows]).input_layout_.n_fields)
+        if rank == 0:
+            one = DeepFMClassifier(**settings).fit(X, y)
+            out["one fit"].append(one.input_layout_.n_fields)
+    # the row cap of the linear solves, scaled down by 200 (200,000 rows and
+    # 3 million crossed entries): the processes keep their shares of it
+    from sklearn_deepfm import _base
+
+    _base.LINEAR_MAX_ROWS, _base.MAX_CROSSED_ENTRIES = 1_000, 15_000
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({f"c{j}": rng.integers(0, 4, 3000) for j in range(6)})
+    y = (rng.random(3000) < 1 / (1 + np.exp(-(X.c0 == X.c1) * 2 + 1))).astype(int)
+    recipe = {**settings, "early_stopping": True, "max_epochs": 2}
+    model = DeepFMClassifier(distributed=True, **recipe).fit(X[rows], y[rows])
+    out["crosses tried"] = "crosses_C" in model.history_[-1]
+    if rank == 0:
+        one = DeepFMClassifier(**recipe).fit(X, y)
+        out["crosses tried, one fit"] = "crosses_C" in one.history_[-1]
+    return out
+
+
 SCENARIOS = {
+    "as one fit": as_one_fit,
     "all": fits,
     "empty steps": empty_steps,
     "batch norm": batch_norm,

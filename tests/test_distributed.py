@@ -242,6 +242,20 @@ def test_batch_norm_on_a_tiny_shard(tmp_path):
 
 
 @pytest.mark.slow
+def test_the_recipe_decides_as_one_fit_on_all_rows(tmp_path):
+    """The quantity test's held-out rows were drawn on each process's own
+    rows (on these four tables one fit read 'age' otherwise on two), and
+    the linear solves' row cap applied to each process's rows."""
+    first, second = _run_ranks(tmp_path, "as one fit", timeout=90)
+    assert first["distributed"] == second["distributed"] == first["one fit"]
+    assert set(first["one fit"]) == {1, 2}  # both readings occur
+    # each process kept 200,000 rows for the linear solves, and the crosses'
+    # budget counted them all: with two processes the crosses were not tried
+    assert first["crosses tried"] == second["crosses tried"]
+    assert first["crosses tried"] == first["crosses tried, one fit"] is True
+
+
+@pytest.mark.slow
 def test_the_output_bias_starts_at_the_prior_of_every_process_rows(tmp_path):
     """Shards of 5% and 50% positives: the bias started at process 0's prior
     (then shared), not that of all rows."""

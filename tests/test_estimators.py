@@ -773,3 +773,32 @@ def test_unfitted_estimator_raises_not_fitted():
 
     with pytest.raises(NotFittedError):
         DeepFMClassifier().predict(np.zeros((2, 2)))
+
+
+def test_numbers_the_network_cannot_hold_are_errors_not_nan():
+    # fill values such as -3.4e38 gave NaN probabilities and class 0,
+    # silently; a diverged training left NaN weights, silently
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.integers(0, 5, 600), rng.normal(size=600)])
+    y = (X[:, 1] > 0).astype(int)
+    model = DeepFMClassifier(categorical_features=[0], **FAST).fit(X, y)
+    far = X[:3].copy()
+    far[1, 1] = -3.4028235e38
+    with pytest.raises(ValueError, match="standard deviations from its mean"):
+        model.predict_proba(far)
+    far[1, 1] = 1e10  # far, but within reach
+    assert np.isfinite(model.predict_proba(far)).all()
+    with pytest.raises(ValueError, match="training diverged"):
+        DeepFMClassifier(
+            lr=1e12, max_epochs=2, early_stopping=False, random_state=0
+        ).fit(X, y)
+
+
+def test_a_warm_fit_runs_at_the_precision_it_records():
+    X, y = make_categorical(n_samples=600)
+    model = DeepFMClassifier(warm_start=True, **FAST).fit(X, y)
+    for mixed in (True, False):
+        model.set_params(mixed_precision=mixed).fit(X, y)
+        for fitted in (model, pickle.loads(pickle.dumps(model))):
+            running = fitted.net_.module_.mlp_dtype is not None
+            assert running == fitted.mixed_precision_
