@@ -74,7 +74,6 @@ from ._multivalued import _MultiValuedColumn, read_lists
 from ._numeric import (
     _NumberOfCategories,
     _NumericColumn,
-    moments,
     pooled_scaling,
 )
 from ._quantities import (
@@ -440,19 +439,15 @@ class FeatureEncoder:
             for field, field_sums in zip(fields, sums, strict=True)
             if is_quantity(field_sums, n_rows, n_classes is not None, seed)
         ]
-        # the numbers' scaling, of every process's rows
-        counted = add(
-            *(
-                moments(_as_float(table.column(self._columns[field][0][0])))
-                for field in quantities
-            )
-        )
         added = []
-        for field, field_moments in zip(quantities, counted, strict=True):
+        for field in quantities:
             columns, _ = self._columns[field]
             name = self._names[columns[0]]
+            # the number's scaling, of every process's rows
+            values = _as_float(table.column(columns[0]))
+            scaling = pooled_scaling(values, add)
             self._columns.append(
-                (list(columns), _NumberOfCategories(field_moments, name, int(field)))
+                (list(columns), _NumberOfCategories(scaling, name, int(field)))
             )
             added.append(name)
         if added:

@@ -207,3 +207,19 @@ def test_a_value_per_row_stays_categories_without_early_stopping():
     with pytest.warns(UserWarning, match="'weight'"):
         model.fit(X, y)
     assert_array_equal(model.is_categorical_, [True, True])
+
+
+def test_a_quantity_far_from_zero_is_scaled_by_its_spread():
+    # the number was standardised by the sum of squares less n mean**2,
+    # which cancelled: 20 values offset by 1e12 got the scale 11,585
+    rng = np.random.default_rng(0)
+    q = rng.integers(0, 20, 4000)
+    y = (rng.random(4000) < 1 / (1 + np.exp(-(q - 10) / 3))).astype(int)
+    for offset in (0, 10**12):
+        X = np.column_stack([rng.integers(0, 3, 4000), q + offset]).astype(float)
+        model = DeepFMClassifier(
+            max_epochs=1, early_stopping=False, random_state=0
+        ).fit(X, y)
+        (number,) = [f for f in model.input_layout_.fields if f.number_of is not None]
+        assert number.scale == pytest.approx(np.std(q), rel=1e-6)
+        assert number.mean == pytest.approx(np.mean(q) + offset, rel=1e-12)
