@@ -256,7 +256,7 @@ class FeatureEncoder:
         process's rows."""
         self.guesses_ = []
         if sp.issparse(X) or self.fields is not None:
-            self._fit_sparse(_as_csr(X), feature_names, evidence)
+            self._fit_sparse(self._as_sparse(X), feature_names, evidence)
         else:
             self._fit_columns(_Table(X, feature_names))
         self._summarise()
@@ -280,6 +280,20 @@ class FeatureEncoder:
         return self._transform_columns(_Table(X, feature_names))
 
     # sparse ---------------------------------------------------------------
+    def _as_sparse(self, X):
+        """``X`` as canonical CSR; with ``fields`` a dense input must be
+        numbers, which it then holds as a sparse matrix's values."""
+        try:
+            return _as_csr(X)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                "fields= reads X as a sparse matrix (a numeric array is read as "
+                "one), and X holds values that are not numbers. Encode such "
+                "columns first (OneHotEncoder, for example), or leave fields "
+                "out: a DataFrame's columns are then read one by one, with "
+                "categorical_features."
+            ) from exc
+
     def _fit_sparse(self, X, feature_names, evidence):
         self._sparse = SparseFields(
             X, self.fields, feature_names, self.pooling, evidence

@@ -119,6 +119,11 @@ def test_explicit_fields_override_inference():
     assert model.n_fields_ == 2
     with pytest.raises(ValueError, match="one field label per column"):
         DeepFMClassifier(fields=fields[:-1], **FAST).fit(onehot, y)
+    # fields reads a dense input as a sparse matrix: strings cannot be one
+    # (SciPy's "does not support dtype object" said nothing of fields)
+    words = pd.DataFrame({"a": ["x", "y"] * 50, "b": [0, 1] * 50})
+    with pytest.raises(ValueError, match="fields= reads X as a sparse matrix"):
+        DeepFMClassifier(fields=[0, 0], **FAST).fit(words, y[:100])
 
 
 def test_real_valued_sparse_columns_are_fields_of_their_own():
