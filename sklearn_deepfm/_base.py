@@ -396,9 +396,11 @@ class BaseDeepFM(BaseEstimator):
         """The checked device, hidden layer widths and optimizer class."""
         device = _check_device(self.device)
         hidden_units = tuple(int(width) for width in self.hidden_units)
-        if any(width < 1 for width in hidden_units):
+        whole = all(float(width).is_integer() for width in self.hidden_units)
+        if any(width < 1 for width in hidden_units) or not whole:
+            # (10.7,) was cut to 10 silently
             raise ValueError(
-                "hidden_units must be positive layer widths, got "
+                "hidden_units must be positive whole layer widths, got "
                 f"{self.hidden_units!r}."
             )
         return device, hidden_units, self._optimizer_class()

@@ -718,6 +718,7 @@ def test_cuda_training_and_loading_on_cpu():
         ("embedding_dim", 0, "embedding_dim"),
         ("embedding_dim", 2.5, "embedding_dim"),
         ("hidden_units", (8, -1), "hidden_units"),
+        ("hidden_units", (10.7,), "hidden_units"),
         ("dropout", 1.0, "dropout"),
         ("lr", 0, "lr"),
         ("batch_size", "big", "batch_size"),
