@@ -331,7 +331,26 @@ def as_one_fit(rank):
     return out
 
 
+def no_values_on_one_shard(rank):
+    """A multi-valued column whose tags all sit on rank 0: rank 1's cells
+    are empty lists or missing, which read as neither labels nor codes."""
+    rng = np.random.default_rng(rank)
+    n_rows = 300
+    if rank == 0:
+        tags = [list(rng.choice(["news", "sport", "tech"], 2)) for _ in range(n_rows)]
+    else:
+        tags = [[] if i % 2 else None for i in range(n_rows)]
+    X = pd.DataFrame({"site": rng.choice(["a", "b"], n_rows), "tags": pd.Series(tags)})
+    y = rng.integers(0, 2, n_rows)
+    model = DeepFMClassifier(distributed=True, **TINY).fit(X, y)
+    return {
+        "parameters": parameters(model),
+        "tags": list(model.input_layout_.fields[1].categories),
+    }
+
+
 SCENARIOS = {
+    "no values on one shard": no_values_on_one_shard,
     "as one fit": as_one_fit,
     "all": fits,
     "empty steps": empty_steps,

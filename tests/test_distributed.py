@@ -242,6 +242,15 @@ def test_batch_norm_on_a_tiny_shard(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_multi_valued_column_without_values_on_one_shard(tmp_path):
+    """Rank 1's tag cells are all empty or missing: its column read as
+    integer codes beside rank 0's labels, and the fit refused to start."""
+    first, second = _run_ranks(tmp_path, "no values on one shard", timeout=90)
+    assert first["tags"] == second["tags"] == ["news", "sport", "tech"]
+    _assert_same_parameters(first["parameters"], second["parameters"])
+
+
+@pytest.mark.slow
 def test_the_recipe_decides_as_one_fit_on_all_rows(tmp_path):
     """The quantity test's held-out rows were drawn on each process's own
     rows (on these four tables one fit read 'age' otherwise on two), and
