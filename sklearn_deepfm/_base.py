@@ -545,6 +545,12 @@ class BaseDeepFM(BaseEstimator):
                 # (set_params of the module's keys would reinitialise it)
                 dtype = params["module__mlp_dtype"]
                 self.net_.module_.mlp_dtype = self.net_.module__mlp_dtype = dtype
+                # a fresh optimizer with this fit's alpha and lr: skorch's
+                # set_params only patched the live optimizer's groups, which
+                # initialize_optimizer then rebuilt from the old values
+                for key, value in params.items():
+                    if key.startswith("optimizer__"):
+                        setattr(self.net_, key, value)
                 self.net_.initialize_optimizer()
                 self.net_.initialize_callbacks()
             else:
@@ -621,6 +627,7 @@ class BaseDeepFM(BaseEstimator):
                 self.net_.move_to(device)
                 self.net_.distributed = _distributed.enabled(self.distributed)
                 self.net_.stream(self._user_callbacks(), self._partial_fit_seed() + 2)
+                self.net_.set_weight_decay(self.alpha)
                 self.interactions_kept_ = True
             if first or not hasattr(self, "_weight_scale"):
                 # (a model saved before the scale was kept divided every

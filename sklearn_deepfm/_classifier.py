@@ -110,7 +110,9 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         and weights of the previous call and trains the FM and deep parts
         further (with a fresh optimizer), as ``MLPClassifier`` does; the
         input must have the same columns.  Without early stopping the
-        first-order part trains further too, as in the first fit.
+        first-order part trains further too, as in the first fit; with it,
+        where the warm fit's recipe drops the FM and deep parts, the
+        first-order part is refitted on the warm fit's rows.
     fields : array-like of shape (n_features,), default=None
         Field label of each column of a sparse matrix (or of a numeric array,
         which is then read as a sparse one): columns that share a label form

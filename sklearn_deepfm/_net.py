@@ -588,6 +588,10 @@ class DeepFMNet(NeuralNet):
                 module.restart_interactions()
             for param in module.interaction_parameters():
                 self.optimizer_.state.pop(param, None)
+            # at the learning rate fit starts them at, not the one the
+            # schedule had cut it to (10 or 100 times lower)
+            for group in self.optimizer_.param_groups:
+                group["lr"] = self.lr
         module.linear_only = False
         if "schedule" in dict(self.callbacks_):
             self.callbacks = callbacks
@@ -598,6 +602,12 @@ class DeepFMNet(NeuralNet):
         if torch.device(self.device) != device:
             self.module_.to(device)
             self.device = str(device)
+
+    def set_weight_decay(self, alpha):
+        """Use the L2 penalty ``alpha`` from the next step on, as
+        ``MLPClassifier.partial_fit`` reads its ``alpha`` at every call."""
+        for group in self.optimizer_.param_groups:
+            group["weight_decay"] = alpha
 
     def finite(self):
         """Whether every parameter of the module is finite."""

@@ -803,3 +803,14 @@ def test_a_warm_fit_runs_at_the_precision_it_records():
         for fitted in (model, pickle.loads(pickle.dumps(model))):
             running = fitted.net_.module_.mlp_dtype is not None
             assert running == fitted.mixed_precision_
+
+
+def test_a_warm_fit_takes_the_alpha_and_lr_set_since():
+    # skorch's set_params patched the old optimizer, which the warm fit then
+    # rebuilt from the old values: alpha and the first-order rate were lost
+    X, y = make_categorical(n_samples=600)
+    model = DeepFMClassifier(warm_start=True, early_stopping=False, **FAST)
+    model.fit(X, y).set_params(alpha=0.5, lr=0.01).fit(X, y)
+    groups = model.net_.optimizer_.param_groups
+    assert {group["weight_decay"] for group in groups} == {0.5}
+    assert sorted(group["lr"] for group in groups) == [0.01, 0.1]  # 10x first order

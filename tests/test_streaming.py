@@ -171,6 +171,21 @@ def test_partial_fit_after_a_fit_that_dropped_the_interactions_starts_them_afres
     model.partial_fit(X[:200], y[:200])
     assert model.interactions_kept_
     assert np.mean((model.predict(X) - y) ** 2) < 1.1 * before
+    # at fit's learning rate, not the one the schedule had cut it to
+    assert [g["lr"] for g in model.net_.optimizer_.param_groups] == [model.lr]
+
+
+def test_partial_fit_reads_alpha_at_every_call_as_mlp_does():
+    X, y = make_categorical(n_samples=600)
+    runs = []
+    for alpha in (0.0, 0.0, 1.0):
+        model = DeepFMClassifier(**SMALL).partial_fit(X, y, classes=[0, 1])
+        model.set_params(alpha=alpha).partial_fit(X, y)
+        groups = model.net_.optimizer_.param_groups
+        assert {group["weight_decay"] for group in groups} == {alpha}
+        runs.append(model.decision_function(X))
+    assert_array_equal(runs[0], runs[1])
+    assert not np.allclose(runs[0], runs[2])
 
 
 def test_a_model_saved_before_the_weight_scale_was_kept_trains_on():
