@@ -1,9 +1,9 @@
 """How many CPU threads torch uses while an estimator fits or predicts."""
 
 import contextlib
-import os
 
 import torch
+from joblib import cpu_count
 
 
 def n_threads(n_jobs):
@@ -12,7 +12,9 @@ def n_threads(n_jobs):
     if n_jobs is None:
         return torch.get_num_threads()
     if n_jobs < 0:
-        return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+        # joblib's count, as scikit-learn's: the CPUs this process may use
+        # (affinity, cgroup quotas), not the host's
+        return max(1, cpu_count() + 1 + n_jobs)
     return max(1, n_jobs)
 
 

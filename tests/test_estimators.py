@@ -1,8 +1,11 @@
 """The estimators inside scikit-learn's tools, their outputs and their errors."""
 
 import io
+import os
 import pickle
 import platform
+import subprocess
+import sys
 
 import joblib
 import numpy as np
@@ -814,3 +817,19 @@ def test_a_warm_fit_takes_the_alpha_and_lr_set_since():
     groups = model.net_.optimizer_.param_groups
     assert {group["weight_decay"] for group in groups} == {0.5}
     assert sorted(group["lr"] for group in groups) == [0.01, 0.1]  # 10x first order
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity (Linux)"
+)
+def test_n_jobs_minus_one_counts_the_cpus_the_process_may_use():
+    # os.cpu_count() counted the host's CPUs: a process pinned to one CPU
+    # (or a container's quota) trained on as many threads as the host has
+    script = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+        "from sklearn_deepfm._threads import n_threads; print(n_threads(-1))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "1"
