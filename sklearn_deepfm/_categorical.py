@@ -160,7 +160,10 @@ class _LabelColumn:
         try:
             self.categories = _object_array(_sorted_labels(labels))
         except TypeError as exc:
-            raise _unhashable_error(labels, name) from exc
+            error = _unhashable_error(labels, name)
+            if error is None:
+                raise
+            raise error from exc
         self.size = len(self.categories) + 1
 
     def prepare(self, column, name):
@@ -190,7 +193,10 @@ class _LabelColumn:
         try:
             return self._local_rows(labels)
         except TypeError as exc:
-            raise _unhashable_error(labels, "A column of single labels") from exc
+            error = _unhashable_error(labels, "A column of single labels")
+            if error is None:  # another TypeError: let it say what it is
+                raise
+            raise error from exc
 
     def _local_rows(self, labels):
         if len(labels) <= SMALL_LOOKUP:  # a few rows: a dict beats pandas' setup
@@ -235,8 +241,10 @@ def _hashable(value):
 
 def _unhashable_error(labels, name):
     """The TypeError for a column of single labels that holds an unhashable
-    value (a list, most often)."""
-    unhashable = next(v for v in labels if not _is_hashable(v))
+    value (a list, most often); None where every value is hashable."""
+    unhashable = next((v for v in labels if not _is_hashable(v)), None)
+    if unhashable is None:
+        return None
     return TypeError(
         f"{name} holds a value of type "
         f"{type(unhashable).__name__} ({unhashable!r}) among single labels. A "

@@ -198,6 +198,15 @@ def _is_missing(value):
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+def _is_missing_or_na(value):
+    """:func:`_is_missing`, or pandas' NA, which the values of nullable and
+    arrow columns hold (in a list cell, or a cell an explanation shows)."""
+    kind = type(value)
+    return _is_missing(value) or (
+        kind.__name__ == "NAType" and kind.__module__.split(".")[0] == "pandas"
+    )
+
+
 def _check_no_infinity(values, name):
     if values.dtype.kind == "f" and np.isinf(values).any():
         raise ValueError(

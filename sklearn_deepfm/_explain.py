@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
-from ._columns import LIST_TYPES, _is_missing
+from ._columns import LIST_TYPES, _is_missing_or_na
 
 # Rows of the deep part evaluated together (coalitions times rows).
 MLP_ROWS = 4096
@@ -229,23 +229,13 @@ def _numeric_data(data):
     numeric = np.full(data.shape, np.nan)
     for f in range(data.shape[1]):
         column = data[:, f]
-        present = np.array([not _is_missing_cell(v) for v in column], dtype=bool)
+        present = np.array([not _is_missing_or_na(v) for v in column], dtype=bool)
         try:
             numeric[present, f] = np.asarray(column[present], dtype=np.float64)
         except (TypeError, ValueError):
             labels = np.array([str(value) for value in column[present]], dtype=object)
             numeric[present, f] = np.unique(labels, return_inverse=True)[1]
     return numeric
-
-
-def _is_missing_cell(value):
-    """Whether a cell of :attr:`Explanation.data` is missing: None, NaN (how
-    pandas marks it in an object column) or pandas' NA (a nullable or arrow
-    column's), which would otherwise sort as a label among the others."""
-    kind = type(value)
-    return _is_missing(value) or (
-        kind.__module__.split(".")[0] == "pandas" and kind.__name__ == "NAType"
-    )
 
 
 def field_attributions(net, dataset, n_permutations, random_state):

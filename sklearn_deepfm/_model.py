@@ -593,10 +593,12 @@ class DeepFM(nn.Module):
             output.weight.zero_()
             output.bias.zero_()
 
+    @torch.jit.unused
     def interaction_parameters(self):
         """The parameters of the FM and deep parts."""
         return [self.embedding.weight, *self.fm.parameters(), *self.mlp.parameters()]
 
+    @torch.jit.unused
     def scale_interactions(self, factor: float):
         """Multiply the FM and deep terms of every output by ``factor`` in
         (0, 1], folded into the weights as batch norm is folded into a

@@ -22,7 +22,7 @@ import numbers
 import numpy as np
 
 from ._categorical import _CategoricalColumn, _LabelColumn, _sorted_labels
-from ._columns import LIST_TYPES, _is_missing
+from ._columns import LIST_TYPES, _is_missing_or_na
 from ._layout import MULTIVALUED
 
 UNKNOWN, EMPTY = 0, 1  # local rows of a multi-valued field
@@ -83,12 +83,12 @@ def _flat_array(values):
     array = np.asarray(values) if values else np.empty(0, dtype=np.int64)
     if array.ndim == 1 and array.dtype.kind in "biuf":
         return array
-    first = next((value for value in values if not _missing(value)), None)
+    first = next((value for value in values if not _is_missing_or_na(value)), None)
     if first is None or (
         _is_number(first)
-        and all(_is_number(value) or _missing(value) for value in values)
+        and all(_is_number(value) or _is_missing_or_na(value) for value in values)
     ):
-        return np.array([np.nan if _missing(v) else v for v in values], float)
+        return np.array([np.nan if _is_missing_or_na(v) else v for v in values], float)
     array = np.empty(len(values), dtype=object)
     array[:] = values
     return array
@@ -96,11 +96,6 @@ def _flat_array(values):
 
 def _is_number(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _missing(value):
-    """None, NaN, or pandas' NA (in a list of a nullable column's values)."""
-    return _is_missing(value) or type(value).__name__ == "NAType"
 
 
 def _polars_lists(column):

@@ -60,6 +60,7 @@ from skl2onnx.common.data_types import (
 )
 
 from ._classifier import DeepFMClassifier
+from ._columns import _is_missing
 from ._crosses import KEY_BASE
 from ._layout import CATEGORICAL, INDICATOR, MULTIVALUED, NUMERIC
 from ._regressor import DeepFMRegressor
@@ -855,8 +856,9 @@ def onnx_inputs(X, model):
     for (name, dtype), column in zip(inputs, X.columns, strict=True):
         series = X[column]  # once: a column lookup costs about 10 us
         if dtype is object:
+            cells = series.to_numpy()
             values = np.array(
-                ["" if _missing(value) else str(value) for value in series.to_numpy()],
+                ["" if _is_missing(value) else str(value) for value in cells],
                 dtype=object,
             )
         else:
@@ -981,7 +983,3 @@ def _onnx_name_of(column, name):
     if re.match("^[0-9]", identifier):
         identifier = "_" + identifier
     return name == column or re.fullmatch(re.escape(identifier) + "[0-9]*", name)
-
-
-def _missing(value):
-    return value is None or (isinstance(value, float) and np.isnan(value))
