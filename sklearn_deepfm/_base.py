@@ -16,7 +16,7 @@ from sklearn.utils.validation import (
 )
 from skorch.callbacks import Callback
 
-from . import _distributed
+from . import _distributed, _seeding
 from ._batching import EncodedDataset, HoldoutSplit
 from ._cpu import native_bfloat16
 from ._crosses import (
@@ -532,8 +532,7 @@ class BaseDeepFM(BaseEstimator):
         )
         self._announce_layout()
         cuda_devices = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=cuda_devices):
-            torch.manual_seed(int(torch_seed))
+        with _seeding.seeded(torch_seed, cuda_devices):
             if warm:
                 self.net_.move_to(device)
                 self.net_.enable_interactions()
@@ -556,25 +555,28 @@ class BaseDeepFM(BaseEstimator):
             else:
                 self.net_ = DeepFMNet(**params)
                 self.net_.initialize()
-                self.linear_C_ = None
-                self.crosses_kept_ = False
-                self.crosses_share_ = 0.0
-                if valid is None:
-                    self.net_.set_bias(bias)
-                elif first_order is not None:
-                    weight, bias, self.linear_C_, _ = first_order
-                    self.net_.set_linear(weight, bias)
-                else:
-                    self.linear_C_ = self._solve_linear(
-                        task,
-                        _at_most(train, LINEAR_MAX_ROWS, split_seed, task, shared),
-                        _at_most(valid, LINEAR_MAX_ROWS, split_seed, task, shared),
-                    )
-            try:
-                self.net_.partial_fit((train, valid) if valid is not None else train)
-            except KeyboardInterrupt:
-                self._keep_interrupted()
-                raise
+            # training's draws (dropout) go on from the initialisation's
+            self.net_.random_stream_ = _seeding.Stream(cuda_devices)
+        if not warm:
+            self.linear_C_ = None
+            self.crosses_kept_ = False
+            self.crosses_share_ = 0.0
+            if valid is None:
+                self.net_.set_bias(bias)
+            elif first_order is not None:
+                weight, bias, self.linear_C_, _ = first_order
+                self.net_.set_linear(weight, bias)
+            else:
+                self.linear_C_ = self._solve_linear(
+                    task,
+                    _at_most(train, LINEAR_MAX_ROWS, split_seed, task, shared),
+                    _at_most(valid, LINEAR_MAX_ROWS, split_seed, task, shared),
+                )
+        try:
+            self.net_.partial_fit((train, valid) if valid is not None else train)
+        except KeyboardInterrupt:
+            self._keep_interrupted()
+            raise
         self.interactions_kept_ = True
         if valid is not None:
             # Ctrl-C in the solves or the second training leaves the model as
@@ -638,13 +640,13 @@ class BaseDeepFM(BaseEstimator):
             seed = self._partial_fit_seed()
             self.net_.shuffle_seed = seed
             cuda_devices = [device.index or 0] if device.type == "cuda" else []
-            with torch.random.fork_rng(devices=cuda_devices):
-                torch.manual_seed(seed)
-                try:
-                    self.net_.partial_fit(dataset, epochs=1)
-                except KeyboardInterrupt:
-                    self._keep_interrupted()
-                    raise
+            with _seeding.seeded(seed, cuda_devices):
+                self.net_.random_stream_ = _seeding.Stream(cuda_devices)
+            try:
+                self.net_.partial_fit(dataset, epochs=1)
+            except KeyboardInterrupt:
+                self._keep_interrupted()
+                raise
         self.history_ = self.net_.history
         self._check_converged()
         return self
@@ -686,8 +688,7 @@ class BaseDeepFM(BaseEstimator):
         self._announce_layout()
         self._n_partial_fit_calls = 0
         cuda_devices = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=cuda_devices):
-            torch.manual_seed(self._partial_fit_seed())
+        with _seeding.seeded(self._partial_fit_seed(), cuda_devices):
             self.net_.initialize()
         self.net_.set_bias(bias)
         self.linear_C_ = None
@@ -1025,16 +1026,16 @@ class BaseDeepFM(BaseEstimator):
                 "max_epochs": epochs,
             }
         )
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(int(seed))
+        with _seeding.seeded(seed, devices):
             net.initialize()
-            self.net_ = net
-            try:
-                self._refit_linear(task, dataset, start=linear)
-                net.partial_fit(dataset)
-            except BaseException:
-                self.net_ = first
-                raise
+            net.random_stream_ = _seeding.Stream(devices)
+        self.net_ = net
+        try:
+            self._refit_linear(task, dataset, start=linear)
+            net.partial_fit(dataset)
+        except BaseException:
+            self.net_ = first
+            raise
         if blend is not None:
             net.blend_linear(*blend)
         first.history.record("retrained_epochs", epochs)

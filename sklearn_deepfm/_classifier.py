@@ -204,8 +204,11 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         Extra skorch callbacks (instances or ``(name, callback)`` tuples).
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation, shuffling, dropout and the validation
-        split.  An int gives identical predictions on CPU for identical data.
-        The global torch random state is left untouched.
+        split.  An int gives identical predictions on CPU for identical data,
+        also where fits of this package run at once in threads (joblib's
+        threading backend); other code that seeds or draws from torch's
+        global generator in another thread meanwhile can still move the
+        initialisation.  The global torch random state is left untouched.
     verbose : int, default=0
         1 prints what ``fit`` decided about the input (``input_layout_``),
         then skorch's per-epoch table (coloured only on a terminal).

@@ -21,7 +21,7 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from tqdm import tqdm
 
-from . import _distributed
+from . import _distributed, _seeding
 from ._allocator import retain_freed_memory
 from ._batching import (
     BatchIterator,
@@ -339,8 +339,18 @@ class DeepFMNet(NeuralNet):
             self.valid_losses_ = _as_float64(row_losses)
 
     def infer(self, x, **fit_params):
+        """The module's output; in training, a module with dropout draws its
+        masks from ``random_stream_``, the fit's own stream (see
+        :mod:`~sklearn_deepfm._seeding`), where the estimator has set one."""
         x = {key: value for key, value in x.items() if key not in BATCH_ONLY}
-        return super().infer(x, **fit_params)
+        stream = getattr(self, "random_stream_", None)
+        if stream is None or not self.module_.training or not self._drops_out():
+            return super().infer(x, **fit_params)
+        with stream.drawing():
+            return super().infer(x, **fit_params)
+
+    def _drops_out(self):
+        return any(isinstance(m, torch.nn.Dropout) for m in self.module_.modules())
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Mean of the per-sample losses times the (mean-one) sample weights."""
@@ -583,8 +593,7 @@ class DeepFMNet(NeuralNet):
         if module.linear_only:
             weight = module.embedding.weight
             devices = [weight.device.index or 0] if weight.is_cuda else []
-            with torch.random.fork_rng(devices=devices):
-                torch.manual_seed(seed)
+            with _seeding.seeded(seed, devices):
                 module.restart_interactions()
             for param in module.interaction_parameters():
                 self.optimizer_.state.pop(param, None)

@@ -22,6 +22,7 @@ import torch
 from skorch.exceptions import DeviceWarning
 from skorch.history import History
 
+from . import _seeding
 from ._model import DeepFM
 from ._net import DeepFMNet
 
@@ -113,7 +114,7 @@ def _rebuild_net(state, estimator):
     )
     # the fresh module's random initialisation is overwritten at once; it
     # must not move the global random state
-    with torch.random.fork_rng(devices=[]):
+    with _seeding.seeded(None):
         net.initialize()
     net.load_weights(state["weights"], state["frozen"], state["linear_only"])
     if "optimizer" in state:

@@ -184,6 +184,24 @@ def test_same_seed_same_model_and_global_rng_untouched():
     assert not np.allclose(first, other)
 
 
+def test_fits_running_at_once_in_threads_give_the_models_of_their_seeds():
+    # as joblib's threading backend runs a search: each fit seeds torch's
+    # global generator for its initialisation and draws dropout's masks
+    X, y = make_categorical(n_samples=300)
+    settings = [{"dropout": 0.3, "random_state": seed} for seed in range(4)]
+    settings += [{"random_state": seed, "max_epochs": 3} for seed in range(4)]
+
+    def fit(params):
+        model = DeepFMClassifier(**{**FAST, "n_jobs": 1, **params})
+        return model.fit(X, y).predict_proba(X)
+
+    expected = [fit(params) for params in settings]
+    with joblib.parallel_backend("threading", n_jobs=4):
+        found = joblib.Parallel()(joblib.delayed(fit)(params) for params in settings)
+    for want, got in zip(expected, found, strict=True):
+        assert_array_equal(got, want)
+
+
 def test_multiclass_with_string_labels():
     X, y = make_categorical(n_samples=900)
     names = np.array(["cat", "dog", "emu"])
