@@ -531,8 +531,7 @@ class BaseDeepFM(BaseEstimator):
             shuffle_seed=int(shuffle_seed),
         )
         self._announce_layout()
-        cuda_devices = [device.index or 0] if device.type == "cuda" else []
-        with _seeding.seeded(torch_seed, cuda_devices):
+        with _seeding.seeded(torch_seed, device):
             if warm:
                 self.net_.move_to(device)
                 self.net_.enable_interactions()
@@ -556,7 +555,7 @@ class BaseDeepFM(BaseEstimator):
                 self.net_ = DeepFMNet(**params)
                 self.net_.initialize()
             # training's draws (dropout) go on from the initialisation's
-            self.net_.random_stream_ = _seeding.Stream(cuda_devices)
+            self.net_.random_stream_ = _seeding.Stream(device)
         if not warm:
             self.linear_C_ = None
             self.crosses_kept_ = False
@@ -590,7 +589,7 @@ class BaseDeepFM(BaseEstimator):
                 self._announce_interactions()
                 if self._retrains(warm, n_samples):
                     self._retrain(
-                        task, dataset, params, torch_seed, cuda_devices, linear, blend
+                        task, dataset, params, torch_seed, device, linear, blend
                     )
                 if not self.interactions_kept_ and not self.crosses_kept_:
                     # the model is the linear part alone: refit it on every row
@@ -639,9 +638,8 @@ class BaseDeepFM(BaseEstimator):
             self._n_partial_fit_calls = getattr(self, "_n_partial_fit_calls", 0) + 1
             seed = self._partial_fit_seed()
             self.net_.shuffle_seed = seed
-            cuda_devices = [device.index or 0] if device.type == "cuda" else []
-            with _seeding.seeded(seed, cuda_devices):
-                self.net_.random_stream_ = _seeding.Stream(cuda_devices)
+            with _seeding.seeded(seed, device):
+                self.net_.random_stream_ = _seeding.Stream(device)
             try:
                 self.net_.partial_fit(dataset, epochs=1)
             except KeyboardInterrupt:
@@ -687,8 +685,7 @@ class BaseDeepFM(BaseEstimator):
         )
         self._announce_layout()
         self._n_partial_fit_calls = 0
-        cuda_devices = [device.index or 0] if device.type == "cuda" else []
-        with _seeding.seeded(self._partial_fit_seed(), cuda_devices):
+        with _seeding.seeded(self._partial_fit_seed(), device):
             self.net_.initialize()
         self.net_.set_bias(bias)
         self.linear_C_ = None
@@ -1004,7 +1001,7 @@ class BaseDeepFM(BaseEstimator):
             and n_samples <= RETRAIN_MAX_ROWS
         )
 
-    def _retrain(self, task, dataset, params, seed, devices, linear, blend):
+    def _retrain(self, task, dataset, params, seed, device, linear, blend):
         """Train the FM and deep parts again, from the same start, on every
         row of ``dataset`` (the validation rows included) along the course
         the validation rows chose (:class:`~sklearn_deepfm._schedule.ReplaySchedule`),
@@ -1026,9 +1023,9 @@ class BaseDeepFM(BaseEstimator):
                 "max_epochs": epochs,
             }
         )
-        with _seeding.seeded(seed, devices):
+        with _seeding.seeded(seed, device):
             net.initialize()
-            net.random_stream_ = _seeding.Stream(devices)
+            net.random_stream_ = _seeding.Stream(device)
         self.net_ = net
         try:
             self._refit_linear(task, dataset, start=linear)

@@ -21,13 +21,21 @@ import torch
 _LOCK = threading.RLock()
 
 
+def _cuda_devices(device):
+    """The CUDA devices whose generators a module on ``device`` draws from."""
+    if device is None or torch.device(device).type != "cuda":
+        return []
+    return [torch.device(device).index or 0]
+
+
 @contextlib.contextmanager
-def seeded(seed, devices=()):
-    """Run the block with torch's generators (the CPU's, and those of the
-    CUDA ``devices``) seeded with ``seed``, alone among the blocks of this
-    module in the process, and restore them afterwards.  ``seed`` None leaves
-    them where they stand (for draws that are thrown away)."""
-    with _LOCK, torch.random.fork_rng(devices=list(devices)):
+def seeded(seed, device=None):
+    """Run the block with torch's generators (the CPU's, and that of
+    ``device`` where it is a CUDA device) seeded with ``seed``, alone among
+    the blocks of this module in the process, and restore them afterwards.
+    ``seed`` None leaves them where they stand (for draws that are thrown
+    away)."""
+    with _LOCK, torch.random.fork_rng(devices=_cuda_devices(device)):
         if seed is not None:
             torch.manual_seed(int(seed))
         yield
@@ -41,8 +49,8 @@ class Stream:
     inside the block.
     """
 
-    def __init__(self, devices=()):
-        self.devices = list(devices)
+    def __init__(self, device=None):
+        self.devices = _cuda_devices(device)
         self._states = self._current()
 
     def _current(self):
