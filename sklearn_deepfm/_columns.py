@@ -195,16 +195,14 @@ def _as_labels(column):
 
 
 def _is_missing(value):
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def _is_missing_or_na(value):
-    """:func:`_is_missing`, or pandas' NA, which the values of nullable and
-    arrow columns hold (in a list cell, or a cell an explanation shows)."""
+    """None, NaN, or pandas' NA, which the cells of nullable, ``string`` and
+    arrow columns hold (read as a label, NA was a category of its own that
+    training never reached: a missing cell predicted alone took 0.38 where
+    the unknown row gave 0.89)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
     kind = type(value)
-    return _is_missing(value) or (
-        kind.__name__ == "NAType" and kind.__module__.split(".")[0] == "pandas"
-    )
+    return kind.__name__ == "NAType" and kind.__module__.split(".")[0] == "pandas"
 
 
 def _check_no_infinity(values, name):

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
-from ._columns import LIST_TYPES, _is_missing_or_na
+from ._columns import LIST_TYPES, _is_missing
 
 # Rows of the deep part evaluated together (coalitions times rows).
 MLP_ROWS = 4096
@@ -229,7 +229,7 @@ def _numeric_data(data):
     numeric = np.full(data.shape, np.nan)
     for f in range(data.shape[1]):
         column = data[:, f]
-        present = np.array([not _is_missing_or_na(v) for v in column], dtype=bool)
+        present = np.array([not _is_missing(v) for v in column], dtype=bool)
         try:
             numeric[present, f] = np.asarray(column[present], dtype=np.float64)
         except (TypeError, ValueError):

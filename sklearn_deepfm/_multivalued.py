@@ -16,13 +16,12 @@ read as categories are: integer codes, or labels of any hashable kind.
 """
 
 import itertools
-import math
 import numbers
 
 import numpy as np
 
 from ._categorical import _CategoricalColumn, _LabelColumn, _sorted_labels
-from ._columns import LIST_TYPES, _is_missing_or_na
+from ._columns import LIST_TYPES, _is_missing
 from ._layout import MULTIVALUED
 
 UNKNOWN, EMPTY = 0, 1  # local rows of a multi-valued field
@@ -60,7 +59,7 @@ def _python_lists(cells, name):
     for i, cell in enumerate(cells):
         if isinstance(cell, LIST_TYPES):
             lengths[i] = len(cell)
-        elif cell is None or (isinstance(cell, float) and math.isnan(cell)):
+        elif _is_missing(cell):
             lengths[i], missing[i] = 0, True
         else:
             raise TypeError(
@@ -83,12 +82,12 @@ def _flat_array(values):
     array = np.asarray(values) if values else np.empty(0, dtype=np.int64)
     if array.ndim == 1 and array.dtype.kind in "biuf":
         return array
-    first = next((value for value in values if not _is_missing_or_na(value)), None)
+    first = next((value for value in values if not _is_missing(value)), None)
     if first is None or (
         _is_number(first)
-        and all(_is_number(value) or _is_missing_or_na(value) for value in values)
+        and all(_is_number(value) or _is_missing(value) for value in values)
     ):
-        return np.array([np.nan if _is_missing_or_na(v) else v for v in values], float)
+        return np.array([np.nan if _is_missing(v) else v for v in values], float)
     array = np.empty(len(values), dtype=object)
     array[:] = values
     return array

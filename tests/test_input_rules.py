@@ -347,6 +347,27 @@ def test_an_entirely_missing_column_warns_and_names_it():
         DeepFMClassifier(**FAST).fit(X, y)
 
 
+def test_pandas_na_in_a_string_column_is_missing_in_fit_predict_and_partial_fit():
+    rng = np.random.default_rng(0)
+    cities = rng.choice(["a", "b", "c"], 600).astype(object)
+    missing = rng.random(600) < 0.3
+    cities[missing] = None
+    y = np.where(missing, rng.random(600) < 0.9, rng.random(600) < 0.2).astype(int)
+    X = pd.DataFrame({"city": pd.Series(cities, dtype="string")})
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    assert list(model.input_layout_.fields[0].categories) == ["a", "b", "c"]
+    row = int(np.flatnonzero(missing)[0])
+    alone = model.predict_proba(X.iloc[[row]])[0, 1]
+    # the unknown row, as in a batch of any size, as None in an object column
+    assert alone == pytest.approx(model.predict_proba(X)[row, 1], rel=1e-6)
+    as_none = pd.DataFrame({"city": pd.Series([None], dtype=object)})
+    assert alone == pytest.approx(model.predict_proba(as_none)[0, 1], rel=1e-6)
+    stream = DeepFMClassifier(**FAST)
+    for part in np.array_split(np.arange(600), 3):
+        stream.partial_fit(X.iloc[part], y[part], classes=[0, 1])
+    assert list(stream.input_layout_.fields[0].categories) == ["a", "b", "c"]
+
+
 def test_a_lone_surrogate_names_the_column_and_the_value():
     X = pd.DataFrame(
         {"city": pd.Series(["caf\udce9", "b", "c"] * 20, dtype=object), "n": 1.0}

@@ -208,6 +208,16 @@ def test_a_missing_value_inside_a_list_reads_as_unknown_for_codes_as_for_labels(
     assert_allclose(model.decision_function(alone), model.decision_function(unknown))
     with_na = pd.DataFrame({"tags": pd.Series([[1, pd.NA]], dtype=object)})
     assert_allclose(model.decision_function(with_na), served["codes"][:1])
+    # a missing cell, as None, NaN or pandas' NA, anywhere in a batch
+    cells = [None, np.nan, pd.NA]
+    for position in (0, 2):
+        batch = [[1]] * 3
+        batch[position] = cells[position]
+        found = model.decision_function(pd.DataFrame({"tags": batch}))
+        for cell in cells:
+            batch[position] = cell
+            same = model.decision_function(pd.DataFrame({"tags": batch}))
+            assert_allclose(same, found)
 
 
 def test_pickled_model_predicts_the_same():
