@@ -75,31 +75,82 @@ def _read_kind(column, name):
     """
     if holds_lists(column):
         return LISTS
+    check_not_temporal(column, name)
     dtype = column.dtype
     if type(column).__module__.split(".")[0] == "polars":
-        temporal = dtype.is_temporal()
         boolean = str(dtype) == "Boolean"
         numeric = dtype.is_numeric()
     else:
         kind = getattr(dtype, "kind", "O")
         text = str(dtype)
-        temporal = kind in "mM" or text.startswith("period")
         boolean = kind == "b" or text == "boolean"
-        numeric = kind in "iuf" and text != "category"
+        # an arrow decimal is a number, as polars' Decimal and for pandas
+        numeric = (kind in "iuf" and text != "category") or _is_arrow(
+            dtype, "is_decimal"
+        )
         if kind == "O" and isinstance(column, np.ndarray):
             numeric = _holds_only_numbers(column)
             if not numeric:
                 _check_labels(column, name)
-    if temporal:
-        raise TypeError(
-            f"{name} holds dates, times or durations ({dtype}). DeepFM reads "
-            "categories and numbers only: derive features from it (for example "
-            "the hour or the weekday, as numbers or categories), or convert it "
-            "to strings to use each value as a category."
-        )
+        elif kind == "O" and _holds_temporal_objects(column):
+            _raise_temporal(name, "objects such as dates or timestamps")
     if boolean:
         return BOOLEAN
     return NUMBERS if numeric else LABELS
+
+
+def check_not_temporal(column, name):
+    """Raise a TypeError where a column's type holds dates, times or
+    durations (in ``fit`` and at ``predict``, whatever the container)."""
+    dtype = column.dtype
+    if type(column).__module__.split(".")[0] == "polars":
+        temporal = dtype.is_temporal()
+    else:
+        temporal = (
+            getattr(dtype, "kind", "O") in "mM"
+            or str(dtype).startswith("period")
+            or _is_arrow(dtype, "is_temporal")
+        )
+    if temporal:
+        _raise_temporal(name, dtype)
+
+
+def _raise_temporal(name, what):
+    raise TypeError(
+        f"{name} holds dates, times or durations ({what}). DeepFM reads "
+        "categories and numbers only: derive features from it (for example "
+        "the hour or the weekday, as numbers or categories), or convert it "
+        "to strings to use each value as a category."
+    )
+
+
+def _is_arrow(dtype, test):
+    """Whether a pandas ``ArrowDtype`` passes pyarrow's type ``test``."""
+    arrow = getattr(dtype, "pyarrow_dtype", None)
+    if arrow is None:
+        return False
+    import pyarrow as pa
+
+    return getattr(pa.types, test)(arrow)
+
+
+def _holds_temporal_objects(column):
+    """Whether a pandas object column holds dates, times, timestamps or
+    durations (pandas' own inference, one pass in C)."""
+    if not hasattr(column, "iloc"):
+        return False
+    from pandas.api.types import infer_dtype
+
+    kind = infer_dtype(column, skipna=True)
+    return kind in (
+        "datetime64",
+        "datetime",
+        "date",
+        "time",
+        "timedelta64",
+        "timedelta",
+        "period",
+    )
 
 
 def holds_lists(column):
@@ -160,14 +211,23 @@ def _fitted_numbers(column, name, fitted, convert):
     """``convert(column)`` for a column that held ``fitted`` (numbers or
     codes) in ``fit``; a TypeError naming the column and both kinds when it
     now holds labels or lists."""
+    errors = (ValueError, TypeError)
+    if type(column).__module__.split(".")[0] == "polars":
+        import polars as pl
+
+        # polars' own, for a cast it refuses (strings, lists to numbers)
+        errors += (pl.exceptions.PolarsError,)
     try:
         return convert(column)
-    except (ValueError, TypeError) as exc:
+    except errors as exc:
         example = next(
             (v for v in column if not isinstance(v, numbers.Real) and v is not None),
             None,
         )
-        now = "lists" if isinstance(example, LIST_TYPES) else "labels"
+        if hasattr(example, "to_list"):  # a polars List cell
+            example = example.to_list()
+        lists = holds_lists(column) or isinstance(example, LIST_TYPES)
+        now = "lists" if lists else "labels"
         raise TypeError(
             f"{name} held {fitted} in fit and holds {now} now, such as "
             f"{example!r}. Pass the same kind of values as in fit (for example "

@@ -64,6 +64,7 @@ from ._columns import (
     _integer_codes,
     _read_kind,
     _Table,
+    check_not_temporal,
     index_dtype,
     is_dataframe,
     is_polars,
@@ -626,6 +627,8 @@ class FeatureEncoder:
         prepared = []
         for slot, (field, columns, spec) in enumerate(single):
             name = table.describe(columns[0])
+            for column in columns:
+                check_not_temporal(table.column(column), table.describe(column))
             if isinstance(spec, _IndicatorBlock):
                 source = spec.prepare([table.column(c) for c in columns], name)
             elif table.kind == "array" and not isinstance(spec, _LabelColumn):

@@ -159,12 +159,76 @@ def test_dask_collections_point_to_partial_fit():
         DeepFMClassifier(**FAST).fit(frame, y)
 
 
-def test_datetime_columns_are_an_error():
+def _dates(kind, n):
+    """``n`` dates, times or durations in the container ``kind``."""
+    when = pd.Series(pd.date_range("2026-01-01", periods=n, freq="h"))
+    if kind == "datetime64":
+        return when
+    if kind == "timedelta64":
+        return when - when.iloc[0]
+    if kind == "objects":  # datetime.date values in an object column
+        return pd.Series(list(when.dt.date), dtype=object)
+    pa = pytest.importorskip("pyarrow")
+    return pd.Series(list(when.dt.time), dtype=pd.ArrowDtype(pa.time64("us")))
+
+
+@pytest.mark.parametrize("kind", ["datetime64", "timedelta64", "objects", "arrow"])
+def test_dates_times_and_durations_are_an_error_in_fit_and_predict(kind):
     X, y = make_categorical(n_samples=100)
     frame = pd.DataFrame(X, columns=list("abcd"))
-    frame["when"] = pd.date_range("2026-01-01", periods=100, freq="h")
+    with_dates = frame.assign(when=_dates(kind, 100))
     with pytest.raises(TypeError, match=r"column 4 \('when'\) holds dates"):
-        DeepFMClassifier(**FAST).fit(frame, y)
+        DeepFMClassifier(**FAST).fit(with_dates, y)
+    # a column that held numbers or labels in fit
+    for fitted in (np.arange(100.0), np.array(["x", "y"] * 50, dtype=object)):
+        model = DeepFMClassifier(**FAST).fit(frame.assign(when=fitted), y)
+        if kind == "objects" and fitted.dtype == object:
+            continue  # labels: an object column is not scanned at predict
+        refused = r"column 4 \('when'\) (holds dates|held integer codes in fit)"
+        with pytest.raises(TypeError, match=refused):
+            model.predict(with_dates)
+
+
+def test_polars_dates_times_and_durations_are_an_error_in_fit_and_predict():
+    pl = pytest.importorskip("polars")
+    X, y = make_categorical(n_samples=100)
+    frame = pl.DataFrame(X, schema=list("abcd"))
+    model = DeepFMClassifier(**FAST).fit(frame.with_columns(when=pl.lit(1.5)), y)
+    when = pl.datetime_range(
+        pl.datetime(2026, 1, 1), pl.datetime(2026, 1, 6), "1h", eager=True
+    )[:100]
+    for dates in (when, when.dt.time(), when - when[0]):
+        with_dates = frame.with_columns(when=dates)
+        with pytest.raises(TypeError, match=r"column 4 \('when'\) holds dates"):
+            DeepFMClassifier(**FAST).fit(with_dates, y)
+        with pytest.raises(TypeError, match=r"column 4 \('when'\) holds dates"):
+            model.predict(with_dates)
+
+
+def test_an_arrow_decimal_column_is_a_number_as_in_polars():
+    pa = pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(0)
+    price = rng.gamma(2.0, 10.0, 300).round(2)
+    y = (price > 20).astype(int)
+    as_float = pd.DataFrame({"price": price})
+    decimal = pd.Series(price.astype(str)).astype(pd.ArrowDtype(pa.decimal128(10, 2)))
+    as_decimal = pd.DataFrame({"price": decimal})
+    model = DeepFMClassifier(**FAST).fit(as_decimal, y)
+    assert model.input_layout_.fields[0].kind == "numeric"
+    expected = DeepFMClassifier(**FAST).fit(as_float, y).predict_proba(as_float)
+    assert_allclose(model.predict_proba(as_decimal), expected, rtol=1e-5)
+
+
+def test_a_polars_column_of_codes_given_labels_or_lists_names_both_kinds():
+    pl = pytest.importorskip("polars")
+    X, y = make_categorical(n_samples=100)
+    frame = pl.DataFrame(X, schema=list("abcd"))
+    model = DeepFMClassifier(**FAST).fit(frame, y)
+    for now, cells in (("labels", ["x"] * 100), ("lists", [[1]] * 100)):
+        with pytest.raises(
+            TypeError, match=f"held integer codes in fit and holds {now}"
+        ):
+            model.predict(frame.with_columns(a=pl.Series(cells)))
 
 
 @pytest.mark.parametrize("column", [0, 3])
