@@ -290,7 +290,9 @@ class _IndicatorBlock:
         self.size = len(names) + 1
 
     def prepare(self, columns, name):
-        return np.column_stack([_as_float(column) for column in columns])
+        block = np.column_stack([_as_float(column) for column in columns])
+        _check_no_infinity(block, name)
+        return block
 
     def local_rows(self, block):
         active = np.nan_to_num(block) != 0

@@ -143,7 +143,8 @@ def _categorical_mask(categorical_features, n_columns, feature_names):
     if spec.size == 0:  # [] (float to NumPy): no column marked, as for HGB
         return mask
     if spec.dtype.kind in "iu":
-        if spec.size and (spec.min() < -n_columns or spec.max() >= n_columns):
+        # as HGB: a negative index is an error, not a count from the end
+        if spec.size and (spec.min() < 0 or spec.max() >= n_columns):
             raise ValueError(
                 f"categorical_features indices must lie in [0, {n_columns}), got "
                 f"{spec.tolist()}."

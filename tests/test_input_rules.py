@@ -113,6 +113,16 @@ def test_dense_one_hot_gets_the_fields_of_sparse_one_hot(adult, form):
     auc_dense = roc_auc_score(y, model.decision_function(dense))
     auc_sparse = roc_auc_score(y, reference.decision_function(sparse))
     assert abs(auc_dense - auc_sparse) < 0.02
+    # infinity in a block is an error, as in every numeric column
+    block = next(f for f in model.input_layout_.fields if f.kind == "indicator")
+    if hasattr(dense, "iloc"):
+        bad = dense.iloc[:3].astype(float)
+        bad.iloc[1, block.columns[0]] = np.inf
+    else:
+        bad = dense[:3].astype(float)
+        bad[1, block.columns[0]] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        model.predict(bad)
 
 
 def test_polars_dataframe_is_read_like_the_pandas_one(adult):

@@ -260,6 +260,10 @@ def test_categorical_features_overrides():
     # an empty list marks no column, as for HistGradientBoostingClassifier
     none_marked = DeepFMClassifier(categorical_features=[], **FAST).fit(X, y)
     assert not none_marked.is_categorical_.any()
+    # indices outside [0, n_features), negative ones included, as for HGB
+    for wrong in ([-1], [4]):
+        with pytest.raises(ValueError, match="must lie in \\[0, 4\\)"):
+            DeepFMClassifier(categorical_features=wrong, **FAST).fit(X, y)
 
 
 def test_nan_in_numeric_column_names_the_column():
