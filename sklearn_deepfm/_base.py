@@ -42,7 +42,7 @@ from ._model import DeepFM
 from ._net import DeepFMNet, adapt_callbacks, predict_rows
 from ._optim import DenseSparseAdam
 from ._persistence import plain_state, restore
-from ._schedule import ReplaySchedule, TrainingSchedule, replayed
+from ._schedule import SCHEDULE, ReplaySchedule, TrainingSchedule, replayed
 from ._threads import n_threads, torch_threads
 
 OPTIMIZERS = {
@@ -506,10 +506,7 @@ class BaseDeepFM(BaseEstimator):
                     dataset = self._dataset(X, y, sample_weight, feature_names)
                     train, valid = self._holdout(dataset, classes, split_seed)
             callbacks.append(
-                (
-                    "schedule",
-                    TrainingSchedule(patience=self.n_iter_no_change),
-                )
+                (SCHEDULE, TrainingSchedule(patience=self.n_iter_no_change))
             )
         if not warm:
             self._encoder.warn_guesses(type(self).__name__)
@@ -1019,7 +1016,7 @@ class BaseDeepFM(BaseEstimator):
         net = DeepFMNet(
             **{
                 **params,
-                "callbacks": [("schedule", ReplaySchedule(epochs, cuts))],
+                "callbacks": [(SCHEDULE, ReplaySchedule(epochs, cuts))],
                 "max_epochs": epochs,
             }
         )

@@ -29,7 +29,7 @@ from ._batching import (
     RegularRows,
     StepBatchIterator,
 )
-from ._schedule import StopTraining
+from ._schedule import SCHEDULE, StopTraining
 
 # Rows per padding block at prediction; a multiple of every CPU GEMM tile height.
 PAD_ROWS = 64
@@ -600,7 +600,7 @@ class DeepFMNet(NeuralNet):
             for group in self.optimizer_.param_groups:
                 group["lr"] = self.lr
         module.linear_only = False
-        if "schedule" in dict(self.callbacks_):
+        if SCHEDULE in dict(self.callbacks_):
             self.callbacks = callbacks
             self.initialize_callbacks()
 

@@ -47,6 +47,12 @@ from skorch.callbacks import Callback
 # the tables are left out.
 
 
+# The name the estimators give the schedule among the net's callbacks: one a
+# user's own callback is unlikely to take ("schedule" was refused by skorch as
+# a duplicate when a user's callback had it and early stopping was on).
+SCHEDULE = "deepfm_schedule"
+
+
 class StopTraining(Exception):
     """Raised by a callback's ``on_epoch_end`` to end training after this
     epoch; the net catches it and ends training as after the last epoch."""

@@ -262,10 +262,13 @@ def test_skorch_callbacks_and_history():
     model = DeepFMClassifier(
         callbacks=[
             counter,
-            ("valid_auc", EpochScoring("roc_auc", lower_is_better=False)),
+            # a name of the user's choosing, even one a word of the recipe's
+            ("schedule", EpochScoring("roc_auc", lower_is_better=False)),
         ],
         **{**FAST, "early_stopping": True, "max_epochs": 3},
     ).fit(X, y)
+    assert isinstance(dict(model.net_.callbacks_)["schedule"], EpochScoring)
+    assert "roc_auc" in model.history_[-1]
     fitted_counter = dict(model.net_.callbacks_)["CountEpochs"]
     assert fitted_counter.epochs == len(model.history_) >= 1
     assert "valid_loss" in model.history_[-1]
