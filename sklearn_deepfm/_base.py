@@ -311,6 +311,13 @@ class BaseDeepFM(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        # NaN in a column of categories is a missing category (the unknown
+        # embedding), as HistGradientBoosting's tags say of its own support;
+        # tools that read the tag (SequentialFeatureSelector) refused such
+        # data before fitting.  NaN in a numeric column is still an error.
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
         return tags
 
     def __getstate__(self):

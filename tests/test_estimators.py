@@ -14,6 +14,7 @@ import scipy.sparse as sp
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
+from sklearn.feature_selection import SequentialFeatureSelector
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -46,6 +47,17 @@ def test_grid_search_in_parallel_workers():
     ).fit(X, y)
     assert len(search.cv_results_["mean_test_score"]) == 2
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_tools_that_read_the_tags_take_missing_categories():
+    # SequentialFeatureSelector refuses NaN unless the tags allow it
+    X, y = make_categorical(n_samples=300)
+    X = X.astype(float)
+    X[::7, 1] = np.nan  # missing categories: the unknown embedding
+    selector = SequentialFeatureSelector(
+        DeepFMClassifier(**{**FAST, "max_epochs": 2}), n_features_to_select=2, cv=2
+    ).fit(X, y)
+    assert selector.get_support().sum() == 2
 
 
 def test_cross_val_score_beside_logistic_regression():
