@@ -7,6 +7,8 @@ labels of any hashable kind (:class:`_LabelColumn`) and dense one-hot blocks
 (:class:`_IndicatorBlock`) are the three ways such a field is read.
 """
 
+import warnings
+
 import numpy as np
 
 from ._columns import (
@@ -292,6 +294,21 @@ class _IndicatorBlock:
     def prepare(self, columns, name):
         block = np.column_stack([_as_float(column) for column in columns])
         _check_no_infinity(block, name)
+        several = int(((np.nan_to_num(block) != 0).sum(axis=1) > 1).sum())
+        if several:
+            # fit grouped the columns because no row set two of them (rare
+            # flags can look so); a sparse matrix's such rows add them up
+            warnings.warn(
+                f"{several} row(s) set several 0/1 columns of the one-hot block "
+                f"starting at {name}, which fit read as one field (no training "
+                "row set two of them); each such row is read as its first set "
+                "column. If these columns are independent flags, give "
+                "categorical_features explicitly (columns are then never "
+                "grouped) or pass a sparse matrix, whose rows add up the "
+                "columns they set.",
+                UserWarning,
+                stacklevel=2,
+            )
         return block
 
     def local_rows(self, block):

@@ -691,7 +691,9 @@ class FeatureEncoder:
         data = np.empty((table.n_rows, n_fields), dtype=object)
         for field, (columns, spec) in enumerate(self._columns):
             if isinstance(spec, _IndicatorBlock):
-                block = spec.prepare([table.column(c) for c in columns], "")
+                block = spec.prepare(
+                    [table.column(c) for c in columns], table.describe(columns[0])
+                )
                 names = np.append(None, spec.categories).astype(object)
                 data[:, field] = names[spec.local_rows(block)]
             elif isinstance(spec, _NumericColumn):

@@ -255,6 +255,22 @@ def test_infinity_is_an_error_in_fit_and_predict(column):
         model.predict(bad)
 
 
+def test_rows_setting_two_columns_of_a_dense_one_hot_block_warn():
+    # two rare flags never set together in fit look like one one-hot block
+    rng = np.random.default_rng(1)
+    a = rng.random(1000) < 0.05
+    b = (rng.random(1000) < 0.05) & ~a
+    y = (rng.random(1000) < np.where(a | b, 0.8, 0.3)).astype(int)
+    frame = pd.DataFrame({"a": a, "b": b, "x": rng.integers(0, 3, 1000)})
+    model = DeepFMClassifier(**FAST).fit(frame, y)
+    assert model.input_layout_.fields[0].kind == "indicator"
+    both = pd.DataFrame({"a": [True, True], "b": [False, True], "x": [0, 0]})
+    with pytest.warns(UserWarning, match="1 row\\(s\\) set several 0/1 columns"):
+        model.predict(both)
+    separate = DeepFMClassifier(**{**FAST, "categorical_features": None})
+    assert separate.fit(frame, y).n_fields_ == 3
+
+
 def test_a_frame_of_pandas_sparse_columns_is_read_as_the_sparse_matrix():
     X, y = make_categorical(n_samples=300)
     onehot = OneHotEncoder().fit(X)
