@@ -10,7 +10,6 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_y,
     check_consistent_length,
-    validate_data,
 )
 
 from . import _distributed
@@ -357,9 +356,11 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         self : DeepFMClassifier
             The fitted estimator.
         """
-        y = validate_data(self, X="no_validation", y=y)
+        # (not validate_data, which would forget a warm start's feature names)
+        y = _check_y(y, estimator=self)
         check_classification_targets(y)
-        X = self._validate_X(X, reset=True)
+        # a warm start keeps the columns it was fitted on, as MLPClassifier's
+        X = self._validate_X(X, reset=not self._warm())
         check_consistent_length(X, y)
         sample_weight = self._sample_weight(sample_weight, X)
         classes, y_index = np.unique(y, return_inverse=True)

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 from sklearn.base import RegressorMixin
-from sklearn.utils.validation import _check_y, check_consistent_length, validate_data
+from sklearn.utils.validation import _check_y, check_consistent_length
 
 from . import _distributed
 from ._base import BaseDeepFM, fit_context
@@ -332,8 +332,10 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         self : DeepFMRegressor
             The fitted estimator.
         """
-        y = validate_data(self, X="no_validation", y=y, y_numeric=True)
-        X = self._validate_X(X, reset=True)
+        # (not validate_data, which would forget a warm start's feature names)
+        y = _check_y(y, y_numeric=True, estimator=self)
+        # a warm start keeps the columns it was fitted on, as MLPClassifier's
+        X = self._validate_X(X, reset=not self._warm())
         check_consistent_length(X, y)
         sample_weight = self._sample_weight(sample_weight, X)
         if not self._warm() and _distributed.enabled(self.distributed):

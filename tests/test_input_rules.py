@@ -4,6 +4,7 @@ error wherever the input cannot be read."""
 
 import io
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -407,6 +408,25 @@ def test_warm_start_continues_from_the_previous_fit():
     assert model.history_[n_epochs, "train_loss"] < model.history_[0, "train_loss"]
     with pytest.raises(ValueError, match="classes of the previous fit"):
         model.fit(X, np.where(y == 1, 2, 0))
+
+
+@pytest.mark.parametrize("Estimator", [DeepFMClassifier, DeepFMRegressor])
+def test_a_warm_fit_keeps_the_columns_it_was_fitted_on(Estimator):
+    # as MLPClassifier's: other columns are an error that leaves the model be
+    X, y = make_categorical(n_samples=300)
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    model = Estimator(warm_start=True, **FAST).fit(frame, y)
+    before = model.predict(frame)
+    wider = frame.assign(e=1.0)
+    for other in (wider, frame[["b", "a", "c", "d"]], wider.to_numpy()):
+        with pytest.raises(ValueError, match="feature names|expecting 4 features"):
+            with warnings.catch_warnings():
+                # an array: "X does not have valid feature names", as for MLP
+                warnings.simplefilter("ignore", UserWarning)
+                model.fit(other, y)
+        assert model.n_features_in_ == 4
+        assert_array_equal(model.feature_names_in_, list("abcd"))
+        assert_array_equal(model.predict(frame), before)
 
 
 def test_n_jobs_sets_torch_threads_during_fit_and_restores_them():
