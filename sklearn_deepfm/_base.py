@@ -125,11 +125,17 @@ EARLY_STOPPING_MIN_SAMPLES = 1000
 DOCS_URL = "https://sklearn-deepfm.readthedocs.io/en/stable"
 
 
-def _all_sparse_columns(frame):
-    """Whether every column of a pandas DataFrame has a pandas sparse dtype."""
+def _sparse_frame(frame):
+    """Whether every column of a pandas DataFrame is a sparse column of
+    numbers (or booleans) whose fill value is 0, as a sparse matrix holds."""
     from pandas import SparseDtype
 
-    return all(isinstance(dtype, SparseDtype) for dtype in frame.dtypes)
+    return all(
+        isinstance(dtype, SparseDtype)
+        and np.dtype(dtype.subtype).kind in "biuf"
+        and dtype.fill_value == 0
+        for dtype in frame.dtypes
+    )
 
 
 def _check_device(device):
@@ -374,7 +380,7 @@ class BaseDeepFM(BaseEstimator):
                         f"minimum of 1 is required by {name}."
                     )
             checked = X
-            if is_dataframe(X) and _all_sparse_columns(X):
+            if self._reads_as_sparse_matrix(X, reset):
                 # as scikit-learn's check_array: a frame of pandas' sparse
                 # columns is a sparse matrix, read as one (its columns read
                 # one by one were made dense: 162 against 5 MB to fit 20,000
@@ -396,6 +402,19 @@ class BaseDeepFM(BaseEstimator):
             )
         validate_data(self, checked, skip_check_array=True, reset=reset)
         return checked
+
+    def _reads_as_sparse_matrix(self, X, reset):
+        """Whether a DataFrame is read as the sparse matrix it holds: every
+        column a pandas sparse one of numbers with 0 for fill value, and the
+        model to fit reads columns by the 'auto' or 'from_dtype' rule (which
+        a sparse matrix follows: columns named as categorical are read one by
+        one) or the fitted model was fitted on a sparse matrix (a model of
+        dense columns reads the frame's columns as before)."""
+        if not is_dataframe(X) or not _sparse_frame(X):
+            return False
+        if reset:
+            return isinstance(self.categorical_features, str)
+        return self.input_layout_.sparse
 
     def _encode(self, X):
         check_is_fitted(self)

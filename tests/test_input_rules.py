@@ -291,6 +291,18 @@ def test_a_frame_of_pandas_sparse_columns_is_read_as_the_sparse_matrix():
     assert_array_equal(served, from_matrix.predict_proba(matrix))
     with pytest.raises(ValueError, match="feature names"):
         from_frame.predict(frame.rename(columns={names[0]: "other"}))
+    # read column by column as before: a model of dense columns, columns
+    # named as categorical, and a fill value other than 0
+    dense = frame.sparse.to_dense()
+    from_dense = DeepFMClassifier(**FAST).fit(dense, y)
+    assert_array_equal(from_dense.predict_proba(frame), from_dense.predict_proba(dense))
+    named = DeepFMClassifier(**{**FAST, "categorical_features": list(names[:2])})
+    assert not named.fit(frame, y).input_layout_.sparse
+    filled = dense.astype(pd.SparseDtype(float, np.nan))
+    assert_array_equal(
+        DeepFMClassifier(**FAST).fit(filled, y).predict_proba(filled),
+        from_dense.predict_proba(dense),
+    )
 
 
 def test_sparse_matrix_to_a_model_fitted_on_dense_columns():
