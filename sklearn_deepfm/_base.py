@@ -40,18 +40,10 @@ from ._linear import (
 from ._linear_lbfgs import choose_shared, fit_linear_shared
 from ._model import DeepFM
 from ._net import DeepFMNet, adapt_callbacks, predict_rows
-from ._optim import DenseSparseAdam
+from ._optim import OPTIMIZERS, DenseSparseAdam
 from ._persistence import plain_state, restore
 from ._schedule import SCHEDULE, ReplaySchedule, TrainingSchedule, replayed
 from ._threads import n_threads, torch_threads
-
-OPTIMIZERS = {
-    "adam": DenseSparseAdam,
-    "adamw": torch.optim.AdamW,
-    "sgd": torch.optim.SGD,
-    "adagrad": torch.optim.Adagrad,
-    "rmsprop": torch.optim.RMSprop,
-}
 
 # partial_fit and fit(early_stopping=False) learn the first-order weights by
 # gradient steps (the default recipe solves them instead); they take larger
@@ -568,32 +560,32 @@ class BaseDeepFM(BaseEstimator):
             shuffle_seed=int(shuffle_seed),
         )
         self._announce_layout()
-        with _seeding.seeded(torch_seed, device):
-            if warm:
-                self.net_.move_to(device)
-                self.net_.enable_interactions()
-                self.net_.set_params(
-                    **{k: v for k, v in params.items() if not k.startswith("module")}
-                )
-                # the precision mixed_precision_ records, in the module and
-                # in the net's parameters a pickle rebuilds it from
-                # (set_params of the module's keys would reinitialise it)
-                dtype = params["module__mlp_dtype"]
-                self.net_.module_.mlp_dtype = self.net_.module__mlp_dtype = dtype
-                # a fresh optimizer with this fit's alpha and lr: skorch's
-                # set_params only patched the live optimizer's groups, which
-                # initialize_optimizer then rebuilt from the old values
-                for key, value in params.items():
-                    if key.startswith("optimizer__"):
-                        setattr(self.net_, key, value)
-                self.net_.initialize_optimizer()
-                self.net_.initialize_callbacks()
-            else:
-                self.net_ = DeepFMNet(**params)
-                self.net_.initialize()
-            # training's draws (dropout) go on from the initialisation's
-            self.net_.random_stream_ = _seeding.Stream(device)
-        if not warm:
+        if warm:
+            self.net_.move_to(device)
+            self.net_.enable_interactions()
+            self.net_.set_params(
+                **{k: v for k, v in params.items() if not k.startswith("module")}
+            )
+            # the precision mixed_precision_ records, in the module and
+            # in the net's parameters a pickle rebuilds it from
+            # (set_params of the module's keys would reinitialise it)
+            dtype = params["module__mlp_dtype"]
+            self.net_.module_.mlp_dtype = self.net_.module__mlp_dtype = dtype
+            # a fresh optimizer with this fit's alpha and lr: skorch's
+            # set_params only patched the live optimizer's groups, which
+            # initialize_optimizer then rebuilt from the old values
+            for key, value in params.items():
+                if key.startswith("optimizer__"):
+                    setattr(self.net_, key, value)
+            self.net_.initialize_optimizer()
+            self.net_.initialize_callbacks()
+            # training's draws (dropout) start from the seed
+            with _seeding.seeded(torch_seed, device):
+                self.net_.random_stream_ = _seeding.Stream(device)
+        else:
+            # the module drawn from torch_seed, and dropout going on from it
+            self.net_ = DeepFMNet(**params, init_seed=int(torch_seed))
+            self.net_.initialize()
             self.linear_C_ = None
             self.crosses_kept_ = False
             self.crosses_share_ = 0.0
@@ -625,9 +617,7 @@ class BaseDeepFM(BaseEstimator):
                     blend = self._try_crosses(task, train, valid, dataset, split_seed)
                 self._announce_interactions()
                 if self._retrains(warm, n_samples):
-                    self._retrain(
-                        task, dataset, params, torch_seed, device, linear, blend
-                    )
+                    self._retrain(task, dataset, params, torch_seed, linear, blend)
                 if not self.interactions_kept_ and not self.crosses_kept_:
                     # the model is the linear part alone: refit it on every row
                     # (mixed with crosses, it was refitted before the mix)
@@ -712,6 +702,7 @@ class BaseDeepFM(BaseEstimator):
         params = self._net_params(
             device, hidden_units, optimizer, n_outputs, criterion, classes, shared
         )
+        self._n_partial_fit_calls = 0
         self.net_ = DeepFMNet(
             **params,
             optimizer__param_groups=self._linear_group(),
@@ -719,11 +710,10 @@ class BaseDeepFM(BaseEstimator):
             iterator_valid__batch_size=predict_rows(device, batch_size),
             max_epochs=1,
             callbacks=self._user_callbacks(),
+            init_seed=self._partial_fit_seed(),
         )
         self._announce_layout()
-        self._n_partial_fit_calls = 0
-        with _seeding.seeded(self._partial_fit_seed(), device):
-            self.net_.initialize()
+        self.net_.initialize()
         self.net_.set_bias(bias)
         self.linear_C_ = None
         self.crosses_kept_ = False
@@ -1038,7 +1028,7 @@ class BaseDeepFM(BaseEstimator):
             and n_samples <= RETRAIN_MAX_ROWS
         )
 
-    def _retrain(self, task, dataset, params, seed, device, linear, blend):
+    def _retrain(self, task, dataset, params, seed, linear, blend):
         """Train the FM and deep parts again, from the same start, on every
         row of ``dataset`` (the validation rows included) along the course
         the validation rows chose (:class:`~sklearn_deepfm._schedule.ReplaySchedule`),
@@ -1058,11 +1048,10 @@ class BaseDeepFM(BaseEstimator):
                 **params,
                 "callbacks": [(SCHEDULE, ReplaySchedule(epochs, cuts))],
                 "max_epochs": epochs,
+                "init_seed": int(seed),
             }
         )
-        with _seeding.seeded(seed, device):
-            net.initialize()
-            net.random_stream_ = _seeding.Stream(device)
+        net.initialize()
         self.net_ = net
         try:
             self._refit_linear(task, dataset, start=linear)

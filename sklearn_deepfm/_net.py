@@ -199,18 +199,29 @@ class DeepFMNet(NeuralNet):
         every step's gradients are averaged over them, every process takes
         the same number of steps per epoch, and the epoch losses and
         ``keep_interactions`` are reduced over them.
+    init_seed : int or None
+        Seed of the module's initial weights and of training's draws (see
+        :meth:`initialize_module`); None: torch's global generator as it
+        stands.
     **kwargs
         Passed to :class:`skorch.NeuralNet`.  The criterion must be built
         with ``reduction='none'``.
     """
 
     def __init__(
-        self, *args, shuffle_seed=0, classes=None, distributed=False, **kwargs
+        self,
+        *args,
+        shuffle_seed=0,
+        classes=None,
+        distributed=False,
+        init_seed=None,
+        **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.shuffle_seed = shuffle_seed
         self.classes = classes
         self.distributed = distributed
+        self.init_seed = init_seed
 
     @property
     def classes_(self):
@@ -337,6 +348,21 @@ class DeepFMNet(NeuralNet):
         if not training:
             # the weighted loss of every validation row (this process's)
             self.valid_losses_ = _as_float64(row_losses)
+
+    def initialize_module(self):
+        """skorch's; where the estimator has set ``init_seed``, the module's
+        weights are drawn from that seed (:func:`~sklearn_deepfm._seeding.seeded`:
+        alone among the fits of the process, torch's global generators
+        restored after), and training's draws go on from there
+        (``random_stream_``).  The callbacks' ``initialize`` (the user's code)
+        runs outside that block."""
+        seed = self.init_seed
+        if seed is None:
+            return super().initialize_module()
+        with _seeding.seeded(seed, self.device):
+            super().initialize_module()
+            self.random_stream_ = _seeding.Stream(self.device)
+        return self
 
     def infer(self, x, **fit_params):
         """The module's output; in training, a module with dropout draws its

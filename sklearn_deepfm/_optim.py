@@ -229,3 +229,13 @@ def _distinct_rows_and_values(grad):
         else:
             return rows, grad._values()
     return grad.indices()[0], grad.values()
+
+
+# The optimizers the estimators' ``optimizer`` names.
+OPTIMIZERS = {
+    "adam": DenseSparseAdam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "adagrad": torch.optim.Adagrad,
+    "rmsprop": torch.optim.RMSprop,
+}

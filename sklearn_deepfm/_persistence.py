@@ -22,9 +22,9 @@ import torch
 from skorch.exceptions import DeviceWarning
 from skorch.history import History
 
-from . import _seeding
 from ._model import DeepFM
 from ._net import DeepFMNet
+from ._optim import OPTIMIZERS
 
 # The losses the estimators train with, by name: a file names one of these,
 # never an arbitrary class.
@@ -89,6 +89,12 @@ def _net_state(net):
         "frozen": net.frozen(),
         "linear_only": bool(net.linear_only()),
         "optimizer": _arrays(net.optimizer_.state_dict()),
+        # the optimizer the state is of, by name (a class of the user's is
+        # not named: the estimator's is taken)
+        "optimizer_name": next(
+            (name for name, kind in OPTIMIZERS.items() if kind is net.optimizer),
+            None,
+        ),
     }
 
 
@@ -105,17 +111,23 @@ def _rebuild_net(state, estimator):
             stacklevel=4,
         )
         settings["device"] = "cpu"
+    # the optimizer the model was trained with, not one set since (Adam's
+    # state in an SGD raised a KeyError at the next partial_fit)
+    optimizer = OPTIMIZERS.get(state.get("optimizer_name"))
+    try:
+        callbacks = estimator._user_callbacks()
+    except ValueError:  # set since, and not callbacks: the next fit says so
+        callbacks = []
     net = DeepFMNet(
         module=DeepFM,
         criterion=CRITERIA[state["criterion"]],
-        optimizer=estimator._optimizer_class(),
-        callbacks=estimator._user_callbacks(),
-        **settings,
+        optimizer=optimizer or estimator._optimizer_class(),
+        callbacks=callbacks,
+        **{**settings, "init_seed": 0},
     )
-    # the fresh module's random initialisation is overwritten at once; it
-    # must not move the global random state
-    with _seeding.seeded(None):
-        net.initialize()
+    # the fresh module's random initialisation is overwritten at once; drawn
+    # from a seed, it leaves the global random state alone
+    net.initialize()
     net.load_weights(state["weights"], state["frozen"], state["linear_only"])
     if "optimizer" in state:
         net.optimizer_.load_state_dict(_tensors(state["optimizer"]))

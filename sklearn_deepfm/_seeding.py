@@ -14,11 +14,23 @@ with dropout.
 """
 
 import contextlib
+import os
 import threading
 
 import torch
 
 _LOCK = threading.RLock()
+
+
+def _new_lock():
+    """A child forked while a thread of its parent held the lock has no such
+    thread to release it (one in ten children of a process training with
+    dropout in a thread hung for good)."""
+    global _LOCK
+    _LOCK = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_new_lock)
 
 
 def _cuda_devices(device):

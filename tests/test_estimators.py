@@ -6,6 +6,7 @@ import pickle
 import platform
 import subprocess
 import sys
+import threading
 
 import joblib
 import numpy as np
@@ -212,6 +213,59 @@ def test_fits_running_at_once_in_threads_give_the_models_of_their_seeds():
         found = joblib.Parallel()(joblib.delayed(fit)(params) for params in settings)
     for want, got in zip(expected, found, strict=True):
         assert_array_equal(got, want)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() only")
+def test_a_process_forked_while_a_fit_draws_in_a_thread_can_fit():
+    # the lock of the seeded blocks, held by a thread of the parent at the
+    # fork, is a fresh one in the child
+    import multiprocessing
+
+    from sklearn_deepfm import _seeding
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with _seeding.seeded(0):
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    held.wait(30)
+    try:
+        child = multiprocessing.get_context("fork").Process(target=_fit_small)
+        child.start()
+        child.join(60)
+        hung = child.is_alive()
+        if hung:
+            child.kill()
+    finally:
+        release.set()
+        holder.join(30)
+    assert not hung and child.exitcode == 0
+
+
+def _fit_small():
+    X, y = make_categorical(n_samples=100)
+    DeepFMClassifier(**{**FAST, "max_epochs": 1, "n_jobs": 1}).fit(X, y)
+
+
+def test_a_callback_may_fit_another_model_in_a_thread_as_it_initialises():
+    # callbacks' initialize (user code) runs outside the seeded blocks' lock
+    X, y = make_categorical(n_samples=100)
+
+    class FitsBeside(Callback):
+        def initialize(self):
+            worker = threading.Thread(target=_fit_small, daemon=True)
+            worker.start()
+            worker.join(60)
+            self.finished = not worker.is_alive()
+            return self
+
+    callback = FitsBeside()
+    DeepFMClassifier(**{**FAST, "max_epochs": 1, "callbacks": [callback]}).fit(X, y)
+    assert callback.finished
 
 
 def test_multiclass_with_string_labels():

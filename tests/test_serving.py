@@ -663,3 +663,17 @@ def test_pickling_leaves_the_global_random_state_alone():
     torch.manual_seed(0)
     pickle.loads(pickle.dumps(model))
     assert_array_equal(torch.rand(3).numpy(), expected.numpy())
+
+
+def test_a_loaded_model_trains_on_with_the_optimizer_it_was_trained_with():
+    # parameters set after fit act at the next fit, not at loading
+    X, y = make_categorical(n_samples=300)
+    model = DeepFMClassifier(**{**FAST, "early_stopping": False}).fit(X, y)
+    live = pickle.loads(pickle.dumps(model))
+    model.set_params(optimizer="sgd", callbacks=["not a callback"])
+    loaded = pickle.loads(pickle.dumps(model))
+    assert type(loaded.net_.optimizer_) is type(live.net_.optimizer_)
+    loaded.set_params(callbacks=None)  # (partial_fit checks them)
+    live.partial_fit(X, y)
+    loaded.partial_fit(X, y)
+    assert_array_equal(loaded.predict_proba(X), live.predict_proba(X))
