@@ -48,6 +48,13 @@ class _Table:
             return self.X.to_series(j)
         return self.X[:, j]
 
+    def dtypes(self):
+        """Each column's type, read once (a column of a DataFrame costs a
+        lookup each time it is taken)."""
+        if self.kind == "array":
+            return [self.X.dtype] * self.n_columns
+        return list(self.X.dtypes)
+
     def name(self, j):
         if self.feature_names is None:
             return f"x{j}"
@@ -75,7 +82,7 @@ def _read_kind(column, name):
     """
     if holds_lists(column):
         return LISTS
-    check_not_temporal(column, name)
+    check_not_temporal(column.dtype, name)
     dtype = column.dtype
     if type(column).__module__.split(".")[0] == "polars":
         boolean = str(dtype) == "Boolean"
@@ -99,11 +106,11 @@ def _read_kind(column, name):
     return NUMBERS if numeric else LABELS
 
 
-def check_not_temporal(column, name):
-    """Raise a TypeError where a column's type holds dates, times or
-    durations (in ``fit`` and at ``predict``, whatever the container)."""
-    dtype = column.dtype
-    if type(column).__module__.split(".")[0] == "polars":
+def check_not_temporal(dtype, name):
+    """Raise a TypeError where a column's type (NumPy, pandas or polars)
+    holds dates, times or durations (in ``fit`` and at ``predict``, whatever
+    the container)."""
+    if type(dtype).__module__.split(".")[0] == "polars":
         temporal = dtype.is_temporal()
     else:
         temporal = (

@@ -626,10 +626,11 @@ class FeatureEncoder:
         if any(spec.kind == NUMERIC for _, _, spec in single):
             values = np.ones((n_rows, len(single)), dtype=np.float32)
         prepared = []
+        dtypes = table.dtypes()
         for slot, (field, columns, spec) in enumerate(single):
             name = table.describe(columns[0])
             for column in columns:
-                check_not_temporal(table.column(column), table.describe(column))
+                check_not_temporal(dtypes[column], table.describe(column))
             if isinstance(spec, _IndicatorBlock):
                 source = spec.prepare([table.column(c) for c in columns], name)
             elif table.kind == "array" and not isinstance(spec, _LabelColumn):
