@@ -692,9 +692,10 @@ class FeatureEncoder:
         data = np.empty((table.n_rows, n_fields), dtype=object)
         for field, (columns, spec) in enumerate(self._columns):
             if isinstance(spec, _IndicatorBlock):
-                block = spec.prepare(
-                    [table.column(c) for c in columns], table.describe(columns[0])
-                )
+                with warnings.catch_warnings():
+                    # said once already, by the encoding of the same X
+                    warnings.simplefilter("ignore", UserWarning)
+                    block = spec.prepare([table.column(c) for c in columns], "")
                 names = np.append(None, spec.categories).astype(object)
                 data[:, field] = names[spec.local_rows(block)]
             elif isinstance(spec, _NumericColumn):

@@ -268,6 +268,10 @@ def test_rows_setting_two_columns_of_a_dense_one_hot_block_warn():
     both = pd.DataFrame({"a": [True, True], "b": [False, True], "x": [0, 0]})
     with pytest.warns(UserWarning, match="1 row\\(s\\) set several 0/1 columns"):
         model.predict(both)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.explain(both)
+    assert sum("several 0/1 columns" in str(w.message) for w in caught) == 1
     separate = DeepFMClassifier(**{**FAST, "categorical_features": None})
     assert separate.fit(frame, y).n_fields_ == 3
 
