@@ -1193,10 +1193,11 @@ class BaseDeepFM(BaseEstimator):
 
     def _field_names(self):
         """Name of each field: column names, field labels or ``"field f"``."""
-        if self.fields is not None:
+        fields = self._encoder.fields  # as fitted: not one set since
+        if fields is not None:
             # fields_ numbers the user's labels in order of first appearance
             names = [None] * self.n_fields_
-            for label, field in zip(np.asarray(self.fields), self.fields_, strict=True):
+            for label, field in zip(np.asarray(fields), self.fields_, strict=True):
                 if names[field] is None:
                     names[field] = str(label)
             return names
