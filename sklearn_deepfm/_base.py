@@ -562,7 +562,7 @@ class BaseDeepFM(BaseEstimator):
         self._announce_layout()
         if warm:
             self.net_.move_to(device)
-            self.net_.enable_interactions()
+            self.net_.enable_interactions(int(torch_seed))
             self.net_.set_params(
                 **{k: v for k, v in params.items() if not k.startswith("module")}
             )

@@ -103,7 +103,9 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         input must have the same columns.  Without early stopping the
         first-order part trains further too, as in the first fit; with it,
         where the warm fit's recipe drops the FM and deep parts, the
-        first-order part is refitted on the warm fit's rows.
+        first-order part is refitted on the warm fit's rows.  FM and deep
+        parts that the previous fit's recipe dropped start afresh, as in
+        ``partial_fit``.
     fields : array-like of shape (n_features,), default=None
         Field label of each column of a sparse matrix (or of a numeric array,
         which is then read as a sparse one): columns that share a label form
@@ -232,7 +234,9 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         times the crossed one: 0.5 unless another of 0, 0.1, ..., 1 is
         clearly better on the validation rows (see :ref:`pairwise-crosses`);
         0 without crosses; at 1 the model is the crossed linear model alone
-        and ``interactions_kept_`` is False.
+        and ``interactions_kept_`` is False.  It records the mix of the fit
+        that tried the crosses: a warm fit or ``partial_fit`` after it trains
+        the FM and deep parts on top of the mixed model.
     mixed_precision_ : bool
         Whether the deep part runs in bfloat16 (see ``mixed_precision``).
     interactions_kept_ : bool

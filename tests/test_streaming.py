@@ -155,10 +155,14 @@ def test_partial_fit_weighs_rows_across_calls():
     assert_allclose(model.predict_proba(X)[:, 1].mean(), means[10.0], rtol=1e-5)
 
 
-def test_partial_fit_after_a_fit_that_dropped_the_interactions_starts_them_afresh():
+@pytest.mark.parametrize("then", ["partial_fit", "warm fit"])
+def test_training_on_after_a_fit_that_dropped_the_interactions_starts_them_afresh(
+    then,
+):
     # a target that is a table of pairs: the recipe ends at the crossed linear
-    # model alone (share 1); partial_fit turned the dropped FM and deep parts
-    # back on as trained, on top of a model fitted to be the whole model
+    # model alone (share 1); partial_fit and a warm fit turned the dropped FM
+    # and deep parts back on as trained, on top of a model fitted to be the
+    # whole model
     rng = np.random.default_rng(1)
     X = pd.DataFrame(
         {column: rng.integers(0, 30, 4000).astype(str) for column in ("a", "b")}
@@ -168,11 +172,15 @@ def test_partial_fit_after_a_fit_that_dropped_the_interactions_starts_them_afres
     model = DeepFMRegressor(max_epochs=5, random_state=0).fit(X, y)
     assert model.crosses_share_ == 1 and not model.interactions_kept_
     before = np.mean((model.predict(X) - y) ** 2)
-    model.partial_fit(X[:200], y[:200])
+    if then == "partial_fit":
+        model.partial_fit(X[:200], y[:200])
+        # at fit's learning rate, not the one the schedule had cut it to
+        assert [g["lr"] for g in model.net_.optimizer_.param_groups] == [model.lr]
+    else:
+        model.set_params(warm_start=True, early_stopping=False, max_epochs=1)
+        model.fit(X[:200], y[:200])
     assert model.interactions_kept_
     assert np.mean((model.predict(X) - y) ** 2) < 1.1 * before
-    # at fit's learning rate, not the one the schedule had cut it to
-    assert [g["lr"] for g in model.net_.optimizer_.param_groups] == [model.lr]
 
 
 def test_partial_fit_reads_alpha_at_every_call_as_mlp_does():
