@@ -30,6 +30,7 @@ from ._crosses import (
 from ._encoding import FeatureEncoder, check_container, is_dataframe, is_polars
 from ._explain import Explanation, field_attributions
 from ._linear import (
+    DEFAULT_C,
     Refit,
     choose,
     design_matrix,
@@ -952,6 +953,9 @@ class BaseDeepFM(BaseEstimator):
         session)."""
         if start is None:
             start = self.net_.linear_part()
+        if self.linear_C_ is None:
+            # (a warm fit after one that learnt it by gradient steps)
+            self.linear_C_ = DEFAULT_C
         self._solve_linear(task, dataset, None, C=self.linear_C_, start=start)
 
     def _try_crosses(self, task, train, valid, dataset, seed):

@@ -11,6 +11,7 @@ import re
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
@@ -277,6 +278,23 @@ def test_a_warm_fit_does_not_report_crosses_it_did_not_try(capsys):
     model.fit(X, y)
     out = capsys.readouterr().out
     assert "interactions" in out and "pairwise crosses" not in out
+
+
+def test_a_warm_fit_that_solves_the_first_order_part_records_its_c():
+    # a first fit that learnt it by gradient steps has no C; the warm fit's
+    # recipe drops the interactions of an additive target and solves it
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame(
+        {"a": rng.choice(list("abcdefgh"), 3000), "b": rng.choice(list("uvw"), 3000)}
+    )
+    y = (rng.rand(3000) < np.where(X.a.isin(["a", "b", "c"]), 0.6, 0.3)).astype(int)
+    model = DeepFMClassifier(
+        hidden_units=(16,), max_epochs=3, early_stopping=False, warm_start=True
+    ).fit(X, y)
+    assert model.linear_C_ is None
+    model.set_params(early_stopping=True).fit(X, y)
+    assert not model.interactions_kept_
+    assert model.linear_C_ == 1.0
 
 
 def test_a_single_validation_row_makes_no_difference_clear():
