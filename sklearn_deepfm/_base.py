@@ -11,6 +11,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
+    _check_y,
     check_is_fitted,
     validate_data,
 )
@@ -408,6 +409,16 @@ class BaseDeepFM(BaseEstimator):
         if reset:
             return isinstance(self.categorical_features, str)
         return self.input_layout_.sparse
+
+    def _check_target(self, y, **params):
+        """``y`` checked as ``validate_data`` checks it, without its test of X's
+        feature names (which, given no X, would forget a warm start's)."""
+        if y is None:
+            raise ValueError(
+                f"This {type(self).__name__} estimator requires y to be passed, "
+                "but the target y is None."
+            )
+        return _check_y(y, estimator=self, **params)
 
     def _encode(self, X):
         check_is_fitted(self)

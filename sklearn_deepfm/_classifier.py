@@ -8,7 +8,6 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
-    _check_y,
     check_consistent_length,
 )
 
@@ -360,8 +359,7 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         self : DeepFMClassifier
             The fitted estimator.
         """
-        # (not validate_data, which would forget a warm start's feature names)
-        y = _check_y(y, estimator=self)
+        y = self._check_target(y)
         check_classification_targets(y)
         # a warm start keeps the columns it was fitted on, as MLPClassifier's
         X = self._validate_X(X, reset=not self._warm())
@@ -444,7 +442,7 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
                     f"classes={classes.tolist()} differs from the classes of the "
                     f"first call, {self.classes_.tolist()}."
                 )
-        y = _check_y(y, estimator=self)
+        y = self._check_target(y)
         check_classification_targets(y)
         X = self._validate_X(X, reset=first)
         check_consistent_length(X, y)

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 from sklearn.base import RegressorMixin
-from sklearn.utils.validation import _check_y, check_consistent_length
+from sklearn.utils.validation import check_consistent_length
 
 from . import _distributed
 from ._base import BaseDeepFM, fit_context
@@ -336,8 +336,7 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         self : DeepFMRegressor
             The fitted estimator.
         """
-        # (not validate_data, which would forget a warm start's feature names)
-        y = _check_y(y, y_numeric=True, estimator=self)
+        y = self._check_target(y, y_numeric=True)
         # a warm start keeps the columns it was fitted on, as MLPClassifier's
         X = self._validate_X(X, reset=not self._warm())
         check_consistent_length(X, y)
@@ -384,7 +383,7 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         self : DeepFMRegressor
         """
         first = not hasattr(self, "net_")
-        y = _check_y(y, y_numeric=True, estimator=self)
+        y = self._check_target(y, y_numeric=True)
         X = self._validate_X(X, reset=first)
         check_consistent_length(X, y)
         sample_weight = self._sample_weight(sample_weight, X)
