@@ -833,7 +833,8 @@ def test_bad_inputs_say_what_is_wrong(Estimator):
     with pytest.raises(ValueError, match="requires y to be passed"):
         model.fit(X, None)
     with pytest.raises(ValueError, match="requires y to be passed"):
-        model.partial_fit(X, None)
+        classes = {"classes": [0, 1]} if Estimator is DeepFMClassifier else {}
+        model.partial_fit(X, None, **classes)
     with pytest.raises(ValueError, match="Expected 2D array, got 1D array"):
         model.fit(X[:, 0], y)
     with pytest.raises(ValueError, match="0 sample"):
