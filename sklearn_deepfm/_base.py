@@ -525,10 +525,15 @@ class BaseDeepFM(BaseEstimator):
         torch_seed, shuffle_seed, split_seed = rng.randint(
             np.iinfo(np.int32).max, size=3
         )
+        self._weight_scale = self._mean_weight(sample_weight)
         if not warm:
             self._fit_encoder(X, feature_names, shared, warn=False)
-            self._add_numbers(X, y, sample_weight, classes, split_seed, shared)
-        self._weight_scale = self._mean_weight(sample_weight)
+            # the weights as training takes them, of mean 1: the quantity
+            # test's prior counts rows (weights of 1000 for every row read
+            # a column otherwise than none)
+            self._add_numbers(
+                X, y, sample_weight / self._weight_scale, classes, split_seed, shared
+            )
         dataset = self._dataset(X, y, sample_weight, feature_names)
         n_samples = len(dataset)
         if shared:  # every process decides as one fit on all rows would
@@ -869,7 +874,21 @@ class BaseDeepFM(BaseEstimator):
                     "classes. Set early_stopping=False, raise validation_fraction, "
                     "or merge the rarest classes."
                 )
-        return HoldoutSplit(self.validation_fraction, stratify, seed)(dataset)
+        train, valid = HoldoutSplit(self.validation_fraction, stratify, seed)(dataset)
+        for rows, which in ((train, "training"), (valid, "validation")):
+            total = rows.sample_weight.sum()
+            if _distributed.enabled(self.distributed):
+                total = _distributed.all_sum(total)[0]
+            if not total > 0:
+                # as SGDClassifier: no row to learn from, or every decision
+                # falls to its default with nothing said
+                raise ValueError(
+                    f"Early stopping holds out validation_fraction="
+                    f"{self.validation_fraction} of the rows, and the sample "
+                    f"weights of the {which} rows are all zero. Use another "
+                    "random_state or validation_fraction, or early_stopping=False."
+                )
+        return train, valid
 
     def _read_many_valued(self, task, X, feature_names, train, valid, seed):
         """Read as a number instead of categories each column of whole
@@ -1275,10 +1294,16 @@ class BaseDeepFM(BaseEstimator):
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
-        if not sample_weight.sum() > 0:
+        with np.errstate(over="ignore"):
+            total = sample_weight.sum()
+        if not total > 0:
             raise ValueError(
                 "sample_weight must have a positive sum; all weights are zero."
             )
+        if not np.isfinite(total):
+            # only their ratios matter: weights of 1e307 summed to infinity,
+            # and every weight divided by their mean became 0
+            sample_weight = sample_weight / sample_weight.max()
         return sample_weight
 
 

@@ -5,7 +5,7 @@ import torch
 from scipy.special import expit, softmax
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_consistent_length,
@@ -459,14 +459,16 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
                 f"y holds labels {unexpected.tolist()} that are not in classes "
                 f"{known.tolist()}."
             )
+        y_index = np.searchsorted(known, y)
         if self.class_weight is not None:
             if isinstance(self.class_weight, str):
                 raise ValueError(
                     "class_weight='balanced' needs every row at once; pass a dict "
                     "of weights to partial_fit, or use fit."
                 )
-            sample_weight = sample_weight * compute_sample_weight(self.class_weight, y)
-        y_index = np.searchsorted(known, y)
+            # over every class, as SGDClassifier: a call need not hold them all
+            weights = compute_class_weight(self.class_weight, classes=known, y=y)
+            sample_weight = sample_weight * weights[y_index]
         n_classes = known.size
         target, criterion, bias = _targets(
             y_index,

@@ -10,6 +10,7 @@ import threading
 
 import joblib
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
@@ -312,6 +313,38 @@ def test_sample_weight_changes_the_fit():
     assert weighted.predict_proba(X)[:, 1].mean() > plain.predict_proba(X)[:, 1].mean()
     ones = DeepFMClassifier(**FAST).fit(X, y, sample_weight=np.ones(len(y)))
     assert_array_equal(ones.predict_proba(X), plain.predict_proba(X))
+
+
+def test_only_the_ratios_of_the_weights_matter_in_every_decision():
+    # the quantity test of a whole-number column took the raw weights against
+    # a prior counted in rows: weights of 1000 read 'age' otherwise
+    rng = np.random.default_rng(8)
+    age, a = rng.integers(0, 14, 900), rng.integers(0, 4, 900)
+    effect = rng.uniform(0.0, 0.15)
+    logit = effect * (age - 7) + 0.5 * (a == 1)
+    y = (rng.random(900) < 1 / (1 + np.exp(-logit))).astype(int)
+    X = pd.DataFrame({"a": [f"a{v}" for v in a], "age": age})
+    settings = {**FAST, "max_epochs": 2, "early_stopping": False}
+    plain = DeepFMClassifier(**settings).fit(X, y)
+    for scale in (1e-3, 1e3, 1e307):  # (1e307 summed to infinity)
+        weighted = DeepFMClassifier(**settings).fit(
+            X, y, sample_weight=np.full(900, scale)
+        )
+        assert weighted.n_fields_ == plain.n_fields_
+        assert_allclose(weighted.predict_proba(X), plain.predict_proba(X), atol=1e-6)
+
+
+def test_weights_all_zero_on_one_side_of_the_hold_out_are_an_error():
+    # as SGDClassifier: with no weighted validation row every decision fell
+    # to its default, silently; with no weighted training row scikit-learn's
+    # solver said the user's weights were all zero
+    X, y = make_categorical(n_samples=1200)
+    weights = np.zeros(len(y))
+    weights[7] = 1.0  # one side of the hold-out or the other has none
+    for Estimator in (DeepFMClassifier, DeepFMRegressor):
+        model = Estimator(**{**FAST, "early_stopping": True})
+        with pytest.raises(ValueError, match="weights of the (training|validation)"):
+            model.fit(X, y, sample_weight=weights)
 
 
 def test_skorch_callbacks_and_history():

@@ -153,6 +153,11 @@ def test_partial_fit_weighs_rows_across_calls():
     for i in range(len(X)):
         model.partial_fit(X[i : i + 1], y[i : i + 1], [0, 1])
     assert_allclose(model.predict_proba(X)[:, 1].mean(), means[10.0], rtol=1e-5)
+    # a dict that leaves a class at 1, in a call without the classes it names,
+    # as SGDClassifier takes it
+    model = DeepFMClassifier(hidden_units=(16,), class_weight={1: 2, 2: 5})
+    model.partial_fit(X[y == 0][:50], y[y == 0][:50], classes=[0, 1, 2])
+    model.partial_fit(X, np.where(np.arange(300) % 7 == 0, 2, y))
 
 
 @pytest.mark.parametrize("then", ["partial_fit", "warm fit"])
