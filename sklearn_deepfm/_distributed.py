@@ -43,6 +43,7 @@ from torch import distributed as dist
 from ._categorical import _object_array, _sorted_labels
 from ._fields import field_evidence, fields_from_evidence
 from ._layout import NUMERIC
+from ._numeric import spread_or_one
 from ._sparse import _as_csr
 
 
@@ -213,7 +214,7 @@ def target_scale(y, sample_weight):
     mean = weighted / weight
     (squares,) = all_sum(np.dot(sample_weight, (y - mean) ** 2))
     spread = np.sqrt(squares / weight)
-    return float(mean), float(spread) if spread > 0 else 1.0
+    return float(mean), spread_or_one(float(spread), mean)
 
 
 def balanced_class_weight(classes, y_index):
@@ -376,4 +377,4 @@ def _pooled_scaling(moments):
     mean = float(np.dot(rows, means) / rows.sum())
     total = squares.sum() + np.dot(rows, (means - mean) ** 2)
     std = float(np.sqrt(total / rows.sum()))
-    return mean, std if std > 0 else 1.0
+    return mean, spread_or_one(std, mean)

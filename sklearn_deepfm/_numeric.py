@@ -6,6 +6,16 @@ from ._columns import _as_float, _check_no_infinity, _fitted_numbers
 from ._layout import NUMERIC
 
 
+def spread_or_one(spread, mean):
+    """``spread`` (a standard deviation) as a scale, or 1 where the values
+    do not vary: within rounding of ``mean``, as scikit-learn's scalers
+    judge it (numpy gives 50 copies of 0.1 a deviation of 2.8e-17, which
+    standardised a later 0.5 to 1.4e16 and a constant target to nothing)."""
+    if spread > 10 * np.finfo(np.float64).eps * abs(mean):
+        return float(spread)
+    return 1.0
+
+
 class _NumericColumn:
     """A real-valued column: one embedding row scaled by the standardised value."""
 
@@ -16,8 +26,7 @@ class _NumericColumn:
     def __init__(self, values, name):
         _check_finite(values, name)
         self.mean = float(np.mean(values))
-        std = float(np.std(values))
-        self.scale = std if std > 0 else 1.0
+        self.scale = spread_or_one(float(np.std(values)), self.mean)
 
     def prepare(self, column, name):
         values = _fitted_numbers(column, name, "numbers", _as_float)
@@ -62,7 +71,7 @@ def pooled_scaling(values, all_sum=None):
     mean = total / n_rows
     (squares,) = add(float(np.sum((finite - mean) ** 2)))
     variance = squares / n_rows
-    return float(mean), float(np.sqrt(variance)) if variance > 0 else 1.0
+    return float(mean), spread_or_one(float(np.sqrt(variance)), mean)
 
 
 # Standardised values beyond this many standard deviations overflow the

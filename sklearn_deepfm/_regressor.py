@@ -7,6 +7,7 @@ from sklearn.utils.validation import check_consistent_length
 
 from . import _distributed
 from ._base import BaseDeepFM, fit_context
+from ._numeric import spread_or_one
 
 
 class DeepFMRegressor(RegressorMixin, BaseDeepFM):
@@ -346,7 +347,7 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         elif not self._warm():  # a warm start keeps the scale the weights learnt
             self._y_mean = float(np.average(y, weights=sample_weight))
             spread = np.sqrt(np.average((y - self._y_mean) ** 2, weights=sample_weight))
-            self._y_scale = float(spread) if spread > 0 else 1.0
+            self._y_scale = spread_or_one(float(spread), self._y_mean)
         target = ((y - self._y_mean) / self._y_scale).astype(np.float32)
         return self._fit(
             X,
@@ -392,7 +393,7 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         elif first:
             self._y_mean = float(np.average(y, weights=sample_weight))
             spread = np.sqrt(np.average((y - self._y_mean) ** 2, weights=sample_weight))
-            self._y_scale = float(spread) if spread > 0 else 1.0
+            self._y_scale = spread_or_one(float(spread), self._y_mean)
         target = ((y - self._y_mean) / self._y_scale).astype(np.float32)
         return self._partial_fit(
             X,

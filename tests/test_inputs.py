@@ -266,6 +266,23 @@ def test_categorical_features_overrides():
             DeepFMClassifier(categorical_features=wrong, **FAST).fit(X, y)
 
 
+@pytest.mark.parametrize("constant", [0.1, 0.5])
+def test_a_numeric_column_or_target_that_does_not_vary_has_the_scale_one(constant):
+    # numpy gives 50 copies of 0.1 a deviation of 2.8e-17, not 0: a later 0.2
+    # was 7e15 deviations away, and a constant target scaled every output to 0
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.integers(0, 3, 50), np.full(50, constant)])
+    y = rng.integers(0, 2, 50)
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    assert model.input_layout_.fields[1].scale == 1.0
+    assert np.isfinite(model.predict_proba(np.array([[0, constant + 0.1]]))).all()
+    regressor = DeepFMRegressor(**FAST).partial_fit(X, np.full(50, constant))
+    target = X[:, 0] * 2.0
+    for _ in range(20):
+        regressor.partial_fit(X, target)
+    assert np.ptp(regressor.predict(X)) > 0.5
+
+
 def test_nan_in_numeric_column_names_the_column():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(50, 3))
