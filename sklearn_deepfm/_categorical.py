@@ -135,7 +135,10 @@ def _known_codes(values, name):
         raise ValueError(
             f"Categorical {name} holds non-integer values such as "
             f"{known[known != np.round(known)][0]!r}. Label-encode it (for "
-            "example with OrdinalEncoder) or pass it as strings."
+            "example with OrdinalEncoder) or pass it as strings; if it is a "
+            "quantity that fit (or partial_fit's first call) read as categories "
+            "from whole numbers, name the other columns in categorical_features "
+            "to read it as a number."
         )
     if known.size and known.max() >= MAX_EXACT_CODE:  # 2**53 + 1 reads as 2**53
         raise ValueError(
