@@ -179,7 +179,31 @@ class _LabelColumn:
                 f"as {labels[0]!r}. Pass the same kind of values as in fit, or "
                 "refit on the lists (a column of lists is one multi-valued field)."
             )
+        if _numeric_type(column) and self._strings():
+            number = next((v for v in labels if not _is_missing(v)), None)
+            if number is not None:
+                # as scikit-learn's encoders refuse a mix of strings and
+                # numbers: pandas reads a column of digits as integers in
+                # one chunk of a CSV and as strings in another, and 4 went
+                # to the unknown row where '4' had one
+                raise TypeError(
+                    f"{name} held string labels in fit and holds numbers now, "
+                    f"such as {number!r}; the label {str(number)!r} and the "
+                    f"number {number!r} would be different categories. Pass "
+                    "the column as strings, as in fit (for example with "
+                    "X[column].astype(str), or dtype=str in read_csv)."
+                )
         return labels
+
+    def _strings(self):
+        """Whether every category is a string (and there is one)."""
+        strings = self.__dict__.get("_all_strings")
+        if strings is None:
+            strings = len(self.categories) > 0 and all(
+                isinstance(label, str) for label in self.categories
+            )
+            self._all_strings = strings
+        return strings
 
     def unseen(self, labels, name):
         """Labels among ``labels`` (prepared) that have no row yet, sorted."""
@@ -190,6 +214,7 @@ class _LabelColumn:
         """Give each of ``categories`` (unseen labels) a row after the others."""
         self.categories = np.concatenate([self.categories, _object_array(categories)])
         self.size = len(self.categories) + 1
+        self.__dict__.pop("_all_strings", None)
 
     def local_rows(self, labels):
         """Each label's local row (the unknown row for labels not learnt);
@@ -224,6 +249,14 @@ class _LabelColumn:
             for key, value in self.__dict__.items()
             if key not in ("_index", "_position")
         }
+
+
+def _numeric_type(column):
+    """Whether a column (NumPy, pandas or polars) has a type of numbers."""
+    dtype = column.dtype
+    if type(column).__module__.split(".")[0] == "polars":
+        return dtype.is_numeric()
+    return getattr(dtype, "kind", "O") in "iuf"
 
 
 def _is_hashable(value):

@@ -524,6 +524,29 @@ def test_a_lone_surrogate_names_the_column_and_the_value():
         DeepFMClassifier(**FAST).fit(X, y)
 
 
+def test_numbers_where_fit_saw_string_labels_are_refused():
+    # pandas reads a column of digits as integers in one chunk of a CSV and
+    # as strings in another (one 'A1' among them): 4 went to the unknown row
+    # where '4' had one, as two categories
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 5, 300)
+    X = pd.DataFrame({"zip": codes.astype(str), "n": rng.normal(size=300)})
+    y = (codes >= 3).astype(int)
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    as_numbers = X.assign(zip=codes)
+    with pytest.raises(TypeError, match="held string labels in fit and holds numbers"):
+        model.predict(as_numbers)
+    with pytest.raises(TypeError, match="held string labels in fit and holds numbers"):
+        DeepFMClassifier(**FAST).partial_fit(X, y, classes=[0, 1]).partial_fit(
+            as_numbers, y
+        )
+    # a chunk in which the column holds no value at all is read as missing
+    missing = X.assign(zip=np.nan)
+    assert_array_equal(
+        model.predict_proba(missing), model.predict_proba(X.assign(zip=None))
+    )
+
+
 def test_strings_where_fit_saw_integers_name_the_column_and_both_kinds():
     X = pd.DataFrame({"code": [1, 2, 3] * 20, "amount": np.linspace(0, 1, 60)})
     y = np.array([0, 1, 1] * 20)
