@@ -449,12 +449,14 @@ class BaseDeepFM(BaseEstimator):
             )
         return device, hidden_units, self._optimizer_class()
 
-    def _fit_encoder(self, X, feature_names, shared, warn=True):
-        """Learn the input layout of X (of every process's X when shared)."""
+    def _fit_encoder(self, X, feature_names, shared, sample_weight, warn=True):
+        """Learn the input layout of X (of every process's X when shared),
+        numeric columns scaled on the rows of positive ``sample_weight``."""
         self._encoder = FeatureEncoder(
             self.fields, self.categorical_features, self.pooling
         )
-        self._encoder.fit(X, feature_names)
+        weighted = None if sample_weight.min() > 0 else sample_weight > 0
+        self._encoder.fit(X, feature_names, weighted_rows=weighted)
         if shared:
             _distributed.share_encoder(self._encoder, X, feature_names)
         if warn:
@@ -527,7 +529,7 @@ class BaseDeepFM(BaseEstimator):
         )
         self._weight_scale = self._mean_weight(sample_weight)
         if not warm:
-            self._fit_encoder(X, feature_names, shared, warn=False)
+            self._fit_encoder(X, feature_names, shared, sample_weight, warn=False)
             # the weights as training takes them, of mean 1: the quantity
             # test's prior counts rows (weights of 1000 for every row read
             # a column otherwise than none)
@@ -558,6 +560,7 @@ class BaseDeepFM(BaseEstimator):
                 (SCHEDULE, TrainingSchedule(patience=self.n_iter_no_change))
             )
         if not warm:
+            self._encoder.forget_rows()  # the numbers' scalings are set
             self._encoder.warn_guesses(type(self).__name__)
 
         batch_size = self.batch_size
@@ -665,7 +668,9 @@ class BaseDeepFM(BaseEstimator):
         feature_names = getattr(self, "feature_names_in_", None)
         with torch_threads(self.n_jobs):
             if first:
-                device = self._start_partial_fit(X, n_outputs, criterion, classes, bias)
+                device = self._start_partial_fit(
+                    X, sample_weight, n_outputs, criterion, classes, bias
+                )
             else:
                 device = _check_device(self.device)
                 self._learn_categories(X, feature_names)
@@ -704,12 +709,14 @@ class BaseDeepFM(BaseEstimator):
         base = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         return int((base + 7919 * self._n_partial_fit_calls) % np.iinfo(np.int32).max)
 
-    def _start_partial_fit(self, X, n_outputs, criterion, classes, bias):
+    def _start_partial_fit(self, X, sample_weight, n_outputs, criterion, classes, bias):
         """Fix the input layout and build the net on the first call; returns
         the device."""
         device, hidden_units, optimizer = self._settings()
         shared = _distributed.enabled(self.distributed)
-        self._fit_encoder(X, getattr(self, "feature_names_in_", None), shared)
+        feature_names = getattr(self, "feature_names_in_", None)
+        self._fit_encoder(X, feature_names, shared, sample_weight)
+        self._encoder.forget_rows()
         batch_size = self.batch_size
         if batch_size == "auto":
             n_samples = X.shape[0]

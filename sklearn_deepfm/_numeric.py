@@ -23,10 +23,14 @@ class _NumericColumn:
     size = 1
     number_of = None
 
-    def __init__(self, values, name):
+    def __init__(self, values, name, weighted=None):
+        """Scaled by the mean and deviation of ``weighted`` (the values of
+        the rows of positive weight; None: all of ``values``)."""
         _check_finite(values, name)
-        self.mean = float(np.mean(values))
-        self.scale = spread_or_one(float(np.std(values)), self.mean)
+        if weighted is None or not weighted.size:  # (a shard of weights 0)
+            weighted = values
+        self.mean = float(np.mean(weighted))
+        self.scale = spread_or_one(float(np.std(weighted)), self.mean)
 
     def prepare(self, column, name):
         values = _fitted_numbers(column, name, "numbers", _as_float)
