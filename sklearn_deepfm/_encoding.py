@@ -533,12 +533,19 @@ class FeatureEncoder:
         if self.layout_.sparse:
             return [[] for _ in self.layout_.fields]
         table = _Table(X, feature_names)
+        dtypes = table.dtypes()
         found = []
         for columns, spec in self._columns:
+            name = table.describe(columns[0])
+            for column in columns:
+                check_not_temporal(dtypes[column], table.describe(column))
             if not hasattr(spec, "unseen"):
+                if isinstance(spec, _NumericColumn):
+                    # checked before any category is learnt: a call that then
+                    # failed on a number had grown the vocabulary all the same
+                    spec.prepare(table.column(columns[0]), name)
                 found.append([])
                 continue
-            name = table.describe(columns[0])
             with _readable_text(name):
                 found.append(
                     spec.unseen(spec.prepare(table.column(columns[0]), name), name)

@@ -188,6 +188,22 @@ def test_training_on_after_a_fit_that_dropped_the_interactions_starts_them_afres
     assert np.mean((model.predict(X) - y) ** 2) < 1.1 * before
 
 
+def test_a_partial_fit_call_that_fails_on_a_number_learns_no_category():
+    # the categories were learnt first, then the number refused: a stream
+    # that skips bad chunks had untrained rows for the skipped categories
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.choice(["u", "v"], 50), "p": rng.normal(size=50)})
+    y = rng.integers(0, 2, 50)
+    model = DeepFMClassifier(**SMALL).partial_fit(X, y, classes=[0, 1])
+    probe = pd.DataFrame({"a": ["new"], "p": [0.0]})
+    before = model.predict_proba(probe)
+    bad = pd.DataFrame({"a": ["new", "u"], "p": [0.1, np.nan]})
+    with pytest.raises(ValueError, match="NaN or infinity in numeric column 1"):
+        model.partial_fit(bad, [0, 1])
+    assert list(model.input_layout_.fields[0].categories) == ["u", "v"]
+    assert_array_equal(model.predict_proba(probe), before)
+
+
 def test_partial_fit_reads_alpha_at_every_call_as_mlp_does():
     X, y = make_categorical(n_samples=600)
     runs = []
