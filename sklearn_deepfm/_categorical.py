@@ -70,7 +70,13 @@ class _CategoricalColumn:
             )
 
     def prepare(self, column, name):
-        values = _fitted_numbers(column, name, "integer codes", _as_codes)
+        try:
+            values = _fitted_numbers(column, name, "integer codes", _as_codes)
+        except TypeError:
+            if self.categories.size:
+                raise
+            # a column that held no value in fit: any label is unknown
+            return np.full(len(column), np.nan)
         _check_no_infinity(values, name)
         return values
 

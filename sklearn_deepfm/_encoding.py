@@ -195,6 +195,11 @@ def _indicator_blocks(table, candidates):
     return blocks
 
 
+def _holds_nothing(spec):
+    """Whether ``spec`` reads codes of a column that held none (all missing)."""
+    return isinstance(spec, _CategoricalColumn) and spec.categories.size == 0
+
+
 def _is_binary(column, kind):
     if kind == BOOLEAN:
         return True
@@ -535,7 +540,7 @@ class FeatureEncoder:
         table = _Table(X, feature_names)
         dtypes = table.dtypes()
         found = []
-        for columns, spec in self._columns:
+        for field, (columns, spec) in enumerate(self._columns):
             name = table.describe(columns[0])
             for column in columns:
                 check_not_temporal(dtypes[column], table.describe(column))
@@ -546,10 +551,15 @@ class FeatureEncoder:
                     spec.prepare(table.column(columns[0]), name)
                 found.append([])
                 continue
+            column = table.column(columns[0])
+            if _holds_nothing(spec) and _read_kind(column, name) == LABELS:
+                # a column that held no value in the first call (a CSV chunk
+                # reads it as float NaN) takes the labels that come later, as
+                # a multi-valued column waits for its first value
+                spec = _LabelColumn(np.empty(0, dtype=object), name)
+                self._columns[field] = (columns, spec)
             with _readable_text(name):
-                found.append(
-                    spec.unseen(spec.prepare(table.column(columns[0]), name), name)
-                )
+                found.append(spec.unseen(spec.prepare(column, name), name))
         return found
 
     def extend(self, categories):

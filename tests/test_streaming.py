@@ -1,6 +1,7 @@
 """Data larger than memory: partial_fit chunk by chunk, a vocabulary that
 learns from the stream, and dask-ml's Incremental on a Dask cluster."""
 
+import io
 import pickle
 
 import numpy as np
@@ -186,6 +187,28 @@ def test_training_on_after_a_fit_that_dropped_the_interactions_starts_them_afres
         model.fit(X[:200], y[:200])
     assert model.interactions_kept_
     assert np.mean((model.predict(X) - y) ** 2) < 1.1 * before
+
+
+def test_a_column_that_held_no_value_in_the_first_call_takes_later_labels():
+    # read_csv gives a chunk's column of nothing but blanks as float NaN: it
+    # was fixed as integer codes, and the strings of the next chunk refused
+    csv = "c,n,y\n" + "".join(f",{i % 3},{i % 2}\n" for i in range(40))
+    csv += "".join(f"s{i % 4},{i % 3},{i % 2}\n" for i in range(40))
+    chunks = list(pd.read_csv(io.StringIO(csv), chunksize=40))
+    model = DeepFMClassifier(**SMALL)
+    with pytest.warns(UserWarning, match="holds no category"):
+        model.partial_fit(chunks[0][["c", "n"]], chunks[0].y, classes=[0, 1])
+    model.partial_fit(chunks[1][["c", "n"]], chunks[1].y)
+    categories = list(model.input_layout_.fields[0].categories)
+    assert categories == ["s0", "s1", "s2", "s3"]
+    # fitted on such a column, predict reads any label as unknown
+    fitted = DeepFMClassifier(**SMALL)
+    with pytest.warns(UserWarning, match="holds no category"):
+        fitted.fit(chunks[0][["c", "n"]], chunks[0].y)
+    assert_array_equal(
+        fitted.predict_proba(chunks[1][["c", "n"]]),
+        fitted.predict_proba(chunks[1][["c", "n"]].assign(c=np.nan)),
+    )
 
 
 def test_a_partial_fit_call_that_fails_on_a_number_learns_no_category():
