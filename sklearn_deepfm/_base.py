@@ -432,9 +432,13 @@ class BaseDeepFM(BaseEstimator):
         ``y`` is already encoded (float32 targets or int64 class indices).
         """
         with torch_threads(self.n_jobs):
-            return self._train(
-                X, y, sample_weight, task, n_outputs, criterion, bias, classes
-            )
+            try:
+                return self._train(
+                    X, y, sample_weight, task, n_outputs, criterion, bias, classes
+                )
+            finally:  # a failed fit keeps no per-row mask either
+                if hasattr(self, "_encoder"):
+                    self._encoder.forget_rows()
 
     def _settings(self):
         """The checked device, hidden layer widths and optimizer class."""
@@ -715,8 +719,10 @@ class BaseDeepFM(BaseEstimator):
         device, hidden_units, optimizer = self._settings()
         shared = _distributed.enabled(self.distributed)
         feature_names = getattr(self, "feature_names_in_", None)
-        self._fit_encoder(X, feature_names, shared, sample_weight)
-        self._encoder.forget_rows()
+        try:
+            self._fit_encoder(X, feature_names, shared, sample_weight)
+        finally:
+            self._encoder.forget_rows()
         batch_size = self.batch_size
         if batch_size == "auto":
             n_samples = X.shape[0]
@@ -1234,7 +1240,8 @@ class BaseDeepFM(BaseEstimator):
 
     def _field_names(self):
         """Name of each field: column names, field labels or ``"field f"``."""
-        fields = self._encoder.fields  # as fitted: not one set since
+        # the labels fitted, not ones set since
+        fields = getattr(self._encoder, "labels", self._encoder.fields)
         if fields is not None:
             # fields_ numbers the user's labels in order of first appearance
             names = [None] * self.n_fields_
@@ -1297,7 +1304,11 @@ class BaseDeepFM(BaseEstimator):
             n_permutations=sampled,
         )
 
-    def _sample_weight(self, sample_weight, X):
+    def _sample_weight(self, sample_weight, X, first=True):
+        """The checked weights, divided by the unit of ``fit``'s or the first
+        ``partial_fit`` call's: 1, or their largest where they sum to
+        infinity (only their ratios matter: weights of 1e307 trained on NaN,
+        every weight divided by their mean became 0)."""
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
@@ -1307,10 +1318,17 @@ class BaseDeepFM(BaseEstimator):
             raise ValueError(
                 "sample_weight must have a positive sum; all weights are zero."
             )
-        if not np.isfinite(total):
-            # only their ratios matter: weights of 1e307 summed to infinity,
-            # and every weight divided by their mean became 0
-            sample_weight = sample_weight / sample_weight.max()
+        if first:
+            self._weight_unit = 1.0 if np.isfinite(total) else sample_weight.max()
+        unit = getattr(self, "_weight_unit", 1.0)
+        sample_weight = sample_weight / unit if unit != 1.0 else sample_weight
+        with np.errstate(over="ignore"):
+            if not np.isfinite(sample_weight.sum()):
+                raise ValueError(
+                    "sample_weight sums to infinity next to the weights of the "
+                    "first partial_fit call; scale every call's weights alike, "
+                    "to smaller numbers."
+                )
         return sample_weight
 
 

@@ -19,6 +19,7 @@ from ._columns import (
     _check_no_infinity,
     _fitted_numbers,
     _is_missing,
+    holds_lists,
     index_dtype,
 )
 from ._layout import CATEGORICAL, INDICATOR
@@ -73,7 +74,7 @@ class _CategoricalColumn:
         try:
             values = _fitted_numbers(column, name, "integer codes", _as_codes)
         except TypeError:
-            if self.categories.size:
+            if self.categories.size or holds_lists(column):
                 raise
             # a column that held no value in fit: any label is unknown
             return np.full(len(column), np.nan)

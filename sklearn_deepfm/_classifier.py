@@ -446,7 +446,7 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         check_classification_targets(y)
         X = self._validate_X(X, reset=first)
         check_consistent_length(X, y)
-        sample_weight = self._sample_weight(sample_weight, X)
+        sample_weight = self._sample_weight(sample_weight, X, first)
         known = classes if first else self.classes_
         if known.size < 2:
             raise ValueError(

@@ -41,6 +41,7 @@ blocks, :mod:`~sklearn_deepfm._numeric` numeric columns,
 """
 
 import contextlib
+import numbers
 import warnings
 
 import numpy as np
@@ -200,6 +201,14 @@ def _holds_nothing(spec):
     return isinstance(spec, _CategoricalColumn) and spec.categories.size == 0
 
 
+def _all_numbers(values):
+    """Whether ``values`` (new categories) are all numbers (codes)."""
+    values = np.asarray(values)
+    return values.dtype.kind in "iuf" or all(
+        isinstance(value, numbers.Real) for value in values
+    )
+
+
 def _is_binary(column, kind):
     if kind == BOOLEAN:
         return True
@@ -254,6 +263,9 @@ class FeatureEncoder:
 
     def __init__(self, fields=None, categorical_features="auto", pooling="sum"):
         self.fields = fields
+        # the user's field labels (fields becomes the inferred numbering of
+        # a distributed fit's sparse fields)
+        self.labels = fields
         self.categorical_features = categorical_features
         self.pooling = pooling
 
@@ -540,7 +552,7 @@ class FeatureEncoder:
         table = _Table(X, feature_names)
         dtypes = table.dtypes()
         found = []
-        for field, (columns, spec) in enumerate(self._columns):
+        for columns, spec in self._columns:
             name = table.describe(columns[0])
             for column in columns:
                 check_not_temporal(dtypes[column], table.describe(column))
@@ -555,9 +567,9 @@ class FeatureEncoder:
             if _holds_nothing(spec) and _read_kind(column, name) == LABELS:
                 # a column that held no value in the first call (a CSV chunk
                 # reads it as float NaN) takes the labels that come later, as
-                # a multi-valued column waits for its first value
+                # a multi-valued column waits for its first value; it turns
+                # to labels in extend, once every column of the call passed
                 spec = _LabelColumn(np.empty(0, dtype=object), name)
-                self._columns[field] = (columns, spec)
             with _readable_text(name):
                 found.append(spec.unseen(spec.prepare(column, name), name))
         return found
@@ -579,7 +591,12 @@ class FeatureEncoder:
         if not any(len(new) for new in categories):
             return None
         old = [(field.offset, field.n_embeddings) for field in self.layout_.fields]
-        for (_, spec), new in zip(self._columns, categories, strict=True):
+        for field, new in enumerate(categories):
+            columns, spec = self._columns[field]
+            if len(new) and _holds_nothing(spec) and not _all_numbers(new):
+                # (labels of this process's call or, distributed, another's)
+                spec = _LabelColumn(np.empty(0, dtype=object), "")
+                self._columns[field] = (columns, spec)
             if len(new):
                 spec.extend(new)
         self._describe_columns()

@@ -387,7 +387,7 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         y = self._check_target(y, y_numeric=True)
         X = self._validate_X(X, reset=first)
         check_consistent_length(X, y)
-        sample_weight = self._sample_weight(sample_weight, X)
+        sample_weight = self._sample_weight(sample_weight, X, first)
         if first and _distributed.enabled(self.distributed):
             self._y_mean, self._y_scale = _distributed.target_scale(y, sample_weight)
         elif first:

@@ -154,6 +154,15 @@ def test_partial_fit_weighs_rows_across_calls():
     for i in range(len(X)):
         model.partial_fit(X[i : i + 1], y[i : i + 1], [0, 1])
     assert_allclose(model.predict_proba(X)[:, 1].mean(), means[10.0], rtol=1e-5)
+    # weights that sum to infinity keep their ratios across calls
+    runs = []
+    for scale in (1.0, 1e307):
+        model = DeepFMClassifier(hidden_units=(16,), random_state=0)
+        model.partial_fit(X[:200], y[:200], [0, 1], np.full(200, scale))
+        # (10 rows of 1e307 sum to less than infinity: no unit of their own)
+        model.partial_fit(X[200:210], y[200:210], sample_weight=np.full(10, scale))
+        runs.append(model.predict_proba(X))
+    assert_allclose(runs[1], runs[0], atol=1e-6)
     # a dict that leaves a class at 1, in a call without the classes it names,
     # as SGDClassifier takes it
     model = DeepFMClassifier(hidden_units=(16,), class_weight={1: 2, 2: 5})
@@ -201,6 +210,31 @@ def test_a_column_that_held_no_value_in_the_first_call_takes_later_labels():
     model.partial_fit(chunks[1][["c", "n"]], chunks[1].y)
     categories = list(model.input_layout_.fields[0].categories)
     assert categories == ["s0", "s1", "s2", "s3"]
+    # a call refused for another column turns nothing to labels (codes
+    # that come next are codes), and lists are refused as ever
+    rng = np.random.default_rng(0)
+    y = np.arange(40) % 2
+
+    def chunk(c):
+        return pd.DataFrame({"c": c, "x": rng.normal(size=40)})
+
+    model = DeepFMClassifier(**SMALL)
+    with pytest.warns(UserWarning, match="holds no category"):
+        model.partial_fit(chunk(np.full(40, np.nan)), y, classes=[0, 1])
+    refused = chunk([f"s{i % 3}" for i in range(40)])
+    refused.loc[0, "x"] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        model.partial_fit(refused, y)
+    model.partial_fit(chunk(np.arange(40) % 3), y)
+    assert list(model.input_layout_.fields[0].categories) == [0, 1, 2]
+    for cells, now in (
+        ([f"s{i % 3}" for i in range(40)], "labels"),
+        ([["a"]] * 40, "lists"),
+    ):
+        with pytest.raises(
+            TypeError, match=f"held integer codes in fit and holds {now}"
+        ):
+            model.partial_fit(chunk(cells), y)
     # fitted on such a column, predict reads any label as unknown
     fitted = DeepFMClassifier(**SMALL)
     with pytest.warns(UserWarning, match="holds no category"):
