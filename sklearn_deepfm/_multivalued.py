@@ -163,6 +163,20 @@ class _MultiValuedColumn:
                 f"labels such as {lists.flat[0]!r} now. Pass the same kind of "
                 "values as in fit."
             )
+        flat = lists.flat
+        if (
+            self.labels
+            and flat.dtype.kind in "iuf"
+            and np.isfinite(flat).any()
+            and self._values._strings()
+        ):
+            # as a column of single labels: '1' and 1 were two values
+            raise TypeError(
+                f"{name} held lists of string labels in fit and holds lists of "
+                f"numbers such as {flat[np.isfinite(flat)][0].item()!r} now; the label "
+                "'1' and the number 1 would be different values. Pass the "
+                "values as strings, as in fit."
+            )
         return lists
 
     def unseen(self, lists, name):

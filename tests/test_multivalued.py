@@ -220,6 +220,19 @@ def test_a_missing_value_inside_a_list_reads_as_unknown_for_codes_as_for_labels(
             assert_allclose(same, found)
 
 
+def test_lists_of_numbers_where_fit_saw_lists_of_string_labels_are_refused():
+    # as a column of single labels: '1' and 1 were learnt as two values
+    rng = np.random.default_rng(0)
+    codes = [list(rng.integers(0, 5, rng.integers(1, 3))) for _ in range(200)]
+    y = rng.integers(0, 2, 200)
+    as_labels = pd.DataFrame({"tags": [[str(code) for code in row] for row in codes]})
+    model = DeepFMClassifier(**FAST).partial_fit(as_labels, y, classes=[0, 1])
+    with pytest.raises(TypeError, match="held lists of string labels in fit"):
+        model.partial_fit(pd.DataFrame({"tags": codes}), y)
+    # missing values only are no numbers
+    model.predict(pd.DataFrame({"tags": [[None], [np.nan]]}))
+
+
 def test_pickled_model_predicts_the_same():
     tags, genres, y = make_tags(400)
     X = pandas_lists(tags, genres)
