@@ -202,16 +202,37 @@ def _check_labels(column, name):
 
 def _as_float(column):
     """A numeric column (ndarray, pandas or polars Series) as float64, with
-    missing values as NaN."""
+    missing values as NaN.  Strings are a TypeError, not numbers: parsed,
+    '01', '1.0' and '1' were all the code 1 of a column fitted on codes."""
     if hasattr(column, "to_numpy"):
         if type(column).__module__.split(".")[0] == "polars":
             import polars as pl
 
+            if column.dtype == pl.String:
+                raise TypeError("strings are not numbers")
             return column.cast(pl.Float64).to_numpy()
+        if _holds_strings(column):
+            raise TypeError("strings are not numbers")
         return column.to_numpy(dtype=np.float64, na_value=np.nan)
     if column.dtype == object:
+        if any(isinstance(v, (str, bytes)) for v in column):
+            raise TypeError("strings are not numbers")
         return np.array([np.nan if v is None else v for v in column], dtype=np.float64)
+    if column.dtype.kind in "US":
+        raise TypeError("strings are not numbers")
     return np.asarray(column, dtype=np.float64)
+
+
+def _holds_strings(column):
+    """Whether a pandas column holds strings (a string type, or strings
+    among the objects of an object column)."""
+    kind = getattr(column.dtype, "kind", "O")
+    if kind in "biufc":
+        return False
+    from pandas.api.types import infer_dtype
+
+    kinds = ("string", "bytes", "mixed", "mixed-integer")
+    return infer_dtype(column, skipna=True) in kinds
 
 
 def _fitted_numbers(column, name, fitted, convert):

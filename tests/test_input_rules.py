@@ -551,6 +551,18 @@ def test_strings_where_fit_saw_integers_name_the_column_and_both_kinds():
     X = pd.DataFrame({"code": [1, 2, 3] * 20, "amount": np.linspace(0, 1, 60)})
     y = np.array([0, 1, 1] * 20)
     model = DeepFMClassifier(**FAST).fit(X, y)
+    # digits too: parsed, '01', '1.0' and '1' were all the code 1
+    for digits in (
+        X.astype({"code": str}),
+        X.assign(code=pd.Series(["01", "1.0", "1"] * 20, dtype=object)),
+        X.astype({"code": str}).to_numpy(),
+    ):
+        with pytest.raises(
+            TypeError, match="held integer codes in fit and holds labels"
+        ):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # (no names)
+                model.predict(digits)
     for column, kind in (("code", "integer codes"), ("amount", "numbers")):
         changed = X.astype({column: object})
         changed.loc[0, column] = "three"
