@@ -2,6 +2,7 @@
 validation, the default training recipe and raw prediction."""
 
 import numbers
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -549,6 +550,23 @@ class BaseDeepFM(BaseEstimator):
         early_stopping = self.early_stopping
         if early_stopping == "auto":
             early_stopping = n_samples >= EARLY_STOPPING_MIN_SAMPLES
+            problem = None
+            if early_stopping and classes is not None:
+                problem = self._holdout_problem(dataset, classes)
+                if shared:  # every process decides alike
+                    if _distributed.all_sum(int(problem is not None))[0]:
+                        problem = problem or "a process's rows cannot be split"
+            if problem is not None:
+                # what would fit at 999 rows fits at 1000 too, as
+                # LogisticRegression and HGB fit it
+                warnings.warn(
+                    f"{type(self).__name__}: early_stopping='auto' is off for "
+                    f"this fit, and the model trains without its recipe: "
+                    f"{problem}.",
+                    UserWarning,
+                    stacklevel=4,
+                )
+                early_stopping = False
         train, valid = dataset, None
         first_order = None  # the linear part, when solved on these rows already
         if early_stopping:
@@ -870,22 +888,33 @@ class BaseDeepFM(BaseEstimator):
             return _distributed.mean_weight(sample_weight)
         return sample_weight.mean()
 
+    def _holdout_problem(self, dataset, classes):
+        """Why no stratified hold-out can be drawn from ``dataset`` (None
+        where one can): every class needs a row on each side."""
+        counts = np.bincount(dataset.y.astype(np.int64), minlength=len(classes))
+        if _distributed.enabled(self.distributed):
+            counts = counts[counts > 0]  # a shard may lack a class
+        n_valid = int(np.ceil(self.validation_fraction * len(dataset)))
+        n_train = len(dataset) - n_valid
+        if counts.min() < 2 or min(n_valid, n_train) < counts.size:
+            return (
+                f"early stopping holds out a stratified validation_fraction="
+                f"{self.validation_fraction} of the rows, which needs at least 2 "
+                f"rows of every class and at least one row per class on each "
+                f"side; the smallest class has {counts.min()} row(s) and the "
+                f"hold-out would have {n_valid} and the training rows {n_train} "
+                f"row(s) for {len(classes)} classes"
+            )
+        return None
+
     def _holdout(self, dataset, classes, seed):
         stratify = classes is not None
         if stratify:
-            counts = np.bincount(dataset.y.astype(np.int64), minlength=len(classes))
-            if _distributed.enabled(self.distributed):
-                counts = counts[counts > 0]  # a shard may lack a class
-            n_valid = int(np.ceil(self.validation_fraction * len(dataset)))
-            if counts.min() < 2 or n_valid < counts.size:
+            problem = self._holdout_problem(dataset, classes)
+            if problem is not None:
                 raise ValueError(
-                    f"Early stopping holds out a stratified validation_fraction="
-                    f"{self.validation_fraction} of the rows, which needs at least 2 "
-                    f"rows of every class and a hold-out of at least one row per "
-                    f"class; the smallest class has {counts.min()} row(s) and the "
-                    f"hold-out would have {n_valid} row(s) for {len(classes)} "
-                    "classes. Set early_stopping=False, raise validation_fraction, "
-                    "or merge the rarest classes."
+                    f"{problem[0].upper()}{problem[1:]}. Set early_stopping=False, "
+                    "change validation_fraction, or merge the rarest classes."
                 )
         train, valid = HoldoutSplit(self.validation_fraction, stratify, seed)(dataset)
         for rows, which in ((train, "training"), (valid, "validation")):

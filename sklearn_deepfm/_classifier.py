@@ -90,7 +90,9 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
            2 (not above 200,000 rows, nor with ``callbacks`` of your own,
            which watched the first training; see the user guide).
 
-        'auto' enables it when the training set has at least 1000 rows.
+        'auto' enables it when the training set has at least 1000 rows
+        and a stratified hold-out can be drawn (every class with a row on
+        each side); where none can, it warns and trains without it.
         With False, there is no hold-out and nothing is solved: every part
         learns by gradient steps on all rows for ``max_epochs`` epochs (the
         first-order weights with 10 times the learning rate), as in

@@ -482,6 +482,17 @@ def test_early_stopping_with_a_one_member_class_says_what_to_do():
         DeepFMClassifier(**{**FAST, "early_stopping": True}).fit(X, y)
     model = DeepFMClassifier(**{**FAST, "early_stopping": False}).fit(X, y)
     assert_array_equal(model.classes_, [0, 1, 2])
+    # 'auto' fits it, as at 999 rows and as LogisticRegression does, saying so
+    with pytest.warns(UserWarning, match="early_stopping='auto' is off"):
+        model = DeepFMClassifier(**FAST).fit(X, y)
+    assert_array_equal(model.classes_, [0, 1, 2])
+    assert model.linear_C_ is None  # no recipe
+    # too few training rows for the classes: the same advice, not sklearn's
+    many = np.arange(1200) % 120
+    with pytest.raises(ValueError, match="training rows 60 row\\(s\\) for 120"):
+        DeepFMClassifier(
+            **{**FAST, "early_stopping": True, "validation_fraction": 0.95}
+        ).fit(X, many)
 
 
 # the rough edges a new user hit (issue 21) ----------------------------------
