@@ -1274,7 +1274,7 @@ class BaseDeepFM(BaseEstimator):
         if fields is not None:
             # fields_ numbers the user's labels in order of first appearance
             names = [None] * self.n_fields_
-            for label, field in zip(np.asarray(fields), self.fields_, strict=True):
+            for label, field in zip(list(fields), self.fields_, strict=True):
                 if names[field] is None:
                     names[field] = str(label)
             return names

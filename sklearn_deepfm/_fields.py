@@ -102,14 +102,25 @@ def check_fields(fields, n_columns):
     fields : ndarray of shape (n_columns,), dtype int64
         Field ids numbered in order of first appearance.
     """
-    fields = np.asarray(fields)
-    if fields.ndim != 1 or fields.shape[0] != n_columns:
+    # labels as given, one per column, never through an array: np.asarray
+    # made tuples a second dimension, merged 0 and "0" into strings, and its
+    # sort refused None or a mix of numbers and strings
+    if isinstance(fields, np.ndarray) and fields.ndim != 1:
         raise ValueError(
             f"fields must give one field label per column of X: expected "
             f"{n_columns} labels, got an array of shape {fields.shape}."
         )
-    _, first, inverse = np.unique(fields, return_index=True, return_inverse=True)
-    order = np.argsort(first)
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    return rank[inverse].astype(np.int64)
+    labels = list(fields)
+    if len(labels) != n_columns:
+        raise ValueError(
+            f"fields must give one field label per column of X: expected "
+            f"{n_columns} labels, got {len(labels)}."
+        )
+    ids = {}
+    try:
+        numbered = [ids.setdefault(label, len(ids)) for label in labels]
+    except TypeError as exc:
+        raise TypeError(
+            f"fields must hold hashable labels (strings, numbers, tuples, ...): {exc}."
+        ) from exc
+    return np.array(numbered, dtype=np.int64)

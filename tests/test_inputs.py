@@ -119,6 +119,13 @@ def test_explicit_fields_override_inference():
     assert model.n_fields_ == 2
     with pytest.raises(ValueError, match="one field label per column"):
         DeepFMClassifier(fields=fields[:-1], **FAST).fit(onehot, y)
+    # labels of any hashable kind, numbered in order of first appearance
+    halves = [12, onehot.shape[1] - 12]
+    for left, right in ((("oh", 1), ("oh", 2)), (None, "b"), (0, "0"), (3, "a")):
+        labels = [left] * halves[0] + [right] * halves[1]
+        model = DeepFMClassifier(fields=labels, **FAST).fit(onehot, y)
+        assert_array_equal(model.fields_, [0] * halves[0] + [1] * halves[1])
+        assert model.explain(onehot[:1]).feature_names == [str(left), str(right)]
     # fields reads a dense input as a sparse matrix: strings cannot be one
     # (SciPy's "does not support dtype object" said nothing of fields)
     words = pd.DataFrame({"a": ["x", "y"] * 50, "b": [0, 1] * 50})
