@@ -330,6 +330,19 @@ class FeatureEncoder:
             ) from exc
 
     def _fit_sparse(self, X, feature_names, evidence):
+        marked = self.categorical_features
+        if marked is not None and not isinstance(marked, str):
+            # (KBinsDiscretizer(encode="ordinal") beside a sparse one-hot
+            # block: the bins' column scaled its row by its value, silently)
+            warnings.warn(
+                "categorical_features applies to the columns of a dense array "
+                "or a DataFrame and is ignored for a sparse matrix, whose "
+                "columns are one-hot blocks or values scaling their own "
+                "embedding row. One-hot encode a column of codes before it is "
+                "stacked (for example KBinsDiscretizer(encode='onehot')).",
+                UserWarning,
+                stacklevel=4,
+            )
         self._sparse = SparseFields(
             X, self.fields, feature_names, self.pooling, evidence
         )
@@ -343,8 +356,13 @@ class FeatureEncoder:
                 "at most one set per row. The deep part's input is then "
                 f"{n_fields:,} x embedding_dim wide, for every row. A text "
                 "vectorizer's output (TF-IDF, counts) or a multi-hot block is "
-                "one field: declare the fields with fields= (for example one "
-                "label per transformer of a ColumnTransformer).",
+                "one field: declare the fields with fields=, one label per "
+                "original input column and one for the whole text block (with "
+                "OneHotEncoder(feature_name_combiner=lambda feature, category: "
+                "feature), a ColumnTransformer's get_feature_names_out() names "
+                "each one-hot column by its input column). A OneHotEncoder's "
+                "whole output as one field would be one multi-valued field, "
+                "whose values do not interact.",
                 UserWarning,
                 stacklevel=4,
             )

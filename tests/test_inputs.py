@@ -267,6 +267,9 @@ def test_categorical_features_overrides():
     # an empty list marks no column, as for HistGradientBoostingClassifier
     none_marked = DeepFMClassifier(categorical_features=[], **FAST).fit(X, y)
     assert not none_marked.is_categorical_.any()
+    # they apply to dense columns: ignored for a sparse matrix, with a warning
+    with pytest.warns(UserWarning, match="ignored for a sparse matrix"):
+        DeepFMClassifier(categorical_features=[0], **FAST).fit(sp.csr_matrix(X), y)
     # indices outside [0, n_features), negative ones included, as for HGB
     for wrong in ([-1], [4]):
         with pytest.raises(ValueError, match="must lie in \\[0, 4\\)"):
