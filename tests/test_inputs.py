@@ -244,6 +244,21 @@ def test_a_text_vectorizer_block_read_as_thousands_of_fields_warns():
     assert model.n_fields_ == 1
 
 
+def test_unscaled_values_of_a_sparse_matrix_warn():
+    # used as they are: raw numbers beside one-hot columns (a DictVectorizer of
+    # mixed dicts) kept the first-order solve from converging
+    X, y = make_categorical(n_samples=300)
+    onehot = OneHotEncoder().fit_transform(X)
+    income = np.random.default_rng(0).uniform(0, 1e5, size=(300, 1))
+    raw = sp.hstack([onehot, sp.csr_matrix(income)]).tocsr()
+    with pytest.warns(UserWarning, match="1 column\\(s\\) of the sparse matrix"):
+        DeepFMClassifier(**FAST).fit(raw, y)
+    scaled = sp.hstack([onehot, sp.csr_matrix(income / 1e5)]).tocsr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        DeepFMClassifier(**FAST).fit(scaled, y)
+
+
 def test_mixed_numeric_and_categorical_columns():
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 5, size=(500, 2))

@@ -289,7 +289,11 @@ def test_a_warm_fit_that_solves_the_first_order_part_records_its_c():
     )
     y = (rng.rand(3000) < np.where(X.a.isin(["a", "b", "c"]), 0.6, 0.3)).astype(int)
     model = DeepFMClassifier(
-        hidden_units=(16,), max_epochs=3, early_stopping=False, warm_start=True
+        hidden_units=(16,),
+        max_epochs=3,
+        early_stopping=False,
+        warm_start=True,
+        random_state=0,
     ).fit(X, y)
     assert model.linear_C_ is None
     model.set_params(early_stopping=True).fit(X, y)
