@@ -582,7 +582,6 @@ class BaseDeepFM(BaseEstimator):
                 (SCHEDULE, TrainingSchedule(patience=self.n_iter_no_change))
             )
         if not warm:
-            self._encoder.forget_rows()  # the numbers' scalings are set
             self._encoder.warn_guesses(type(self).__name__)
 
         batch_size = self.batch_size
@@ -622,8 +621,7 @@ class BaseDeepFM(BaseEstimator):
             self.net_.initialize_optimizer()
             self.net_.initialize_callbacks()
             # training's draws (dropout) start from the seed
-            with _seeding.seeded(torch_seed, device):
-                self.net_.random_stream_ = _seeding.Stream(device)
+            self.net_.random_stream_ = _seeding.stream_from(torch_seed, device)
         else:
             # the module drawn from torch_seed, and dropout going on from it
             self.net_ = DeepFMNet(**params, init_seed=int(torch_seed))
@@ -709,8 +707,7 @@ class BaseDeepFM(BaseEstimator):
             self._n_partial_fit_calls = getattr(self, "_n_partial_fit_calls", 0) + 1
             seed = self._partial_fit_seed()
             self.net_.shuffle_seed = seed
-            with _seeding.seeded(seed, device):
-                self.net_.random_stream_ = _seeding.Stream(device)
+            self.net_.random_stream_ = _seeding.stream_from(seed, device)
             try:
                 self.net_.partial_fit(dataset, epochs=1)
             except KeyboardInterrupt:
@@ -1350,14 +1347,15 @@ class BaseDeepFM(BaseEstimator):
         if first:
             self._weight_unit = 1.0 if np.isfinite(total) else sample_weight.max()
         unit = getattr(self, "_weight_unit", 1.0)
-        sample_weight = sample_weight / unit if unit != 1.0 else sample_weight
-        with np.errstate(over="ignore"):
-            if not np.isfinite(sample_weight.sum()):
-                raise ValueError(
-                    "sample_weight sums to infinity next to the weights of the "
-                    "first partial_fit call; scale every call's weights alike, "
-                    "to smaller numbers."
-                )
+        if unit != 1.0:
+            sample_weight = sample_weight / unit
+            total = sample_weight.sum()
+        if not np.isfinite(total):
+            raise ValueError(
+                "sample_weight sums to infinity next to the weights of the "
+                "first partial_fit call; scale every call's weights alike, "
+                "to smaller numbers."
+            )
         return sample_weight
 
 

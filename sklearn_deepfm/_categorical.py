@@ -337,6 +337,10 @@ class _IndicatorBlock:
     def prepare(self, columns, name):
         block = np.column_stack([_as_float(column) for column in columns])
         _check_no_infinity(block, name)
+        return block
+
+    def warn_of_several(self, block, name):
+        """Warn where rows of ``block`` (prepared) set several columns."""
         several = int(((np.nan_to_num(block) != 0).sum(axis=1) > 1).sum())
         if several:
             # fit grouped the columns because no row set two of them (rare
@@ -352,7 +356,6 @@ class _IndicatorBlock:
                 UserWarning,
                 stacklevel=2,
             )
-        return block
 
     def local_rows(self, block):
         active = np.nan_to_num(block) != 0

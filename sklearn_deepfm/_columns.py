@@ -48,12 +48,15 @@ class _Table:
             return self.X.to_series(j)
         return self.X[:, j]
 
-    def dtypes(self):
-        """Each column's type, read once (a column of a DataFrame costs a
+    def check_not_temporal(self):
+        """Raise a TypeError where a column holds dates, times or durations,
+        by the columns' types, read once (a column of a DataFrame costs a
         lookup each time it is taken)."""
-        if self.kind == "array":
-            return [self.X.dtype] * self.n_columns
-        return list(self.X.dtypes)
+        # (an array's one type is every column's)
+        dtypes = [self.X.dtype] if self.kind == "array" else self.X.dtypes
+        for j, dtype in enumerate(dtypes):
+            if _is_temporal(dtype):
+                _raise_temporal(self.describe(j), dtype)
 
     def name(self, j):
         if self.feature_names is None:
@@ -82,8 +85,9 @@ def _read_kind(column, name):
     """
     if holds_lists(column):
         return LISTS
-    check_not_temporal(column.dtype, name)
     dtype = column.dtype
+    if _is_temporal(dtype):
+        _raise_temporal(name, dtype)
     if type(column).__module__.split(".")[0] == "polars":
         boolean = str(dtype) == "Boolean"
         numeric = dtype.is_numeric()
@@ -106,20 +110,17 @@ def _read_kind(column, name):
     return NUMBERS if numeric else LABELS
 
 
-def check_not_temporal(dtype, name):
-    """Raise a TypeError where a column's type (NumPy, pandas or polars)
-    holds dates, times or durations (in ``fit`` and at ``predict``, whatever
-    the container)."""
+def _is_temporal(dtype):
+    """Whether a column's type (NumPy, pandas or polars) holds dates, times
+    or durations (refused in ``fit`` and at ``predict``, whatever the
+    container)."""
     if type(dtype).__module__.split(".")[0] == "polars":
-        temporal = dtype.is_temporal()
-    else:
-        temporal = (
-            getattr(dtype, "kind", "O") in "mM"
-            or str(dtype).startswith("period")
-            or _is_arrow(dtype, "is_temporal")
-        )
-    if temporal:
-        _raise_temporal(name, dtype)
+        return dtype.is_temporal()
+    return (
+        getattr(dtype, "kind", "O") in "mM"
+        or str(dtype).startswith("period")
+        or _is_arrow(dtype, "is_temporal")
+    )
 
 
 def _raise_temporal(name, what):

@@ -65,7 +65,6 @@ from ._columns import (
     _integer_codes,
     _read_kind,
     _Table,
-    check_not_temporal,
     index_dtype,
     is_dataframe,
     is_polars,
@@ -601,12 +600,10 @@ class FeatureEncoder:
         if self.layout_.sparse:
             return [[] for _ in self.layout_.fields]
         table = _Table(X, feature_names)
-        dtypes = table.dtypes()
+        table.check_not_temporal()
         found = []
         for columns, spec in self._columns:
             name = table.describe(columns[0])
-            for column in columns:
-                check_not_temporal(dtypes[column], table.describe(column))
             if not hasattr(spec, "unseen"):
                 if isinstance(spec, _NumericColumn):
                     # checked before any category is learnt: a call that then
@@ -729,13 +726,12 @@ class FeatureEncoder:
         if any(spec.kind == NUMERIC for _, _, spec in single):
             values = np.ones((n_rows, len(single)), dtype=np.float32)
         prepared = []
-        dtypes = table.dtypes()
+        table.check_not_temporal()
         for slot, (field, columns, spec) in enumerate(single):
             name = table.describe(columns[0])
-            for column in columns:
-                check_not_temporal(dtypes[column], table.describe(column))
             if isinstance(spec, _IndicatorBlock):
                 source = spec.prepare([table.column(c) for c in columns], name)
+                spec.warn_of_several(source, name)
             elif table.kind == "array" and not isinstance(spec, _LabelColumn):
                 source = table.column(columns[0])  # sliced per row block below
             else:
@@ -795,10 +791,9 @@ class FeatureEncoder:
         data = np.empty((table.n_rows, n_fields), dtype=object)
         for field, (columns, spec) in enumerate(self._columns):
             if isinstance(spec, _IndicatorBlock):
-                with warnings.catch_warnings():
-                    # said once already, by the encoding of the same X
-                    warnings.simplefilter("ignore", UserWarning)
-                    block = spec.prepare([table.column(c) for c in columns], "")
+                block = spec.prepare(
+                    [table.column(c) for c in columns], table.describe(columns[0])
+                )
                 names = np.append(None, spec.categories).astype(object)
                 data[:, field] = names[spec.local_rows(block)]
             elif isinstance(spec, _NumericColumn):

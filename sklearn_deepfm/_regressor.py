@@ -342,12 +342,8 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         X = self._validate_X(X, reset=not self._warm())
         check_consistent_length(X, y)
         sample_weight = self._sample_weight(sample_weight, X)
-        if not self._warm() and _distributed.enabled(self.distributed):
-            self._y_mean, self._y_scale = _distributed.target_scale(y, sample_weight)
-        elif not self._warm():  # a warm start keeps the scale the weights learnt
-            self._y_mean = float(np.average(y, weights=sample_weight))
-            spread = np.sqrt(np.average((y - self._y_mean) ** 2, weights=sample_weight))
-            self._y_scale = spread_or_one(float(spread), self._y_mean)
+        if not self._warm():  # a warm start keeps the scale the weights learnt
+            self._learn_target_scaling(y, sample_weight)
         target = ((y - self._y_mean) / self._y_scale).astype(np.float32)
         return self._fit(
             X,
@@ -388,12 +384,8 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         X = self._validate_X(X, reset=first)
         check_consistent_length(X, y)
         sample_weight = self._sample_weight(sample_weight, X, first)
-        if first and _distributed.enabled(self.distributed):
-            self._y_mean, self._y_scale = _distributed.target_scale(y, sample_weight)
-        elif first:
-            self._y_mean = float(np.average(y, weights=sample_weight))
-            spread = np.sqrt(np.average((y - self._y_mean) ** 2, weights=sample_weight))
-            self._y_scale = spread_or_one(float(spread), self._y_mean)
+        if first:
+            self._learn_target_scaling(y, sample_weight)
         target = ((y - self._y_mean) / self._y_scale).astype(np.float32)
         return self._partial_fit(
             X,
@@ -457,6 +449,17 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         """
         scale, shift = self._target_scale()
         return self._explain(X, n_permutations, random_state, scale, shift)
+
+    def _learn_target_scaling(self, y, sample_weight):
+        """The weighted mean and standard deviation (1 where ``y`` does not
+        vary) that standardise the target, of every process's rows when
+        distributed."""
+        if _distributed.enabled(self.distributed):
+            self._y_mean, self._y_scale = _distributed.target_scale(y, sample_weight)
+            return
+        self._y_mean = float(np.average(y, weights=sample_weight))
+        spread = np.sqrt(np.average((y - self._y_mean) ** 2, weights=sample_weight))
+        self._y_scale = spread_or_one(float(spread), self._y_mean)
 
     def _target_scale(self):
         """``(scale, shift)``: a prediction is ``raw * scale + shift``, where

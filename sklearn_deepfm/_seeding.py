@@ -82,3 +82,9 @@ class Stream:
                 yield
             finally:
                 self._states = self._current()
+
+
+def stream_from(seed, device=None):
+    """A fit's own :class:`Stream`, starting where ``seed`` starts torch's."""
+    with seeded(seed, device):
+        return Stream(device)
