@@ -144,9 +144,10 @@ def _as_bags(inputs):
 
 def _weighted(layout):
     """Whether some batch of ``layout`` can have bag weights other than 1."""
-    return layout.sparse or any(
-        field.kind == MULTIVALUED and field.pooling == "mean" for field in layout.fields
-    )
+    # any multi-valued field: a cell repeating a value (["t1", "t1"]) sums to
+    # a bag weight of 2 under pooling='sum' too, and a program exported from a
+    # batch without repeats refused a batch with them (kwarg mismatch)
+    return layout.sparse or any(field.kind == MULTIVALUED for field in layout.fields)
 
 
 def inference_module(model):

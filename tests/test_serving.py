@@ -499,7 +499,9 @@ def _export(model, example, n_bags=1):
 def test_torch_export_with_crosses_and_one_bag_field_serves_any_batch(pooling):
     """Crossed fields and one multi-valued field: the program serves one and
     two rows (export asked for 3 or more), and with mean pooling rows whose
-    bags hold one value each, all weights 1."""
+    bags hold one value each, all weights 1; exported from rows that repeat
+    no tag, it serves a cell repeating one (a bag weight of 2 under sum
+    pooling, which made encode's arguments differ)."""
     pd = pytest.importorskip("pandas")
     codes, y = _pair_codes(3000)
     rng = np.random.default_rng(0)
@@ -519,7 +521,8 @@ def test_torch_export_with_crosses_and_one_bag_field_serves_any_batch(pooling):
     assert model.crosses_kept_
     program = _export(model, encode(model, X[:8]))
     one_tag = X[X.tags.map(len) == 1][:2]
-    for rows in (X[:1], X[1:3], one_tag, X[:100]):
+    repeated = X[:2].assign(tags=[["a", "a"], ["b"]])
+    for rows in (X[:1], X[1:3], one_tag, X[:100], repeated):
         served = program(**encode(model, rows)).detach().numpy()
         assert_allclose(served, model.decision_function(rows), rtol=1e-6, atol=1e-6)
 
