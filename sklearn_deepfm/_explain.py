@@ -27,6 +27,7 @@ Shapley values would share it.
 """
 
 import math
+import operator
 
 import numpy as np
 import torch
@@ -140,9 +141,18 @@ class Explanation:
         return self.values.shape[0]
 
     def __getitem__(self, rows):
-        """The explanation of ``rows`` (an int, slice, mask or index array)."""
+        """The explanation of ``rows`` (an int, slice, mask or index array);
+        an int beyond the rows raises IndexError, as a NumPy array's does
+        (an empty explanation made ``for row in explanation`` endless)."""
         if isinstance(rows, (int, np.integer)):
-            rows = slice(rows, rows + 1 if rows != -1 else None)
+            row = operator.index(rows)
+            if not -len(self) <= row < len(self):
+                raise IndexError(
+                    f"row {row} is out of range for an explanation of "
+                    f"{len(self)} row(s)."
+                )
+            row %= len(self)
+            rows = slice(row, row + 1)
         return Explanation(
             self.values[rows],
             self.base_values[rows],

@@ -356,6 +356,13 @@ def test_rows_of_an_explanation():
     assert_array_equal(part.data, explanation.data[2:5])
     assert explanation[-1].values.shape == (1, 4)
     assert_array_equal(explanation[-1].values, explanation.values[-1:])
+    assert_array_equal(explanation[-10].values, explanation.values[:1])
+    for row in (10, -11):  # as a NumPy array's: what ends a for loop
+        with pytest.raises(IndexError, match="out of range"):
+            explanation[row]
+    rows = list(explanation[:3])
+    assert len(rows) == 3
+    assert_array_equal(rows[2].values, explanation.values[2:3])
     strength = explanation.pair_strength()
     assert np.isnan(np.diag(strength)).all()
     assert_allclose(
