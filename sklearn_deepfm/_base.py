@@ -1270,11 +1270,18 @@ class BaseDeepFM(BaseEstimator):
         fields = getattr(self._encoder, "labels", self._encoder.fields)
         if fields is not None:
             # fields_ numbers the user's labels in order of first appearance
-            names = [None] * self.n_fields_
+            labels = [None] * self.n_fields_
             for label, field in zip(list(fields), self.fields_, strict=True):
-                if names[field] is None:
-                    names[field] = str(label)
-            return names
+                if labels[field] is None:
+                    labels[field] = (label,)
+            names = [str(label) for (label,) in labels]
+            # labels that print alike (0 and '0', None and 'None') by their
+            # repr: shap takes a column by name, and took the first of two
+            twins = {name for name in names if names.count(name) > 1}
+            return [
+                repr(label) if name in twins else name
+                for name, (label,) in zip(names, labels, strict=True)
+            ]
         names = [f"field {field}" for field in range(self.n_fields_)]
         if getattr(self, "feature_names_in_", None) is not None:
             names = [

@@ -118,9 +118,22 @@ def check_fields(fields, n_columns):
         )
     ids = {}
     try:
-        numbered = [ids.setdefault(label, len(ids)) for label in labels]
+        # every NaN one label, as pandas and scikit-learn's encoders key it:
+        # NaN objects that are not the same object are unequal, and made a
+        # field each where np.array([np.nan] * 4) labelled four columns
+        numbered = [ids.setdefault(_key(label), len(ids)) for label in labels]
     except TypeError as exc:
         raise TypeError(
             f"fields must hold hashable labels (strings, numbers, tuples, ...): {exc}."
         ) from exc
     return np.array(numbered, dtype=np.int64)
+
+
+class _NaN:
+    """The one key of every NaN field label."""
+
+
+def _key(label):
+    if isinstance(label, (float, np.floating)) and np.isnan(label):
+        return _NaN
+    return label

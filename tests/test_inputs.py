@@ -121,11 +121,23 @@ def test_explicit_fields_override_inference():
         DeepFMClassifier(fields=fields[:-1], **FAST).fit(onehot, y)
     # labels of any hashable kind, numbered in order of first appearance
     halves = [12, onehot.shape[1] - 12]
-    for left, right in ((("oh", 1), ("oh", 2)), (None, "b"), (0, "0"), (3, "a")):
+    # named as they print, by their repr where two print alike (shap takes
+    # a column by name); NaN one label, however many NaN objects
+    cases = (
+        (("oh", 1), ("oh", 2), ["('oh', 1)", "('oh', 2)"]),
+        (None, "b", ["None", "b"]),
+        (0, "0", ["0", "'0'"]),
+        (None, "None", ["None", "'None'"]),
+        (3, "a", ["3", "a"]),
+    )
+    for left, right, names in cases:
         labels = [left] * halves[0] + [right] * halves[1]
         model = DeepFMClassifier(fields=labels, **FAST).fit(onehot, y)
         assert_array_equal(model.fields_, [0] * halves[0] + [1] * halves[1])
-        assert model.explain(onehot[:1]).feature_names == [str(left), str(right)]
+        assert model.explain(onehot[:1]).feature_names == names
+    labels = np.array([np.nan] * halves[0] + [1.0] * halves[1])
+    model = DeepFMClassifier(fields=labels, **FAST).fit(onehot, y)
+    assert_array_equal(model.fields_, [0] * halves[0] + [1] * halves[1])
     # fields reads a dense input as a sparse matrix: strings cannot be one
     # (SciPy's "does not support dtype object" said nothing of fields)
     words = pd.DataFrame({"a": ["x", "y"] * 50, "b": [0, 1] * 50})
