@@ -1,6 +1,7 @@
 """What DeepFMClassifier and DeepFMRegressor share: parameters, input
 validation, the default training recipe and raw prediction."""
 
+import functools
 import numbers
 import warnings
 
@@ -360,6 +361,10 @@ class BaseDeepFM(BaseEstimator):
                     f"Invalid parameter {key!r} for estimator {name}. Valid "
                     f"parameters are: {sorted(valid)!r}.{hint}"
                 )
+        if "callbacks" in params and hasattr(self, "net_"):
+            # partial_fit trains with them from its next call (it went on
+            # with the callbacks it had, one that raised included)
+            self._callbacks_changed = True
         return super().set_params(**params)
 
     # input ----------------------------------------------------------------
@@ -602,6 +607,7 @@ class BaseDeepFM(BaseEstimator):
         )
         self._announce_layout()
         if warm:
+            self._training_begins()
             self.net_.move_to(device)
             self.net_.enable_interactions(int(torch_seed))
             self.net_.set_params(
@@ -640,6 +646,7 @@ class BaseDeepFM(BaseEstimator):
                     _at_most(train, LINEAR_MAX_ROWS, split_seed, task, shared),
                     _at_most(valid, LINEAR_MAX_ROWS, split_seed, task, shared),
                 )
+        self._training_begins()
         try:
             self.net_.partial_fit((train, valid) if valid is not None else train)
         except KeyboardInterrupt:
@@ -693,10 +700,16 @@ class BaseDeepFM(BaseEstimator):
                 )
             else:
                 device = _check_device(self.device)
+                callbacks = self._user_callbacks()  # refused before any change
+                self._training_begins()
                 self._learn_categories(X, feature_names)
                 self.net_.move_to(device)
                 self.net_.distributed = _distributed.enabled(self.distributed)
-                self.net_.stream(self._user_callbacks(), self._partial_fit_seed() + 2)
+                self.net_.stream(
+                    callbacks,
+                    self._partial_fit_seed() + 2,
+                    replace=self.__dict__.pop("_callbacks_changed", False),
+                )
                 self.net_.set_weight_decay(self.alpha)
                 self.interactions_kept_ = True
             if first or not hasattr(self, "_weight_scale"):
@@ -708,6 +721,7 @@ class BaseDeepFM(BaseEstimator):
             seed = self._partial_fit_seed()
             self.net_.shuffle_seed = seed
             self.net_.random_stream_ = _seeding.stream_from(seed, device)
+            self._training_begins()
             try:
                 self.net_.partial_fit(dataset, epochs=1)
             except KeyboardInterrupt:
@@ -718,10 +732,16 @@ class BaseDeepFM(BaseEstimator):
         return self
 
     def _keep_interrupted(self):
-        """After Ctrl-C: the model predicts with what training has done so far
-        (the best epoch's weights under the training schedule)."""
+        """After Ctrl-C (or an error once training has begun): the model
+        predicts with what training has done so far (the best epoch's
+        weights under the training schedule)."""
         self.interactions_kept_ = not self.net_.linear_only()
         self.history_ = self.net_.history
+
+    def _training_begins(self):
+        """From here, an error in this call leaves the model as training
+        leaves it, not as it was before the call (see :func:`fit_context`)."""
+        vars(self)[_TRAINING] = True
 
     def _partial_fit_seed(self):
         """A seed for this call, from random_state and the number of calls."""
@@ -1129,11 +1149,11 @@ class BaseDeepFM(BaseEstimator):
         try:
             self._refit_linear(task, dataset, start=linear)
             net.partial_fit(dataset)
+            if blend is not None:  # (Ctrl-C here left the crosses out)
+                net.blend_linear(*blend)
         except BaseException:
             self.net_ = first
             raise
-        if blend is not None:
-            net.blend_linear(*blend)
         first.history.record("retrained_epochs", epochs)
         net.history = first.history
 
@@ -1366,4 +1386,37 @@ class BaseDeepFM(BaseEstimator):
         return sample_weight
 
 
-fit_context = _fit_context(prefer_skip_nested_validation=True)
+_validated = _fit_context(prefer_skip_nested_validation=True)
+
+# Set by _training_begins for the rest of a fit or partial_fit call.
+_TRAINING = "_training_begun"
+
+
+def fit_context(fit):
+    """``fit`` or ``partial_fit`` with scikit-learn's parameter validation,
+    and undone where it raises before training begins: a refused call (bad
+    X, y, weights or parameters, a hold-out that cannot be drawn, Ctrl-C in
+    the first-order solve) leaves the estimator as it was.  They assigned
+    ``classes_``, the target's scaling and the encoder first, and a refused
+    refit left the old net relabelled (1 and 0 predicted as 'spam' and
+    'ham'), rescaled (3.98 became 1397.7), or unable to predict at all, and
+    a refused first fit looking fitted.  Once training has begun (in a warm
+    fit or a later ``partial_fit`` call, once the model changes in place),
+    an error leaves the model as training left it, as Ctrl-C does."""
+
+    @functools.wraps(fit)
+    def fit_or_undo(self, *args, **kwargs):
+        before = dict(vars(self))
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            if vars(self).get(_TRAINING):
+                self._keep_interrupted()
+            else:
+                vars(self).clear()
+                vars(self).update(before)
+            raise
+        finally:
+            vars(self).pop(_TRAINING, None)
+
+    return _validated(fit_or_undo)

@@ -436,7 +436,13 @@ class DeepFMNet(NeuralNet):
         callback's ``on_epoch_end`` raises itself (skorch's ``EarlyStopping``)
         ends training as :class:`StopTraining` does.  The epoch that ends
         training is still printed: skorch calls the ``PrintLog`` callbacks
-        last, after the one that stopped it."""
+        last, after the one that stopped it.  At the end of training the
+        recipe's schedule goes first, restoring the best epoch's weights
+        before the other callbacks see the model: a user's ``on_train_end``
+        that raised (Ctrl-C during a checkpoint's save) left the last
+        epoch's weights and a second copy of the best ones."""
+        if method_name == "on_train_end" and SCHEDULE in dict(self.callbacks_):
+            dict(self.callbacks_)[SCHEDULE].on_train_end(self, **cb_kwargs)
         try:
             try:
                 super().notify(method_name, **cb_kwargs)
@@ -623,13 +629,13 @@ class DeepFMNet(NeuralNet):
                 group["lr"] = self.lr
         module.linear_only = False
 
-    def stream(self, callbacks, seed):
+    def stream(self, callbacks, seed, replace=False):
         """Train on from here one pass per ``partial_fit`` call: the FM and
         deep parts on (:meth:`enable_interactions`), and the recipe's
         early-stopping schedule (a ``fit`` feature) replaced by ``callbacks``
-        alone."""
+        alone, as they are whenever ``replace`` (the user set others)."""
         self.enable_interactions(seed)
-        if SCHEDULE in dict(self.callbacks_):
+        if replace or SCHEDULE in dict(self.callbacks_):
             self.callbacks = callbacks
             self.initialize_callbacks()
 

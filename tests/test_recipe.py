@@ -26,6 +26,7 @@ from skorch.callbacks import Callback
 from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
 from sklearn_deepfm import _base as base
 from sklearn_deepfm._linear import Refit, fit_linear
+from sklearn_deepfm._net import DeepFMNet
 from sklearn_deepfm.datasets import load_adult, make_ctr_classification
 
 
@@ -343,3 +344,30 @@ def test_ctrl_c_in_the_crossed_solves_leaves_the_model_as_it_stands(
     assert not model.crosses_kept_ and model.crosses_share_ == 0
     assert model.net_.module_.crosses.pairs.shape[0] == 0
     assert np.isfinite(model.predict_proba(X)).all()
+
+
+def test_ctrl_c_at_the_second_trainings_mix_keeps_the_first_training(monkeypatch):
+    # the mix of the second training with the crossed model ran after the
+    # handling of Ctrl-C: the model was the second training without its
+    # crosses, while crosses_kept_ said True
+    X, y = make_ctr_classification(
+        n_samples=3000, n_fields=4, interaction_strength=2.0, random_state=0
+    )
+    settings = {"hidden_units": (16,), "max_epochs": 4, "random_state": 0}
+    full = DeepFMClassifier(**settings).fit(X, y)
+    assert full.crosses_kept_ and "retrained_epochs" in full.history_[-1]
+    blend, calls = DeepFMNet.blend_linear, []
+
+    def interrupted(self, *args):
+        calls.append(1)
+        if len(calls) == 2:  # the second training's
+            raise KeyboardInterrupt
+        return blend(self, *args)
+
+    monkeypatch.setattr(DeepFMNet, "blend_linear", interrupted)
+    model = DeepFMClassifier(**settings)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y)
+    assert model.crosses_kept_ and model.net_.module_.crosses.pairs.shape[0] > 0
+    assert "valid_loss" in model.history_[-1]
+    assert model.history_ is model.net_.history
