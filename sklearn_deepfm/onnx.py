@@ -25,8 +25,13 @@ The graph applies the fitted input rule (``input_layout_``) and the model:
 - then the first-order part, the FM and the MLP in evaluation mode (dropout
   off, batch norm folded into the layer before it), or the first-order part
   alone when ``interactions_kept_`` is False;
-- a row with infinity in a float column of codes or numbers, which
-  ``predict`` refuses, gets NaN outputs (a graph cannot raise).
+- a row with infinity in a float column of codes or numbers, or a number
+  more than 1e15 standard deviations from its training mean (a fill value
+  such as 1e20), which ``predict`` refuses, gets NaN outputs (a graph cannot
+  raise);
+- a categorical field of integer codes of 2**24 or more cannot be read
+  from a float32 input, which would round them to their neighbours: the
+  conversion refuses it (convert from a float64 or int64 example).
 
 The classifier has the outputs of skl2onnx's classifiers: ``label`` and
 ``probabilities`` (with option ``zipmap=False``; the default, as for every
@@ -38,10 +43,12 @@ part) is exported in float32.  Outputs are float64 when the first input is.
 
 A DataFrame becomes one ONNX input per column (skl2onnx's rule): feed each
 column as an array of shape ``(n_samples, 1)``; string columns as ``str``
-values, with missing values as any string that is not a category (such as
-``""``).  skl2onnx renames the columns whose names are not identifiers
-(``education-num`` becomes the input ``education_num``): :func:`onnx_inputs`
-builds onnxruntime's inputs from a DataFrame under its own column names.
+values, with missing values as any string that is not a category
+(:func:`onnx_inputs` feeds ``MISSING_STRING``, ``"\\x00"``, which the
+conversion refuses as a category; ``""`` may be one).  skl2onnx renames
+the columns whose names are not identifiers (``education-num`` becomes the
+input ``education_num``): :func:`onnx_inputs` builds onnxruntime's inputs
+from a DataFrame under its own column names.
 """
 
 import re
@@ -60,12 +67,13 @@ from skl2onnx.common.data_types import (
 )
 
 from ._classifier import DeepFMClassifier
-from ._columns import _is_missing
+from ._columns import _holds_strings, _is_missing, _is_temporal, _raise_temporal
 from ._crosses import KEY_BASE
 from ._layout import CATEGORICAL, INDICATOR, MULTIVALUED, NUMERIC
+from ._numeric import MAX_STANDARD_DEVIATIONS
 from ._regressor import DeepFMRegressor
 
-__all__ = ["onnx_inputs"]
+__all__ = ["MISSING_STRING", "onnx_inputs"]
 
 # Operators whose axes arrive as an input (ReduceSum) need opset 13.
 MIN_OPSET = 13
@@ -76,6 +84,13 @@ ML_OPSET = 2  # ai.onnx.ml LabelEncoder with default values
 # table, slower per row).
 TABLE_MIN_SIZE = 1 << 16
 TABLE_RATIO = 4
+# onnx_inputs feeds a missing string as this, which no string field may hold
+# as a category: it fed "", which a blank cell in fit had made a category
+# (P 0.91 served where predict gave the unknown row's 0.38).
+MISSING_STRING = "\x00"
+# float32 holds every integer up to 2**24 exactly; a float32 input would
+# read the code 20000005 as 20000004, another category.
+FLOAT32_EXACT = 2**24
 INPUT_TYPES = (
     FloatTensorType,
     DoubleTensorType,
@@ -197,6 +212,12 @@ def _category_rows(graph, columns, field):
                 f"Field {field.field} ({field.names[0]!r}) has categories that are "
                 "not strings; give its ONNX input a numeric type."
             )
+        if MISSING_STRING in list(categories):  # (NumPy strips NUL)
+            raise RuntimeError(
+                f"Field {field.field} ({field.names[0]!r}) has the category "
+                f"{MISSING_STRING!r}, which onnx_inputs feeds for a missing "
+                "value; replace it in the training data."
+            )
         keys = {"keys_strings": list(categories) or [""]}
         codes = columns.take([column])
     else:
@@ -293,6 +314,8 @@ def _slots(graph, columns, layout):
     pieces = []  # (positions (n, k), values (n, k) or None, field ids)
     tabulated = {}
     for field in layout.fields:
+        if field.kind == CATEGORICAL:
+            _check_exact_codes(columns, field)
         if field.kind == CATEGORICAL and _tabulated(columns, field):
             kind = _code_kind(columns, field.columns[0])
             tabulated.setdefault(kind, []).append(field)
@@ -323,7 +346,30 @@ def _slots(graph, columns, layout):
         else value
         for rows, value, _ in pieces
     ]
-    return positions, _in_order(graph, _concat(graph, values), order), position_rows
+    values = _in_order(graph, _concat(graph, values), order)
+    # NaN where a number is further from its mean than predict accepts (a
+    # fill value such as 1e20 gave P = 1 and -1e20 P = 0), as for infinity
+    far = graph.op(
+        "Greater",
+        graph.op("Abs", values),
+        graph.const(np.float32(MAX_STANDARD_DEVIATIONS)),
+    )
+    values = graph.op("Where", far, graph.const(np.float32(np.nan)), values)
+    return positions, values, position_rows
+
+
+def _check_exact_codes(columns, field):
+    """Refuse a float32 input for a field whose codes it cannot hold."""
+    if columns.proto_type(field.columns[0]) != TensorProto.FLOAT:
+        return
+    codes = _integer_categories(field)
+    if codes is not None and codes.size and codes.max() >= FLOAT32_EXACT:
+        raise RuntimeError(
+            f"Field {field.field} ({field.names[0]!r}) has codes up to "
+            f"{int(codes.max())}, which a float32 input cannot hold exactly "
+            f"(from {FLOAT32_EXACT:,} on, it reads neighbouring codes as one); "
+            "convert from an example whose column is float64 or int64."
+        )
 
 
 def _in_order(graph, slots, order):
@@ -802,13 +848,16 @@ def onnx_inputs(X, model):
     ``2nd`` becomes ``_2nd``).  This gives every column of ``X`` to the input
     of the same position, as an array of shape ``(n_samples, 1)`` of the
     input's type: numbers cast to it, strings as ``str`` objects, and a
-    missing string (None or NaN) as ``""``, which the graph reads as the
-    unknown category, as ``predict`` reads a missing value.
+    missing string (None, NaN or pandas' NA) as ``MISSING_STRING``,
+    which the graph reads as the unknown category, as ``predict`` reads a
+    missing value.  A polars DataFrame is read as its ``to_pandas()``.
 
-    It raises a ValueError, as ``predict`` does, for infinity, and for a
+    It raises, as ``predict`` does, a ValueError for infinity and for a
     value that an integer or boolean input cannot hold (a missing value,
-    2.5): cast, it would read another category than ``predict`` reads.
-    Convert the model from an example whose column is float to serve those.
+    2.5): cast, it would read another category than ``predict`` reads
+    (convert the model from an example whose column is float to serve
+    those); and a TypeError for dates, times and durations, numbers given
+    to a string input and strings given to a number input.
 
     Parameters
     ----------
@@ -841,6 +890,10 @@ def onnx_inputs(X, model):
     ... )
     >>> label, probabilities = session.run(None, onnx_inputs(X[:5], session))
     """
+    if type(X).__module__.split(".")[0] == "polars":
+        # one reading of the cells: polars' own errors came out of Decimal
+        # and infinite values
+        X = X.to_pandas()
     inputs = _graph_inputs(model)
     columns = [str(column) for column in X.columns]
     if len(columns) != len(inputs) or not all(
@@ -855,16 +908,36 @@ def onnx_inputs(X, model):
     feeds = {}
     for (name, dtype), column in zip(inputs, X.columns, strict=True):
         series = X[column]  # once: a column lookup costs about 10 us
+        if _is_temporal(series.dtype):
+            _raise_temporal(f"Column {column!r}", series.dtype)
         if dtype is object:
-            cells = series.to_numpy()
-            values = np.array(
-                ["" if _is_missing(value) else str(value) for value in cells],
-                dtype=object,
-            )
+            values = _strings(series, name)
         else:
             values = _numbers(series, name, dtype)
         feeds[name] = values.reshape(-1, 1)
     return feeds
+
+
+def _strings(column, name):
+    """``column`` for the string input ``name``: its labels as ``str``, a
+    missing cell as :data:`MISSING_STRING`; a TypeError, as ``predict``
+    raises, for a number (4 was read as the label '4')."""
+    values = []
+    for value in column.to_numpy():
+        if isinstance(value, str):
+            values.append(str(value))
+        elif _is_missing(value):
+            values.append(MISSING_STRING)
+        else:
+            raise TypeError(
+                f"Column {column.name!r} holds {value!r}, not a string, and the "
+                f"graph input {name!r} is a string input (the model was fitted "
+                "on string labels); predict refuses it too, as the label "
+                f"{str(value)!r} and the value {value!r} are different "
+                "categories. Pass the column as strings, as in fit (for example "
+                "with X[column].astype(str))."
+            )
+    return np.array(values, dtype=object)
 
 
 def _numbers(column, name, dtype):
@@ -875,6 +948,15 @@ def _numbers(column, name, dtype):
     values = column.to_numpy()
     if values.dtype.kind in "biuf":  # plain NumPy numbers, no pandas NA
         return _numpy_numbers(column, values, name, dtype)
+    if _holds_strings(column):
+        # parsed, '01', '1.0' and '1' were all the code 1
+        example = next(v for v in values if isinstance(v, (str, bytes)))
+        raise TypeError(
+            f"Column {column.name!r} holds strings, such as {example!r}, and the "
+            f"graph input {name!r} is a number input (the model was fitted on "
+            "numbers or codes); predict refuses them too. Pass numbers, as in "
+            "fit."
+        )
     if np.issubdtype(dtype, np.floating):
         with np.errstate(over="ignore"):  # too large: infinite, refused below
             values = column.to_numpy(dtype=dtype, na_value=np.nan)
@@ -932,7 +1014,11 @@ def _check_finite(column, values, dtype):
 def _inexact_message(column, wrong, name, dtype):
     kind = np.dtype(dtype).name
     if kind == "bool":
-        advice = "Give the column booleans only."
+        advice = (
+            "Give the column booleans only, or convert the model from an "
+            "example whose column is float, which reads a missing value as "
+            "predict does."
+        )
     else:
         advice = (
             "Convert the model from an example whose column is float, such as "

@@ -388,6 +388,100 @@ def test_onnx_infinity_is_refused_by_onnx_inputs_and_nan_in_the_graph(
     assert_allclose(proba[[0, 4]], model.predict_proba(finite), atol=ONNX_TOLERANCE)
 
 
+def test_onnx_inputs_refuses_what_predict_refuses(visits_model):
+    """Dates, numbers for string labels, strings for codes or numbers: the
+    graph served them (P 1.0 for a date, the label '1' for the number 1,
+    the code 1 for '01')."""
+    _onnx()
+    pd = pytest.importorskip("pandas")
+    from sklearn_deepfm.onnx import onnx_inputs
+
+    model, X = visits_model
+    session = _session(_convert(model, X[:1], options={"zipmap": False}))
+    rows = X[:2].reset_index(drop=True)
+    wrong = {
+        "dates": rows.assign(age=pd.to_datetime(["2020-01-01", "2021-01-01"])),
+        "numbers": rows.assign(city=[1, 2]),
+        "strings": rows.assign(floor=["01", "1.0"]),
+        "parsed": rows.assign(age=["1.5", "2"]),
+    }
+    for odd in wrong.values():
+        with pytest.raises(TypeError):
+            model.predict_proba(odd)
+        with pytest.raises(TypeError, match="dates|not a string|holds strings"):
+            onnx_inputs(odd, session)
+    polars = pytest.importorskip("polars")
+    _, proba = session.run(None, onnx_inputs(polars.from_pandas(rows), session))
+    assert_allclose(proba, model.predict_proba(rows), atol=ONNX_TOLERANCE)
+
+
+def test_onnx_missing_strings_where_the_empty_string_is_a_category():
+    _onnx()
+    pd = pytest.importorskip("pandas")
+    from sklearn_deepfm.onnx import MISSING_STRING, onnx_inputs
+
+    rng = np.random.default_rng(0)
+    city = rng.choice(["", "oslo", "rome"], 1000).astype(object)
+    y = (rng.random(1000) < np.where(city == "", 0.9, 0.2)).astype(int)
+    city[:100] = None
+    city = pd.Series(city, dtype=object)
+    X = pd.DataFrame({"city": city, "size": rng.normal(size=1000)})
+    model = DeepFMClassifier(**_fast()).fit(X, y)
+    session = _session(_convert(model, X[:1], options={"zipmap": False}))
+    rows = pd.DataFrame({"city": ["", None, np.nan, pd.NA], "size": 0.0})
+    _, proba = session.run(None, onnx_inputs(rows, session))
+    assert_allclose(proba, model.predict_proba(rows), atol=ONNX_TOLERANCE)
+    assert abs(proba[0, 1] - proba[1, 1]) > 0.1  # "" is not missing
+    X.loc[:5, "city"] = MISSING_STRING
+    marked = DeepFMClassifier(**_fast()).fit(X, y)
+    with pytest.raises(RuntimeError, match="missing value"):
+        _convert(marked, X[:1])
+
+
+def test_onnx_numbers_beyond_what_predict_accepts_give_nan(visits_model):
+    _onnx()
+    model, X = visits_model
+    rows = X[:4].reset_index(drop=True)
+    rows["age"] = [1e20, -1e20, 3.4e38, 40.0]
+    for row in range(3):
+        with pytest.raises(ValueError, match="standard deviations"):
+            model.predict_proba(rows[row : row + 1])
+    session = _session(_convert(model, rows[:1], options={"zipmap": False}))
+    _, proba = session.run(None, _table_feeds(rows))
+    assert np.isnan(proba[:3]).all()
+    assert_allclose(proba[3:], model.predict_proba(rows[3:]), atol=ONNX_TOLERANCE)
+
+
+def test_onnx_float32_input_refuses_codes_it_cannot_hold():
+    _onnx()
+    from sklearn_deepfm.onnx import onnx_inputs
+
+    rng = np.random.default_rng(0)
+    codes = rng.choice([20_000_004, 20_000_005, 7], size=(1000, 1))
+    y = (codes[:, 0] == 20_000_005).astype(int)
+    model = DeepFMClassifier(**_fast()).fit(codes, y)
+    with pytest.raises(RuntimeError, match="float32"):
+        _convert(model, codes[:1].astype(np.float32))
+    example = codes[:1].astype(np.float64)
+    exact = _session(_convert(model, example, options={"zipmap": False}))
+    feeds = {exact.get_inputs()[0].name: codes[:50].astype(np.float64)}
+    _, proba = exact.run(None, feeds)
+    assert_allclose(proba, model.predict_proba(codes[:50]), atol=ONNX_TOLERANCE)
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"code": codes[:, 0]})
+    model = DeepFMClassifier(**_fast()).fit(frame, y)
+    small = frame.assign(code=7)[:1]
+    options = {"zipmap": False}
+    with pytest.raises(RuntimeError, match="float32"):
+        _convert(model, small.astype(np.float32), options=options)
+    session = _session(_convert(model, small.astype(np.float64), options=options))
+    assert_allclose(
+        session.run(None, onnx_inputs(frame[:5], session))[1],
+        model.predict_proba(frame[:5]),
+        atol=ONNX_TOLERANCE,
+    )
+
+
 # TorchScript and torch.export --------------------------------------------------
 @pytest.fixture(scope="module")
 def fitted_models():
