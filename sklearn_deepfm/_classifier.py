@@ -569,8 +569,9 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
             contributions along them, the same orders for every row; the
             exact values are computed instead when they take no more
             evaluations (``2**n_fields_ - 2 <= m * (n_fields_ - 1)``, ``m``
-            being ``n_permutations`` rounded up to an even number).  'auto' spends about 64 evaluations per row: the exact
-            values up to 6 fields, else as many permutations as fit, at
+            being ``n_permutations`` rounded up to an even number).  'auto'
+            spends about 64 evaluations per row: the exact values up to 6
+            fields, else as many permutations as fit, at
             least 2 (8 for 8 fields, 4 for 14, 2 from 18 fields on).
         random_state : int, RandomState instance or None, default=None
             Seeds the sampled orders.

@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_array_equal
-from skorch.callbacks import Callback
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import Callback
 
 from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
 from sklearn_deepfm import _base as base
@@ -54,7 +54,7 @@ def _refusals(X, y):
     nan.loc[3, "size"] = np.nan
     return [
         ("one class", {}, (X, np.ones(len(y)))),
-        ("other labels, bad layer", {"hidden_units": (8.5,)}, (X, np.where(y, "b", "a"))),
+        ("labels, layer", {"hidden_units": (8.5,)}, (X, np.where(y, "b", "a"))),
         ("NaN in a number", {}, (nan, y)),
         ("callback", {"callbacks": [FailsToStart()]}, (X, y)),
     ]
