@@ -8,6 +8,7 @@ then becomes (categorical, numeric, ...) is decided by the encoder and the
 column kinds' own modules.
 """
 
+import decimal
 import math
 import numbers
 
@@ -103,8 +104,14 @@ def _read_kind(column, name):
             numeric = _holds_only_numbers(column)
             if not numeric:
                 _check_labels(column, name)
-        elif kind == "O" and _holds_temporal_objects(column):
-            _raise_temporal(name, "objects such as dates or timestamps")
+        elif kind == "O":
+            inferred = _inferred_kind(column)
+            if inferred in TEMPORAL_KINDS:
+                _raise_temporal(name, "objects such as dates or timestamps")
+            # Python's Decimal, as pandas reads an arrow decimal from Parquet
+            # (to_pandas, read_parquet): one category per price, where
+            # polars, dask and the arrow type read numbers
+            numeric = inferred == "decimal"
     if boolean:
         return BOOLEAN
     return NUMBERS if numeric else LABELS
@@ -142,23 +149,26 @@ def _is_arrow(dtype, test):
     return getattr(pa.types, test)(arrow)
 
 
-def _holds_temporal_objects(column):
-    """Whether a pandas object column holds dates, times, timestamps or
-    durations (pandas' own inference, one pass in C)."""
+def _inferred_kind(column):
+    """pandas' kind of the values of a pandas object column (one pass in
+    C), None for other containers."""
     if not hasattr(column, "iloc"):
-        return False
+        return None
     from pandas.api.types import infer_dtype
 
-    kind = infer_dtype(column, skipna=True)
-    return kind in (
-        "datetime64",
-        "datetime",
-        "date",
-        "time",
-        "timedelta64",
-        "timedelta",
-        "period",
-    )
+    return infer_dtype(column, skipna=True)
+
+
+# pandas' inferred kinds of object columns of dates, times and durations
+TEMPORAL_KINDS = (
+    "datetime64",
+    "datetime",
+    "date",
+    "time",
+    "timedelta64",
+    "timedelta",
+    "period",
+)
 
 
 def holds_lists(column):
@@ -181,10 +191,12 @@ def holds_lists(column):
 
 
 def _holds_only_numbers(column):
-    """Whether an object array holds real numbers (and missing values) only."""
+    """Whether an object array holds real numbers (Decimal too) and missing
+    values only."""
     return all(
         value is None
         or (isinstance(value, numbers.Real) and not isinstance(value, bool))
+        or isinstance(value, decimal.Decimal)
         for value in column
     )
 

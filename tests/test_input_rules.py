@@ -5,6 +5,7 @@ error wherever the input cannot be read."""
 import io
 import re
 import warnings
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -224,10 +225,18 @@ def test_an_arrow_decimal_column_is_a_number_as_in_polars():
     as_float = pd.DataFrame({"price": price})
     decimal = pd.Series(price.astype(str)).astype(pd.ArrowDtype(pa.decimal128(10, 2)))
     as_decimal = pd.DataFrame({"price": decimal})
-    model = DeepFMClassifier(**FAST).fit(as_decimal, y)
-    assert model.input_layout_.fields[0].kind == "numeric"
     expected = DeepFMClassifier(**FAST).fit(as_float, y).predict_proba(as_float)
-    assert_allclose(model.predict_proba(as_decimal), expected, rtol=1e-5)
+    # and Python's Decimal objects, as pandas reads the type from Parquet
+    # (to_pandas, read_parquet): they were one category per price
+    objects = decimal.astype(object)
+    assert isinstance(objects[0], Decimal)
+    for X in (as_decimal, pd.DataFrame({"price": objects}), objects.to_frame()):
+        model = DeepFMClassifier(**FAST).fit(X, y)
+        assert model.input_layout_.fields[0].kind == "numeric"
+        assert_allclose(model.predict_proba(X), expected, rtol=1e-5)
+        assert_allclose(model.predict_proba(as_float), expected, rtol=1e-5)
+    codes = DeepFMClassifier(**FAST).fit(objects.to_numpy()[:, None], y)
+    assert codes.input_layout_.fields[0].kind == "numeric"
 
 
 def test_a_polars_column_of_codes_given_labels_or_lists_names_both_kinds():
