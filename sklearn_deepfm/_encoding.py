@@ -227,9 +227,24 @@ def _warn_large_values(X, feature_names):
     )
 
 
-def _holds_nothing(spec):
-    """Whether ``spec`` reads codes of a column that held none (all missing)."""
-    return isinstance(spec, _CategoricalColumn) and spec.categories.size == 0
+def _holds_nothing(spec, kind=_CategoricalColumn):
+    """Whether ``spec`` reads as ``kind`` (codes, or labels) a column that
+    held no value (all missing)."""
+    return type(spec) is kind and spec.categories.size == 0
+
+
+def _turned(spec, kind, name):
+    """The spec of a column that held no value in the first call, for the
+    first values that come (``kind``, the reading of their column): a CSV
+    chunk of blanks reads as float NaN, and is codes until labels come; an
+    arrow, polars or object chunk of nulls reads as labels, and is codes
+    until codes come (every later float was a category of its own, and codes
+    were learnt beside their digits as strings)."""
+    if _holds_nothing(spec) and kind == LABELS:
+        return _LabelColumn(np.empty(0, dtype=object), name)
+    if _holds_nothing(spec, _LabelColumn) and kind == NUMBERS:
+        return _CategoricalColumn(np.empty(0), name)
+    return spec
 
 
 def _all_numbers(values):
@@ -612,12 +627,12 @@ class FeatureEncoder:
                 found.append([])
                 continue
             column = table.column(columns[0])
-            if _holds_nothing(spec) and _read_kind(column, name) == LABELS:
-                # a column that held no value in the first call (a CSV chunk
-                # reads it as float NaN) takes the labels that come later, as
-                # a multi-valued column waits for its first value; it turns
-                # to labels in extend, once every column of the call passed
-                spec = _LabelColumn(np.empty(0, dtype=object), name)
+            if _holds_nothing(spec) or _holds_nothing(spec, _LabelColumn):
+                # a column that held no value in the first call takes the
+                # values that come later, as a multi-valued column waits for
+                # its first value; it turns in extend, once every column of
+                # the call passed
+                spec = _turned(spec, _read_kind(column, name), name)
             with _readable_text(name):
                 found.append(spec.unseen(spec.prepare(column, name), name))
         return found
@@ -641,9 +656,9 @@ class FeatureEncoder:
         old = [(field.offset, field.n_embeddings) for field in self.layout_.fields]
         for field, new in enumerate(categories):
             columns, spec = self._columns[field]
-            if len(new) and _holds_nothing(spec) and not _all_numbers(new):
-                # (labels of this process's call or, distributed, another's)
-                spec = _LabelColumn(np.empty(0, dtype=object), "")
+            if len(new):
+                # (values of this process's call or, distributed, another's)
+                spec = _turned(spec, NUMBERS if _all_numbers(new) else LABELS, "")
                 self._columns[field] = (columns, spec)
             if len(new):
                 spec.extend(new)

@@ -235,6 +235,21 @@ def test_a_column_that_held_no_value_in_the_first_call_takes_later_labels():
             TypeError, match=f"held integer codes in fit and holds {now}"
         ):
             model.partial_fit(chunk(cells), y)
+    # the same first chunk of nulls as objects (arrow, polars, pandas None)
+    # reads as labels and takes the codes that come: every later float was
+    # a category of its own, and codes were learnt beside their digits
+    for nulls in (
+        pd.Series([None] * 40, dtype=object),
+        pd.Series([None] * 40, dtype="string[pyarrow]"),
+    ):
+        model = DeepFMClassifier(**SMALL)
+        with pytest.warns(UserWarning, match="holds no category"):
+            model.partial_fit(chunk(nulls), y, classes=[0, 1])
+        model.partial_fit(chunk(np.arange(40) % 3), y)
+        assert list(model.input_layout_.fields[0].categories) == [0, 1, 2]
+        for cells in ([f"{i % 3}" for i in range(40)], np.arange(40) + 0.5):
+            with pytest.raises((TypeError, ValueError), match="codes|non-integer"):
+                model.partial_fit(chunk(cells), y)
     # fitted on such a column, predict reads any label as unknown
     fitted = DeepFMClassifier(**SMALL)
     with pytest.warns(UserWarning, match="holds no category"):
