@@ -207,14 +207,13 @@ def mean_weight(sample_weight):
     return total / n_rows
 
 
-def target_scale(y, sample_weight):
-    """Weighted mean and standard deviation (1 if zero) of ``y`` over every
-    process's rows."""
+def target_spread(y, sample_weight):
+    """Weighted mean and standard deviation of ``y`` over every process's
+    rows."""
     weight, weighted = all_sum(sample_weight.sum(), np.dot(sample_weight, y))
     mean = weighted / weight
     (squares,) = all_sum(np.dot(sample_weight, (y - mean) ** 2))
-    spread = np.sqrt(squares / weight)
-    return float(mean), spread_or_one(float(spread), mean)
+    return float(mean), float(np.sqrt(squares / weight))
 
 
 def balanced_class_weight(classes, y_index):
