@@ -46,7 +46,8 @@ __all__ = ["encode", "inference_module", "to_torchscript", "InferenceModule"]
 
 class InferenceModule(nn.Module):
     """A fitted DeepFM network with its output scale (regressors predict
-    ``raw * scale + shift``; classifiers output the raw logits).
+    ``raw * scale + shift``, in float64 as ``predict``; classifiers output
+    the raw logits, in float32).
 
     Parameters
     ----------
@@ -61,6 +62,9 @@ class InferenceModule(nn.Module):
         self.network = network
         self.scale = float(scale)
         self.shift = float(shift)
+        # the shift added in float32 lost what the target's offset hides: a
+        # target of 1e6 + 0.001 * signal fell from R2 0.98 to -0.01
+        self.rescaled = self.scale != 1.0 or self.shift != 0.0
 
     def forward(
         self,
@@ -76,7 +80,9 @@ class InferenceModule(nn.Module):
         ``bag_rows``, long ``(batch * n_bags,)`` ``bag_offsets`` and float
         ``bag_weights`` (None: all 1), as :func:`encode` gives them."""
         output = self.network(indices, values, bag_rows, bag_offsets, bag_weights)
-        return output * self.scale + self.shift
+        if self.rescaled:
+            return output.double() * self.scale + self.shift
+        return output
 
 
 def encode(model, X):

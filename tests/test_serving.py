@@ -248,6 +248,24 @@ def test_onnx_regressor_on_a_dataframe():
     assert_allclose(variable[:, 0], expected, rtol=1e-6, atol=1e-5 * np.abs(y).max())
 
 
+def test_a_regressor_of_a_large_offset_is_served_in_float64():
+    # the offset was added in float32: a target of 1e6 + 0.001 * signal
+    # fell from R2 0.98 to -0.01 in TorchScript and in a float64 graph
+    X, signal = _label_encoded(2000)
+    y = 1e6 + 0.001 * signal
+    model = DeepFMRegressor(**_fast()).fit(X, y)
+    expected = model.predict(X)
+    scripted = to_torchscript(model)(**encode(model, X))
+    assert scripted.dtype == torch.float64
+    assert_allclose(scripted.numpy(), expected, rtol=1e-12)
+    _onnx()
+    onx = _convert(model, X[:1].astype(np.float64))
+    feeds = {_session(onx).get_inputs()[0].name: X.astype(np.float64)}
+    (variable,) = _session(onx).run(None, feeds)
+    assert variable.dtype == np.float64
+    assert_allclose(variable[:, 0], expected, rtol=1e-12)
+
+
 def test_onnx_sparse_fields_and_dense_one_hot_blocks():
     """A sparse matrix with several columns set per field (given ``fields``),
     and a dense one-hot array read as indicator blocks."""
