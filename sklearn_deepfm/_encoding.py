@@ -114,11 +114,14 @@ LARGE_SPARSE_VALUE = 1e3
 def check_container(X, estimator_name):
     """Raise a TypeError for containers the estimators cannot read in memory."""
     if hasattr(X, "__dask_graph__"):
+        # (it named fit where predict was called)
         raise TypeError(
-            f"{estimator_name}.fit reads data held in memory and got a dask "
-            f"{type(X).__name__}. Stream it through partial_fit instead, for "
-            "example with dask_ml.wrappers.Incremental, or call .compute() "
-            "if it fits in memory."
+            f"{estimator_name} reads data held in memory and got a dask "
+            f"{type(X).__name__}. To train on it, stream it through "
+            "partial_fit, for example with dask_ml.wrappers.Incremental; to "
+            "predict, wrap the fitted model in dask_ml.wrappers.ParallelPostFit, "
+            "which predicts block by block; or call .compute() if it fits in "
+            "memory."
         )
     if sp.issparse(X) or isinstance(X, np.ndarray) or is_dataframe(X) or is_polars(X):
         return

@@ -169,6 +169,11 @@ def test_dask_collections_point_to_partial_fit():
     frame = dd.from_pandas(pd.DataFrame(X), npartitions=2)
     with pytest.raises(TypeError, match="partial_fit"):
         DeepFMClassifier(**FAST).fit(frame, y)
+    # predict points to ParallelPostFit (it named fit)
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    with pytest.raises(TypeError, match="ParallelPostFit") as error:
+        model.predict(frame)
+    assert ".fit" not in str(error.value)
 
 
 def _dates(kind, n):
