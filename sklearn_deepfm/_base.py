@@ -1361,22 +1361,40 @@ class BaseDeepFM(BaseEstimator):
         """The checked weights, divided by the unit of ``fit``'s or the first
         ``partial_fit`` call's: 1, or their largest where they sum to
         infinity (only their ratios matter: weights of 1e307 trained on NaN,
-        every weight divided by their mean became 0)."""
+        every weight divided by their mean became 0).  Distributed, the sum
+        and the largest are every process's, so that the unit is one for all
+        (each took its own, and the ratio of two processes' weights was
+        lost), and one process's rows may all weigh 0 (it failed alone)."""
+        shared = _distributed.enabled(self.distributed)
         sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            sample_weight,
+            X,
+            dtype=np.float64,
+            ensure_non_negative=True,
+            allow_all_zero_weights=shared,
         )
-        with np.errstate(over="ignore"):
-            total = sample_weight.sum()
+
+        def pooled(weights):
+            with np.errstate(over="ignore"):
+                total = weights.sum()
+            largest = weights.max(initial=0.0)
+            if shared:
+                with np.errstate(over="ignore"):
+                    total = sum(_distributed.gather(float(total)))
+                largest = max(_distributed.gather(float(largest)))
+            return total, largest
+
+        total, largest = pooled(sample_weight)
         if not total > 0:
             raise ValueError(
                 "sample_weight must have a positive sum; all weights are zero."
             )
         if first:
-            self._weight_unit = 1.0 if np.isfinite(total) else sample_weight.max()
+            self._weight_unit = 1.0 if np.isfinite(total) else largest
         unit = getattr(self, "_weight_unit", 1.0)
         if unit != 1.0:
             sample_weight = sample_weight / unit
-            total = sample_weight.sum()
+            total, _ = pooled(sample_weight)
         if not np.isfinite(total):
             raise ValueError(
                 "sample_weight sums to infinity next to the weights of the "

@@ -349,7 +349,30 @@ def no_values_on_one_shard(rank):
     }
 
 
+def weights(rank):
+    """Weights only their ratios matter for, over the processes: rank 0's
+    1e300 and rank 1's 1e306 (each process took its own unit, and the ratio
+    between them was lost); every row of rank 1 of weight 0 (it failed
+    alone)."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.choice(list("pqrs"), 800), "b": rng.normal(size=800)})
+    y = ((X.a == "p") ^ (X.b > 0)).to_numpy().astype(int)
+    rows = slice(0, 400) if rank == 0 else slice(400, 800)
+    out = {}
+    for name, scales in (
+        ("huge", (1e300, 1e306)),
+        ("ratio", (1.0, 1e6)),
+        ("zero", (1.0, 0.0)),
+    ):
+        weight = np.repeat(scales, 400)
+        model = DeepFMClassifier(distributed=True, **TINY)
+        model.fit(X[rows], y[rows], sample_weight=weight[rows])
+        out[name] = model.predict_proba(X)
+    return out
+
+
 SCENARIOS = {
+    "weights": weights,
     "no values on one shard": no_values_on_one_shard,
     "as one fit": as_one_fit,
     "all": fits,

@@ -250,6 +250,15 @@ def test_a_multi_valued_column_without_values_on_one_shard(tmp_path):
     _assert_same_parameters(first["parameters"], second["parameters"])
 
 
+def test_sample_weights_weigh_as_in_one_fit_on_all_rows(tmp_path):
+    """Only the ratios of the weights matter, over every process's rows; a
+    process whose rows all weigh 0 fits with the others (it failed alone)."""
+    first, second = _run_ranks(tmp_path, "weights", timeout=90)
+    for name in ("huge", "ratio", "zero"):
+        assert_allclose(first[name], second[name])
+    assert_allclose(first["huge"], first["ratio"], rtol=1e-6)
+
+
 @pytest.mark.slow
 def test_the_recipe_decides_as_one_fit_on_all_rows(tmp_path):
     """The quantity test's held-out rows were drawn on each process's own
