@@ -288,6 +288,18 @@ def _check_same_reading(parts, categorical_features, feature_names):
             map(_agree, readings[one], readings[rank])
         ):
             column, first, other = _first_difference(readings[one], readings[rank])
+            if {first, other} == {
+                "categorical (labels)",
+                "categorical (integer codes)",
+            }:
+                raise ValueError(
+                    f"distributed=True: {_describe(column, feature_names)} holds "
+                    f"{first.split('(')[1][:-1]} on process {one} and "
+                    f"{other.split('(')[1][:-1]} on process {rank}: give the "
+                    "column the same type on every process (strings, for "
+                    "example with X[column].astype(str)), as one fit on all "
+                    "rows would refuse the mix."
+                )
             raise ValueError(
                 f"distributed=True: the processes read the input differently: "
                 f"{_describe(column, feature_names)} is {first} on process {one} "

@@ -855,6 +855,10 @@ class FeatureEncoder:
             if isinstance(spec, (_CategoricalColumn, _LabelColumn)):
                 summary["categories"] = spec.categories
                 summary["labels"] = isinstance(spec, _LabelColumn)
+                if not spec.categories.size:
+                    # a column that held no value on this process reads as
+                    # the others' values (it refused to fit with them)
+                    summary["labels"] = None
             if isinstance(spec, _MultiValuedColumn):
                 summary["categories"] = spec.categories
                 summary["labels"] = spec.labels
@@ -873,9 +877,12 @@ class FeatureEncoder:
         """Replace what ``fit`` learnt field by field: ``categories[f]`` (any
         order, sorted here as ``fit`` sorts them) for categorical fields,
         ``scaling[f] = (mean, scale)`` for numeric fields (None elsewhere)."""
-        for (_, spec), known, numeric in zip(
-            self._columns, categories, scaling, strict=True
-        ):
+        for field, (known, numeric) in enumerate(zip(categories, scaling, strict=True)):
+            columns, spec = self._columns[field]
+            if known is not None and len(known):
+                kind = NUMBERS if _all_numbers(known) else LABELS
+                spec = _turned(spec, kind, "")
+                self._columns[field] = (columns, spec)
             if isinstance(spec, _CategoricalColumn):
                 spec.categories = spec.categories[:0]
                 spec.extend(np.unique(np.asarray(known, dtype=np.float64)))

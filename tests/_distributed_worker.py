@@ -371,7 +371,34 @@ def weights(rank):
     return out
 
 
+def blank_on_one_shard(rank):
+    """A column that holds no value on rank 1 (an optional column left blank
+    in its CSV: float NaN) and labels on rank 0: both refused to fit, with
+    advice that did not help; digits as strings on one rank and numbers on
+    the other, whose advice was categorical_features."""
+    rng = np.random.default_rng(rank)
+    n_rows = 300
+    coupon = rng.choice(["a", "b"], n_rows) if rank == 0 else np.full(n_rows, np.nan)
+    X = pd.DataFrame({"site": rng.choice(["x", "y", "z"], n_rows), "coupon": coupon})
+    y = rng.integers(0, 2, n_rows)
+    out = {}
+    model = DeepFMClassifier(distributed=True, **TINY).fit(X, y)
+    out["categories"] = list(model.input_layout_.fields[1].categories)
+    out["parameters"] = parameters(model)
+    stream = DeepFMClassifier(distributed=True, **TINY)
+    stream.partial_fit(X, y, classes=[0, 1])
+    out["stream categories"] = list(stream.input_layout_.fields[1].categories)
+    digits = rng.integers(0, 3, n_rows)
+    mixed = X.assign(coupon=digits.astype(str) if rank == 0 else digits)
+    try:
+        DeepFMClassifier(distributed=True, **TINY).fit(mixed, y)
+    except ValueError as error:
+        out["mixed"] = str(error)
+    return out
+
+
 SCENARIOS = {
+    "blank on one shard": blank_on_one_shard,
     "weights": weights,
     "no values on one shard": no_values_on_one_shard,
     "as one fit": as_one_fit,

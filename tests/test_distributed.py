@@ -250,6 +250,14 @@ def test_a_multi_valued_column_without_values_on_one_shard(tmp_path):
     _assert_same_parameters(first["parameters"], second["parameters"])
 
 
+def test_a_column_blank_on_one_shard_takes_the_others_labels(tmp_path):
+    first, second = _run_ranks(tmp_path, "blank on one shard", timeout=90)
+    for rank in (first, second):
+        assert rank["categories"] == rank["stream categories"] == ["a", "b"]
+        assert "same type on every process" in rank["mixed"]
+    _assert_same_parameters(first["parameters"], second["parameters"])
+
+
 def test_sample_weights_weigh_as_in_one_fit_on_all_rows(tmp_path):
     """Only the ratios of the weights matter, over every process's rows; a
     process whose rows all weigh 0 fits with the others (it failed alone)."""
