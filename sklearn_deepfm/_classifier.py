@@ -81,7 +81,8 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
            epoch;
         3. keeps the FM and deep parts only if they lower the validation
            log-loss by more than one standard error of the per-row
-           difference (``interactions_kept_``); otherwise the model is the
+           difference, and the hold-out has at least 50 rows
+           (``interactions_kept_``); otherwise the model is the
            logistic regression alone, refitted on all rows, unless the linear model
            over the fields and their pairwise crosses (``crosses_kept_``,
            see the user guide) is mixed in.
@@ -90,9 +91,9 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
            2 (not above 200,000 rows, nor with ``callbacks`` of your own,
            which watched the first training; see the user guide).
 
-        'auto' enables it when the training set has at least 1000 rows
-        and a stratified hold-out can be drawn (every class with a row on
-        each side); where none can, it warns and trains without it.
+        'auto' enables it wherever a stratified hold-out can be drawn
+        (every class with a row on each side); where none can, it warns
+        and trains without it.
         With False, there is no hold-out and nothing is solved: every part
         learns by gradient steps on all rows for ``max_epochs`` epochs (the
         first-order weights with 10 times the learning rate), as in

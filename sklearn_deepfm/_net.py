@@ -719,23 +719,28 @@ class DeepFMNet(NeuralNet):
         over every process's rows when distributed."""
         return _distributed.mean_and_error(values, self.distributed)
 
-    def keep_interactions(self, dataset):
+    def keep_interactions(self, dataset, min_rows=0):
         """Keep the FM and deep parts only if they beat the linear part alone
         on the rows of ``dataset`` (the validation rows).
 
         The interactions are kept when they lower the mean validation loss by
         more than one standard error of the per-row difference: on few or
         noisy validation rows a chance improvement does not replace the
-        linear model.  Returns whether they were kept.
+        linear model.  Fewer than ``min_rows`` validation rows (of every
+        process) keep the linear part alone.  Returns whether they were kept.
         """
         module = self.module_
         full = self.row_losses(dataset)
         module.linear_only = True
         linear = self.row_losses(dataset)
         mean, standard_error = self.mean_and_error(full - linear)
-        keep = bool(mean < -standard_error)
+        n_rows = len(dataset)
+        if self.distributed:
+            n_rows = int(_distributed.all_sum(n_rows)[0])
+        keep = bool(mean < -standard_error) and n_rows >= min_rows
         module.linear_only = not keep
         self.history.record("interactions_kept", keep)
+        self.history.record("interactions_validation_rows", n_rows)
         # what the decision read: a user seeing identical scores can look here
         self.history.record("interactions_gain", float(-mean))
         self.history.record("interactions_gain_error", float(standard_error))

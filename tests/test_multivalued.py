@@ -196,7 +196,7 @@ def test_a_missing_value_inside_a_list_reads_as_unknown_for_codes_as_for_labels(
         ("codes", codes, [1, None]),
     ]:
         X = pd.DataFrame({"tags": pd.Series(rows, dtype=object)})
-        model = DeepFMClassifier(**FAST).fit(X, y)
+        model = DeepFMClassifier(**FAST, early_stopping=False).fit(X, y)
         probes = pd.DataFrame({"tags": pd.Series([probe, probe[:1]], dtype=object)})
         served[kind] = model.decision_function(probes)
     # the same model either way, and None is not the value beside it
@@ -260,7 +260,7 @@ def test_field_vectors_are_pooled_before_the_fm():
     semantics): values of one field do not interact with each other."""
     tags, genres, y = make_tags(300)
     X = pandas_lists(tags, genres).assign(user=np.arange(300) % 7)
-    model = DeepFMClassifier(**FAST).fit(X, y)
+    model = DeepFMClassifier(**FAST, early_stopping=False).fit(X, y)
     module = model.net_.export_module()
     inputs = encode(model, X)
     first, fields = module.field_vectors(**inputs)

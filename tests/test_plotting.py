@@ -224,7 +224,7 @@ def test_interactions_of_a_dataframe_skip_the_unknown_rows():
         }
     )
     y = ((frame["colour"] == "red") ^ (frame["size"] > 1)).astype(int)
-    model = DeepFMClassifier(**FAST).fit(frame, y)
+    model = DeepFMClassifier(**FAST, early_stopping=False).fit(frame, y)
     display = FieldInteractionDisplay.from_estimator(model, frame)
     assert display.field_names == ["colour", "size", "price"]
 
@@ -256,9 +256,9 @@ def test_interactions_of_a_dataframe_skip_the_unknown_rows():
 
 def test_interactions_of_one_hot_input_in_a_pipeline():
     X, y = make_categorical(n_samples=400)
-    pipe = make_pipeline(OneHotEncoder(), DeepFMClassifier(**FAST)).fit(X, y)
+    model = DeepFMClassifier(**FAST, early_stopping=False)
+    pipe = make_pipeline(OneHotEncoder(), model).fit(X, y)
     display = FieldInteractionDisplay.from_estimator(pipe, X)
-    model = pipe[-1]
     assert model.n_fields_ == 4
     assert display.interactions.shape == (4, 4)
     assert display.field_names == ["field 0", "field 1", "field 2", "field 3"]
