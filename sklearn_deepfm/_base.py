@@ -272,7 +272,12 @@ class BaseDeepFM(BaseEstimator):
         "pooling": [StrOptions({"mean", "sum"})],
         "device": [str, torch.device],
         "mixed_precision": ["boolean", StrOptions({"auto"})],
-        "n_jobs": [numbers.Integral, None],
+        # joblib's: 0 has no meaning (it was read as 1)
+        "n_jobs": [
+            Interval(numbers.Integral, None, -1, closed="right"),
+            Interval(numbers.Integral, 1, None, closed="left"),
+            None,
+        ],
         "distributed": ["boolean"],
         "callbacks": [list, None],
         "random_state": ["random_state"],

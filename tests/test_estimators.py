@@ -878,6 +878,7 @@ def test_cuda_training_and_loading_on_cpu():
         ("callbacks", ["not a callback"], "callbacks"),
         ("device", "tpu", "device"),
         ("mixed_precision", "bf16", "mixed_precision"),
+        ("n_jobs", 0, "n_jobs"),  # joblib's: no meaning (it was read as 1)
     ],
 )
 def test_bad_parameters_are_reported_at_fit(param, value, match):
