@@ -7,6 +7,7 @@ labels of any hashable kind (:class:`_LabelColumn`) and dense one-hot blocks
 (:class:`_IndicatorBlock`) are the three ways such a field is read.
 """
 
+import numbers
 import warnings
 
 import numpy as np
@@ -186,31 +187,45 @@ class _LabelColumn:
                 f"as {labels[0]!r}. Pass the same kind of values as in fit, or "
                 "refit on the lists (a column of lists is one multi-valued field)."
             )
-        if _numeric_type(column) and self._strings():
-            number = next((v for v in labels if not _is_missing(v)), None)
-            if number is not None:
-                # as scikit-learn's encoders refuse a mix of strings and
-                # numbers: pandas reads a column of digits as integers in
-                # one chunk of a CSV and as strings in another, and 4 went
-                # to the unknown row where '4' had one
+        fitted = self._label_kind()
+        if fitted is not None:
+            # as scikit-learn's encoders refuse a mix of strings and
+            # numbers: pandas reads a column of digits as integers in one
+            # chunk of a CSV and as strings in another, and 4 went to the
+            # unknown row where '4' had one (in an object column too, and
+            # '4' where fit saw the number 4)
+            wrong = _first_of_other_kind(column, labels, fitted)
+            if wrong is not None and fitted == "strings":
                 raise TypeError(
                     f"{name} held string labels in fit and holds numbers now, "
-                    f"such as {number!r}; the label {str(number)!r} and the "
-                    f"number {number!r} would be different categories. Pass "
+                    f"such as {wrong!r}; the label {str(wrong)!r} and the "
+                    f"number {wrong!r} would be different categories. Pass "
                     "the column as strings, as in fit (for example with "
                     "X[column].astype(str), or dtype=str in read_csv)."
                 )
+            if wrong is not None:
+                raise TypeError(
+                    f"{name} held numbers as labels in fit and holds strings "
+                    f"now, such as {wrong!r}; the number and the label "
+                    f"{wrong!r} would be different categories. Pass the column "
+                    "as numbers, as in fit."
+                )
         return labels
 
-    def _strings(self):
-        """Whether every category is a string (and there is one)."""
-        strings = self.__dict__.get("_all_strings")
-        if strings is None:
-            strings = len(self.categories) > 0 and all(
-                isinstance(label, str) for label in self.categories
-            )
-            self._all_strings = strings
-        return strings
+    def _label_kind(self):
+        """'strings' or 'numbers' where every category is one (and there is
+        one), else None."""
+        kind = self.__dict__.get("_kind", False)
+        if kind is False:
+            categories = self.categories
+            kind = None
+            if len(categories) and all(isinstance(c, str) for c in categories):
+                kind = "strings"
+            elif len(categories) and all(_is_number(c) for c in categories):
+                kind = "numbers"
+            self._kind = kind
+        return kind
+
 
     def unseen(self, labels, name):
         """Labels among ``labels`` (prepared) that have no row yet, sorted."""
@@ -221,7 +236,7 @@ class _LabelColumn:
         """Give each of ``categories`` (unseen labels) a row after the others."""
         self.categories = np.concatenate([self.categories, _object_array(categories)])
         self.size = len(self.categories) + 1
-        self.__dict__.pop("_all_strings", None)
+        self.__dict__.pop("_kind", None)
 
     def local_rows(self, labels):
         """Each label's local row (the unknown row for labels not learnt);
@@ -256,6 +271,47 @@ class _LabelColumn:
             for key, value in self.__dict__.items()
             if key not in ("_index", "_position")
         }
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _first_of_other_kind(column, labels, fitted):
+    """The first value of ``column`` (its ``labels``) that is a number where
+    ``fitted`` is 'strings', a string where it is 'numbers'; None where
+    there is none.  A column of a type of numbers or strings is judged by
+    its type, an object column by pandas' inference (one pass in C)."""
+    if _numeric_type(column):
+        kind = "numbers"
+    elif _string_type(column):
+        kind = "strings"
+    else:
+        from pandas.api.types import infer_dtype
+
+        inferred = infer_dtype(labels, skipna=True)
+        if inferred in ("string", "empty"):
+            kind = "strings" if inferred == "string" else None
+        elif inferred in ("integer", "floating", "mixed-integer-float", "decimal"):
+            kind = "numbers"
+        elif inferred == "mixed-integer":
+            kind = "both"
+        else:
+            kind = None
+    if kind is None or kind == fitted:
+        return None
+    wrong = _is_number if fitted == "strings" else (lambda v: isinstance(v, str))
+    return next((v for v in labels if not _is_missing(v) and wrong(v)), None)
+
+
+def _string_type(column):
+    """Whether a column (NumPy, pandas or polars) has a type of strings."""
+    dtype = column.dtype
+    if type(column).__module__.split(".")[0] == "polars":
+        return str(dtype) == "String"
+    return getattr(dtype, "kind", "O") in "US" or str(dtype).startswith(
+        ("string", "str")
+    )
 
 
 def _numeric_type(column):

@@ -168,7 +168,7 @@ class _MultiValuedColumn:
             self.labels
             and flat.dtype.kind in "iuf"
             and np.isfinite(flat).any()
-            and self._values._strings()
+            and self._values._label_kind() == "strings"
         ):
             # as a column of single labels: '1' and 1 were two values
             raise TypeError(

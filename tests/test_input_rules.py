@@ -565,6 +565,19 @@ def test_numbers_where_fit_saw_string_labels_are_refused():
         DeepFMClassifier(**FAST).partial_fit(X, y, classes=[0, 1]).partial_fit(
             as_numbers, y
         )
+    # an object column of Python numbers too, and the other way round:
+    # strings where fit saw numbers as labels (a category of integers)
+    for objects in (codes.astype(object), [*codes.astype(float)[:-1], None]):
+        with pytest.raises(TypeError, match="held string labels in fit"):
+            model.predict(X.assign(zip=pd.Series(objects, dtype=object)))
+    numbers = X.assign(zip=pd.Categorical(codes))
+    fitted = DeepFMClassifier(**FAST).fit(numbers, y)
+    for strings in (pd.Categorical(codes.astype(str)), codes.astype(str)):
+        with pytest.raises(TypeError, match="held numbers as labels in fit"):
+            fitted.predict(numbers.assign(zip=strings))
+    mixed = pd.Series([*codes[:-1], "A1"], dtype=object)  # ints and one string
+    with pytest.raises(TypeError, match="holds strings now, such as 'A1'"):
+        fitted.predict(numbers.assign(zip=mixed))
     # a chunk in which the column holds no value at all is read as missing
     missing = X.assign(zip=np.nan)
     assert_array_equal(
