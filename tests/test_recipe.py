@@ -16,7 +16,7 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.compose import make_column_transformer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
@@ -125,7 +125,8 @@ def test_verbose_fit_prints_every_epoch_up_to_the_one_that_stopped_training(caps
         verbose=1,
     ).fit(X, y)
     assert len(model.history_) < 50  # stopped by the schedule, not max_epochs
-    rows = re.findall(r"^ +(\d+) +\d+ +[\d.]+ +[\d.]+", capsys.readouterr().out, re.M)
+    out = capsys.readouterr().out
+    rows = re.findall(r"^ +(\d+) +\d+ +(?:\+ +)?[\d.]+ +[\d.]+", out, re.M)
     assert [int(epoch) for epoch in rows] == list(range(1, len(model.history_) + 1))
 
 
@@ -371,3 +372,23 @@ def test_ctrl_c_at_the_second_trainings_mix_keeps_the_first_training(monkeypatch
     assert model.crosses_kept_ and model.net_.module_.crosses.pairs.shape[0] > 0
     assert "valid_loss" in model.history_[-1]
     assert model.history_ is model.net_.history
+
+
+def test_the_deep_part_gets_past_its_flat_start_on_numbers():
+    # the MLP starts flat: a rise of 0.001 at epoch 2 cut the learning rate
+    # and epoch 3 stopped training, and the regressor ended at Ridge's R2
+    from sklearn.datasets import make_friedman1
+    from sklearn.metrics import r2_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = make_friedman1(3000, noise=1.0, random_state=0)
+    X_test, y_test = X[2250:], y[2250:]
+    model = DeepFMRegressor(random_state=0).fit(X[:2250], y[:2250])
+    ridge = make_pipeline(StandardScaler(), Ridge()).fit(X[:2250], y[:2250])
+    assert model.interactions_kept_
+    assert r2_score(y_test, model.predict(X_test)) > (
+        r2_score(y_test, ridge.predict(X_test)) + 0.1
+    )
+    cuts = model.history_[:, "lr_cut"]
+    assert len(cuts) == len(model.history_)
