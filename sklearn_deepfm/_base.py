@@ -348,7 +348,9 @@ class BaseDeepFM(BaseEstimator):
         return tags
 
     def __getstate__(self):
-        return plain_state(super().__getstate__())
+        state = super().__getstate__()
+        state.pop(_SNAPSHOT, None)  # pickled from a callback during a fit
+        return plain_state(state)
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -571,12 +573,20 @@ class BaseDeepFM(BaseEstimator):
 
         self._n_partial_fit_calls = 0
         early_stopping = self.early_stopping
+        holdout = None
         if early_stopping == "auto":
             early_stopping = True
             problem = self._holdout_problem(dataset, classes)
             if shared:  # every process decides alike
                 if _distributed.all_sum(int(problem is not None))[0]:
                     problem = problem or "a process's rows cannot be split"
+            if problem is None:
+                try:
+                    holdout = self._holdout(dataset, classes, split_seed)
+                except _WeightlessSide as error:
+                    # (on small data with weights of 0, the few held-out
+                    # rows were often all of them: fit raised)
+                    problem = str(error)
             if problem is not None:
                 # what LogisticRegression and HGB fit, 'auto' fits too
                 warnings.warn(
@@ -584,13 +594,13 @@ class BaseDeepFM(BaseEstimator):
                     f"this fit, and the model trains without its recipe: "
                     f"{problem}.",
                     UserWarning,
-                    stacklevel=4,
+                    stacklevel=6,  # the caller of fit
                 )
                 early_stopping = False
         train, valid = dataset, None
         first_order = None  # the linear part, when solved on these rows already
         if early_stopping:
-            train, valid = self._holdout(dataset, classes, split_seed)
+            train, valid = holdout or self._holdout(dataset, classes, split_seed)
             if not warm:
                 read, first_order = self._read_many_valued(
                     task, X, feature_names, train, valid, split_seed
@@ -725,8 +735,11 @@ class BaseDeepFM(BaseEstimator):
                 self.net_.stream(
                     callbacks,
                     self._partial_fit_seed() + 2,
-                    replace=self.__dict__.pop("_callbacks_changed", False),
+                    replace=self.__dict__.get("_callbacks_changed", False),
                 )
+                # once they initialised (a callback that failed to was
+                # dropped silently by the next calls)
+                self.__dict__.pop("_callbacks_changed", None)
                 self.net_.set_weight_decay(self.alpha)
                 self.interactions_kept_ = True
             if first or not hasattr(self, "_weight_scale"):
@@ -758,7 +771,9 @@ class BaseDeepFM(BaseEstimator):
     def _training_begins(self):
         """From here, an error in this call leaves the model as training
         leaves it, not as it was before the call (see :func:`fit_context`)."""
-        vars(self)[_TRAINING] = True
+        before = vars(self).pop(_SNAPSHOT, None)
+        if before:
+            before.clear()
 
     def _partial_fit_seed(self):
         """A seed for this call, from random_state and the number of calls."""
@@ -976,11 +991,11 @@ class BaseDeepFM(BaseEstimator):
             if not total > 0:
                 # as SGDClassifier: no row to learn from, or every decision
                 # falls to its default with nothing said
-                raise ValueError(
-                    f"Early stopping holds out validation_fraction="
+                raise _WeightlessSide(
+                    f"early stopping holds out validation_fraction="
                     f"{self.validation_fraction} of the rows, and the sample "
                     f"weights of the {which} rows are all zero. Use another "
-                    "random_state or validation_fraction, or early_stopping=False."
+                    "random_state or validation_fraction, or early_stopping=False"
                 )
         return train, valid
 
@@ -1439,10 +1454,16 @@ class BaseDeepFM(BaseEstimator):
         return sample_weight
 
 
+class _WeightlessSide(ValueError):
+    """A side of the hold-out whose sample weights are all zero."""
+
+
 _validated = _fit_context(prefer_skip_nested_validation=True)
 
-# Set by _training_begins for the rest of a fit or partial_fit call.
-_TRAINING = "_training_begun"
+# A fit or partial_fit call's snapshot of the estimator, held in a list that
+# _training_begins empties (dropping the old model, which a refit kept alive
+# through its training) and removes.
+_SNAPSHOT = "_before_call"
 
 
 def fit_context(fit):
@@ -1459,17 +1480,19 @@ def fit_context(fit):
 
     @functools.wraps(fit)
     def fit_or_undo(self, *args, **kwargs):
-        before = dict(vars(self))
+        vars(self).pop(_SNAPSHOT, None)  # (a model saved during a fit)
+        before = [dict(vars(self))]
+        vars(self)[_SNAPSHOT] = before
         try:
             return fit(self, *args, **kwargs)
         except BaseException:
-            if vars(self).get(_TRAINING):
-                self._keep_interrupted()
-            else:
+            if before:
                 vars(self).clear()
-                vars(self).update(before)
+                vars(self).update(before[0])
+            else:
+                self._keep_interrupted()
             raise
         finally:
-            vars(self).pop(_TRAINING, None)
+            vars(self).pop(_SNAPSHOT, None)
 
     return _validated(fit_or_undo)

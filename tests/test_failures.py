@@ -1,6 +1,9 @@
 """A fit or partial_fit call that raises: refused before training begins,
 the estimator is as it was; once training has begun, as training left it."""
 
+import gc
+import weakref
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -177,3 +180,39 @@ def test_ctrl_c_in_a_callbacks_end_of_training_keeps_the_best_epoch():
     for name, value in reference.net_.module_.state_dict().items():
         if not name.startswith(("linear", "crosses")):
             assert_array_equal(interrupted[name].numpy(), value.numpy(), name)
+
+
+class Watches(Callback):
+    """Checks, after the first epoch, that the model the refit replaces is
+    freed, and what a pickle of the estimator taken then holds."""
+
+    def __init__(self, estimator=None, old=None):
+        self.estimator = estimator
+        self.old = old
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == 1:
+            gc.collect()
+            self.freed_ = self.old() is None
+            self.state_ = self.estimator.__getstate__()
+
+
+def test_a_refit_frees_the_old_model_once_training_begins():
+    # the undo's snapshot kept the old net and its optimizer alive through
+    # the refit's training (peak memory old plus new), and went into a
+    # pickle taken during the fit
+    X, y = make_categorical(n_samples=600)
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    watch = Watches(model, weakref.ref(model.net_))
+    model.set_params(callbacks=[watch], early_stopping=False).fit(X, y)
+    assert watch.freed_
+    assert not [key for key in watch.state_ if "before" in key]
+
+
+def test_a_callback_that_fails_to_start_is_not_dropped_by_partial_fit():
+    X, y = make_categorical(n_samples=300)
+    model = DeepFMClassifier(**FAST).partial_fit(X, y, classes=[0, 1])
+    model.set_params(callbacks=[FailsToStart()])
+    for _ in range(2):  # the next call went on without it, silently
+        with pytest.raises(RuntimeError, match="checkpoint"):
+            model.partial_fit(X, y)

@@ -342,4 +342,3 @@ def test_dask_incremental_on_a_local_cluster():
         proba = search.predict_proba(frame_dask).compute()
     assert_array_equal(search.estimator_.is_categorical_, [True, True, True, False])
     assert roc_auc_score(y, proba[:, 1]) > 0.7
-
