@@ -801,8 +801,14 @@ def _convert_classifier(scope, operator, container):
 
 # regressor --------------------------------------------------------------------
 def _regressor_shapes(operator):
+    """float64 where skl2onnx declared it (a float64 first input) or any
+    input is float64: a DataFrame whose first column is strings gave a
+    float32 output, which lost what the target's offset hides."""
     n_rows = operator.inputs[0].get_first_dimension()
-    operator.outputs[0].type = _float_type(operator.outputs[0])([n_rows, 1])
+    output = operator.outputs[0]
+    double = _is_double(output) or any(_is_double(i) for i in operator.inputs)
+    kind = DoubleTensorType if double else FloatTensorType
+    output.type = kind([n_rows, 1])
 
 
 def _convert_regressor(scope, operator, container):

@@ -264,6 +264,21 @@ def test_a_regressor_of_a_large_offset_is_served_in_float64():
     (variable,) = _session(onx).run(None, feeds)
     assert variable.dtype == np.float64
     assert_allclose(variable[:, 0], expected, rtol=1e-12)
+    # from a DataFrame whose first column is strings (skl2onnx types the
+    # output after the first input: it was float32)
+    pd = pytest.importorskip("pandas")
+    from sklearn_deepfm.onnx import onnx_inputs
+
+    frame = pd.DataFrame({"city": pd.Series(X[:, 0].astype(str), dtype=object)})
+    frame["size"] = X[:, 1].astype(np.float64)
+    model = DeepFMRegressor(**_fast()).fit(frame, y)
+    session = _session(_convert(model, frame[:1]))
+    (variable,) = session.run(None, onnx_inputs(frame, session))
+    assert variable.dtype == np.float64
+    assert_allclose(variable[:, 0], model.predict(frame), rtol=1e-12)
+    # a target of scale 1 and mean 0 too (the module gave float32 there)
+    flat = DeepFMRegressor(**_fast()).fit(X, np.zeros(len(X)))
+    assert to_torchscript(flat)(**encode(flat, X)).dtype == torch.float64
 
 
 def test_onnx_sparse_fields_and_dense_one_hot_blocks():
