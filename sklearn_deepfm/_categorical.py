@@ -7,6 +7,7 @@ labels of any hashable kind (:class:`_LabelColumn`) and dense one-hot blocks
 (:class:`_IndicatorBlock`) are the three ways such a field is read.
 """
 
+import decimal
 import numbers
 import warnings
 
@@ -274,7 +275,8 @@ class _LabelColumn:
 
 
 def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    number = isinstance(value, (numbers.Real, decimal.Decimal))
+    return number and not isinstance(value, (bool, np.bool_))
 
 
 def _first_of_other_kind(column, labels, fitted):
@@ -294,7 +296,9 @@ def _first_of_other_kind(column, labels, fitted):
             kind = "strings" if inferred == "string" else None
         elif inferred in ("integer", "floating", "mixed-integer-float", "decimal"):
             kind = "numbers"
-        elif inferred == "mixed-integer":
+        elif inferred in ("mixed-integer", "mixed"):
+            # strings beside ints, or beside floats, decimals or others
+            # ('2' and 2.0 are 'mixed'): the cells say
             kind = "both"
         else:
             kind = None

@@ -575,6 +575,9 @@ def test_numbers_where_fit_saw_string_labels_are_refused():
     for strings in (pd.Categorical(codes.astype(str)), codes.astype(str)):
         with pytest.raises(TypeError, match="held numbers as labels in fit"):
             fitted.predict(numbers.assign(zip=strings))
+    for cells in (["2", 2.0] * 150, ["2", Decimal("2")] * 150):  # 'mixed'
+        with pytest.raises(TypeError, match="held string labels in fit"):
+            model.predict(X.assign(zip=pd.Series(cells, dtype=object)))
     mixed = pd.Series([*codes[:-1], "A1"], dtype=object)  # ints and one string
     with pytest.raises(TypeError, match="holds strings now, such as 'A1'"):
         fitted.predict(numbers.assign(zip=mixed))
