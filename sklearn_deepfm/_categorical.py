@@ -227,7 +227,6 @@ class _LabelColumn:
             self._kind = kind
         return kind
 
-
     def unseen(self, labels, name):
         """Labels among ``labels`` (prepared) that have no row yet, sorted."""
         candidates = labels[self.local_rows(labels) == UNKNOWN]

@@ -468,7 +468,6 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
             spread = float(np.sqrt(np.average((y - mean) ** 2, weights=sample_weight)))
         self._y_mean, self._y_scale = mean, spread_or_one(spread, mean)
 
-
     def _target_scale(self):
         """``(scale, shift)``: a prediction is ``raw * scale + shift``, where
         ``raw`` is the module's output (exported graphs apply it)."""
