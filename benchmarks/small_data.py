@@ -120,17 +120,9 @@ def markdown(rows, meta):
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 10000, 20000])
-    parser.add_argument("--splits", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--data-dir", type=Path, default=_data.DEFAULT_DATA_DIR)
-    parser.add_argument("--out", default=str(RESULTS / "small_data.json"))
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    threadpool_limits(limits=args.threads, user_api="blas")
-    meta = {
+def environment():
+    """The command, date, CPU, threads, versions and commit of a run."""
+    return {
         "command": "python " + shlex.join(sys.argv),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"
@@ -141,6 +133,19 @@ def main(argv=None):
         "versions": package_versions(),
         "git": git_state(),
     }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 10000, 20000])
+    parser.add_argument("--splits", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--data-dir", type=Path, default=_data.DEFAULT_DATA_DIR)
+    parser.add_argument("--out", default=str(RESULTS / "small_data.json"))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    threadpool_limits(limits=args.threads, user_api="blas")
+    meta = environment()
     table = _tables.load_table("adult", args.data_dir)
     rows = run(table, args.sizes, args.splits)
     out = Path(args.out)

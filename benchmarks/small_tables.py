@@ -15,10 +15,8 @@ scored on a stratified ``--max-test`` of them (seed ``k``).
 """
 
 import argparse
-import datetime
 import json
 import os
-import shlex
 import sys
 import warnings
 from pathlib import Path
@@ -30,9 +28,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 import _tables  # noqa: E402
 import torch  # noqa: E402
 from quality import one_hot_pipeline, split_indices  # noqa: E402
-from run import cpu_flags, cpu_model, git_state, package_versions  # noqa: E402
 from sklearn.metrics import log_loss, roc_auc_score  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
+from small_data import environment  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from sklearn_deepfm import DeepFMClassifier  # noqa: E402
@@ -155,17 +153,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     threadpool_limits(limits=args.threads, user_api="blas")
-    meta = {
-        "command": "python " + shlex.join(sys.argv),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"
-        ),
-        "cpu": cpu_model(),
-        "cpu_flags": cpu_flags(),
-        "torch_threads": torch.get_num_threads(),
-        "versions": package_versions(),
-        "git": git_state(),
-    }
+    meta = environment()
     rows = []
     for name in args.tables:
         table = _tables.load_table(name, args.data_dir)
