@@ -594,7 +594,7 @@ class BaseDeepFM(BaseEstimator):
                 except _WeightlessSide as error:
                     # (on small data with weights of 0, the few held-out
                     # rows were often all of them: fit raised)
-                    problem = str(error).split(". Use")[0].lower()
+                    problem = error.problem
             if problem is not None:
                 # what LogisticRegression and HGB fit, 'auto' fits too
                 warnings.warn(
@@ -1000,10 +1000,9 @@ class BaseDeepFM(BaseEstimator):
                 # as SGDClassifier: no row to learn from, or every decision
                 # falls to its default with nothing said
                 raise _WeightlessSide(
-                    f"Early stopping holds out validation_fraction="
+                    f"early stopping holds out validation_fraction="
                     f"{self.validation_fraction} of the rows, and the sample "
-                    f"weights of the {which} rows are all zero. Use another "
-                    "random_state or validation_fraction, or early_stopping=False."
+                    f"weights of the {which} rows are all zero"
                 )
         return train, valid
 
@@ -1116,10 +1115,11 @@ class BaseDeepFM(BaseEstimator):
         self.crosses_kept_ = False
         self.crosses_share_ = 0.0
         self._crosses_gain = None
-        shared = _distributed.enabled(self.distributed)
-        n_valid = int(_distributed.all_sum(len(valid))[0]) if shared else len(valid)
+        # every process's validation rows, as the keep test just counted them
+        n_valid = self.net_.history[-1, "interactions_validation_rows"]
         if n_valid < CROSSES_MIN_VALIDATION_ROWS:
             return
+        shared = _distributed.enabled(self.distributed)
         train = _at_most(train, LINEAR_MAX_ROWS, seed, task, shared)
         valid = _at_most(valid, LINEAR_MAX_ROWS, seed, task, shared)
         pairs = self._cross_pairs(len(train), shared)
@@ -1466,7 +1466,15 @@ class BaseDeepFM(BaseEstimator):
 
 
 class _WeightlessSide(ValueError):
-    """A side of the hold-out whose sample weights are all zero."""
+    """A side of the hold-out whose sample weights are all zero: the
+    ``problem`` 'auto' warns of, and the error of ``early_stopping=True``."""
+
+    def __init__(self, problem):
+        self.problem = problem
+        super().__init__(
+            f"{problem[0].upper()}{problem[1:]}. Use another random_state or "
+            "validation_fraction, or early_stopping=False."
+        )
 
 
 _validated = _fit_context(prefer_skip_nested_validation=True)

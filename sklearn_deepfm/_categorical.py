@@ -7,8 +7,6 @@ labels of any hashable kind (:class:`_LabelColumn`) and dense one-hot blocks
 (:class:`_IndicatorBlock`) are the three ways such a field is read.
 """
 
-import decimal
-import numbers
 import warnings
 
 import numpy as np
@@ -21,6 +19,7 @@ from ._columns import (
     _check_no_infinity,
     _fitted_numbers,
     _is_missing,
+    _is_number,
     holds_lists,
     index_dtype,
 )
@@ -271,11 +270,6 @@ class _LabelColumn:
             for key, value in self.__dict__.items()
             if key not in ("_index", "_position")
         }
-
-
-def _is_number(value):
-    number = isinstance(value, (numbers.Real, decimal.Decimal))
-    return number and not isinstance(value, (bool, np.bool_))
 
 
 def _first_of_other_kind(column, labels, fitted):

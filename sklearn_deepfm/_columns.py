@@ -193,12 +193,13 @@ def holds_lists(column):
 def _holds_only_numbers(column):
     """Whether an object array holds real numbers (Decimal too) and missing
     values only."""
-    return all(
-        value is None
-        or (isinstance(value, numbers.Real) and not isinstance(value, bool))
-        or isinstance(value, decimal.Decimal)
-        for value in column
-    )
+    return all(value is None or _is_number(value) for value in column)
+
+
+def _is_number(value):
+    """Whether ``value`` is a real number (Decimal too), not a boolean."""
+    number = isinstance(value, (numbers.Real, decimal.Decimal))
+    return number and not isinstance(value, (bool, np.bool_))
 
 
 def _check_labels(column, name):

@@ -250,6 +250,11 @@ def _turned(spec, kind, name):
     return spec
 
 
+def _turned_by(spec, values):
+    """:func:`_turned` for new categories ``values`` (codes or labels)."""
+    return _turned(spec, NUMBERS if _all_numbers(values) else LABELS, "")
+
+
 def _all_numbers(values):
     """Whether ``values`` (new categories) are all numbers (codes)."""
     values = np.asarray(values)
@@ -661,9 +666,8 @@ class FeatureEncoder:
             columns, spec = self._columns[field]
             if len(new):
                 # (values of this process's call or, distributed, another's)
-                spec = _turned(spec, NUMBERS if _all_numbers(new) else LABELS, "")
+                spec = _turned_by(spec, new)
                 self._columns[field] = (columns, spec)
-            if len(new):
                 spec.extend(new)
         self._describe_columns()
         new_rows = np.empty(sum(size for _, size in old), dtype=np.int64)
@@ -880,8 +884,7 @@ class FeatureEncoder:
         for field, (known, numeric) in enumerate(zip(categories, scaling, strict=True)):
             columns, spec = self._columns[field]
             if known is not None and len(known):
-                kind = NUMBERS if _all_numbers(known) else LABELS
-                spec = _turned(spec, kind, "")
+                spec = _turned_by(spec, known)
                 self._columns[field] = (columns, spec)
             if isinstance(spec, _CategoricalColumn):
                 spec.categories = spec.categories[:0]

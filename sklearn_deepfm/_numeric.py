@@ -11,15 +11,9 @@ def spread_or_one(spread, mean):
     do not vary: within rounding of ``mean``, as scikit-learn's scalers
     judge it (numpy gives 50 copies of 0.1 a deviation of 2.8e-17, which
     standardised a later 0.5 to 1.4e16 and a constant target to nothing)."""
-    if varies(spread, mean):
+    if spread > 10 * np.finfo(np.float64).eps * abs(mean):
         return float(spread)
     return 1.0
-
-
-def varies(spread, mean):
-    """Whether values of standard deviation ``spread`` vary beyond the
-    rounding of their ``mean``."""
-    return spread > 10 * np.finfo(np.float64).eps * abs(mean)
 
 
 class _NumericColumn:

@@ -66,7 +66,7 @@ class InferenceModule(nn.Module):
         self.network = network
         self.scale = float(scale)
         self.shift = float(shift)
-        self.rescaled = bool(regression)
+        self.regression = bool(regression)
 
     def forward(
         self,
@@ -82,7 +82,7 @@ class InferenceModule(nn.Module):
         ``bag_rows``, long ``(batch * n_bags,)`` ``bag_offsets`` and float
         ``bag_weights`` (None: all 1), as :func:`encode` gives them."""
         output = self.network(indices, values, bag_rows, bag_offsets, bag_weights)
-        if self.rescaled:
+        if self.regression:
             return output.double() * self.scale + self.shift
         return output
 

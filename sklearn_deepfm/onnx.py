@@ -819,26 +819,17 @@ def _convert_regressor(scope, operator, container):
     logits = _infinite_as_nan(graph, columns, model.input_layout_, logits)
     scale, shift = model._target_scale()
     output = operator.outputs[0]
+    dtype = np.float32
     if _is_double(output):
         # scaled and shifted in float64, as predict: in float32, a target of
         # 1e6 + 0.001 * signal fell from R2 0.98 to -0.01
-        prediction = graph.op(
-            "Add",
-            graph.op(
-                "Mul",
-                graph.cast(logits, TensorProto.DOUBLE),
-                graph.const(np.float64(scale)),
-            ),
-            graph.const(np.float64(shift)),
-        )
-        graph.op("Identity", prediction, output=output.onnx_name)
-        return
+        logits, dtype = graph.cast(logits, TensorProto.DOUBLE), np.float64
     prediction = graph.op(
         "Add",
-        graph.op("Mul", logits, graph.const(np.float32(scale))),
-        graph.const(np.float32(shift)),
+        graph.op("Mul", logits, graph.const(dtype(scale))),
+        graph.const(dtype(shift)),
     )
-    _to_output(graph, prediction, output)
+    graph.op("Identity", prediction, output=output.onnx_name)
 
 
 update_registered_converter(
