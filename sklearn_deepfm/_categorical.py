@@ -120,6 +120,30 @@ class _CategoricalColumn:
         found = self._sorted[position] == values
         return np.where(found, self._rows_of_sorted[position], UNKNOWN)
 
+    @staticmethod
+    def fractions(values, local):
+        """The non-integer values among ``values`` (prepared) that ``local``
+        (their local rows) sends to the unknown row."""
+        if values.dtype.kind != "f":
+            return values[:0]
+        unknown = values[local == UNKNOWN]
+        return unknown[np.isfinite(unknown) & (unknown != np.round(unknown))]
+
+    @staticmethod
+    def warn_of_fractions(n_values, example, name):
+        """Warn that ``n_values`` non-integer values of the codes ``name``,
+        such as ``example``, were read as unknown categories."""
+        warnings.warn(
+            f"{n_values} value(s) of {name}, such as {float(example)!r}, are not "
+            "whole numbers, but fit read the column as categories (integer codes): "
+            "each is an unknown category, as a value never seen in fit. If the "
+            "column is a quantity, name the other columns in "
+            "categorical_features so that it is read as a number; for "
+            "partial_dependence, give custom_values of whole numbers.",
+            UserWarning,
+            stacklevel=2,
+        )
+
     def __getstate__(self):
         # the hash lookup is rebuilt on first use: a saved model holds arrays
         return {key: value for key, value in self.__dict__.items() if key != "_hash"}

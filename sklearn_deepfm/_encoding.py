@@ -760,6 +760,7 @@ class FeatureEncoder:
                 source = spec.prepare(table.column(columns[0]), name)
             prepared.append((slot, field, name, spec, source, table.kind == "array"))
         offsets = [layout.offset for layout in self.layout_.fields]
+        fractions = {}  # slot: non-integer codes read as unknown, and one
         # Row blocks outer, columns inner: a block of X and of the output stay
         # in cache, where whole strided columns would not.
         for start in range(0, n_rows, ROW_BLOCK):
@@ -775,6 +776,13 @@ class FeatureEncoder:
                     with _readable_text(name):
                         local = spec.local_rows(block)
                     indices[rows, slot] = offsets[field] + local
+                    if isinstance(spec, _CategoricalColumn):
+                        found = spec.fractions(block, local)
+                        if found.size:
+                            count, _ = fractions.get(slot, (0, found[0]))
+                            fractions[slot] = (count + found.size, found[0])
+        for slot, (count, example) in fractions.items():
+            _CategoricalColumn.warn_of_fractions(count, example, prepared[slot][2])
         if len(single) == self.n_fields_:
             return RegularRows(indices, values)
         return BaggedRows(indices, values, *self._bags(table))

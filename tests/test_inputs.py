@@ -184,6 +184,38 @@ def test_ordinal_encoder_unknown_value_and_unseen_codes():
     assert_allclose(same[0], same[1])
 
 
+def test_non_integer_values_of_codes_warn_once_as_unknown_categories():
+    # A column of whole floats reads as codes; partial_dependence's grid then
+    # sends non-integer values, each an unknown category: say so, once a call
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "age": rng.integers(20, 60, 3000).astype(float),
+            "job": rng.integers(0, 5, 3000),
+        }
+    )
+    y = (frame["age"] % 3 == 0).to_numpy().astype(int)  # no order: codes alone
+    model = DeepFMClassifier(**FAST).fit(frame, y)
+    assert model.is_categorical_.all() and model.n_fields_ == 2
+    grid = frame.copy()
+    grid.loc[:, "age"] = np.arange(3000) % 7 + 20.5  # 3,000 rows: several blocks
+    with pytest.warns(
+        UserWarning, match=r"3000 value\(s\) of .*age.* such as 20\.5"
+    ) as record:
+        proba = model.predict_proba(grid)
+    assert len(record) == 1
+    unknown = frame.assign(age=np.nan)
+    assert_allclose(proba, model.predict_proba(unknown))
+    # unseen whole numbers, negatives and missing values are unknown silently
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.predict_proba(frame.assign(age=[99.0, -1.0, np.nan] * 1000))
+    from sklearn.inspection import partial_dependence
+
+    with pytest.warns(UserWarning, match="custom_values of whole numbers"):
+        partial_dependence(model, frame, ["age"], grid_resolution=5)
+
+
 def test_integer_float_and_dataframe_codes_predict_alike():
     # Integer codes skip the float conversion and dense input is encoded in
     # row blocks; neither may change a row's encoding.  10,000 rows span
