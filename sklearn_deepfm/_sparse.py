@@ -217,11 +217,14 @@ def _name(feature_names, j):
 
 
 def _as_csr(X):
-    """Canonical float32 CSR (sorted, no duplicates) without touching ``X``."""
+    """Canonical float32 CSR (sorted, no duplicates, no stored zeros)
+    without touching ``X``: a stored 0 is a zero, as scipy reads it (counted
+    as an entry, it made a one-hot field's category and its crosses)."""
     X = sp.csr_matrix(X) if not sp.issparse(X) else X.tocsr()
     if X.dtype != np.float32:
         X = X.astype(np.float32)
-    if not X.has_canonical_format:
+    if not X.has_canonical_format or not X.data.all():
         X = X.copy()
         X.sum_duplicates()
+        X.eliminate_zeros()
     return X

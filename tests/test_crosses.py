@@ -84,6 +84,17 @@ def pair_model():
     return model.fit(X[:N_TRAIN], y[:N_TRAIN]), X[N_TRAIN:], y[N_TRAIN:]
 
 
+@pytest.fixture(scope="module")
+def one_hot_model():
+    """The pair table one-hot encoded, and a model fitted on its training rows."""
+    X, y = make_pair_table()
+    columns = ["user", "item", "slot"]
+    encoder = OneHotEncoder(handle_unknown="ignore").fit(X[columns][:N_TRAIN])
+    one_hot = encoder.transform(X[columns]).tocsr()
+    model = DeepFMClassifier(hidden_units=(32,), random_state=0)
+    return model.fit(one_hot[:N_TRAIN], y[:N_TRAIN]), one_hot, y, encoder
+
+
 def test_crosses_are_kept_and_match_lr_over_crosses(pair_model):
     model, X_test, y_test = pair_model
     X, y = make_pair_table()
@@ -127,15 +138,10 @@ def test_no_crosses_where_the_fields_add_up():
     assert model.net_.module_.crosses.pairs.shape[0] == 0
 
 
-def test_a_one_hot_matrix_is_crossed_as_its_dataframe(pair_model):
+def test_a_one_hot_matrix_is_crossed_as_its_dataframe(pair_model, one_hot_model):
     model, _, y_test = pair_model
-    X, y = make_pair_table()
-    columns = ["user", "item", "slot"]
-    encoder = OneHotEncoder(handle_unknown="ignore").fit(X[columns][:N_TRAIN])
-    one_hot = encoder.transform(X[columns])
-    assert sp.issparse(one_hot)
-    sparse = DeepFMClassifier(hidden_units=(32,), random_state=0)
-    sparse.fit(one_hot[:N_TRAIN], y[:N_TRAIN])
+    X, _ = make_pair_table()
+    sparse, one_hot, _, encoder = one_hot_model
     assert sparse.crosses_kept_
     assert_array_equal(
         sparse.net_.module_.crosses.pairs.numpy(), [[0, 1], [0, 2], [1, 2]]
@@ -150,6 +156,36 @@ def test_a_one_hot_matrix_is_crossed_as_its_dataframe(pair_model):
     rows = rows.tocsr()
     together = sparse.decision_function(rows)
     assert_allclose(together[1:], sparse.decision_function(rows[1:]), atol=1e-6)
+
+
+def _with_stored_zeros(one_hot, n_categories):
+    """``one_hot`` with a stored 0 in another column of the first field of
+    every row: the same matrix to scipy (``toarray`` is unchanged)."""
+    rows = one_hot.tocoo()
+    first = rows.col[rows.col < n_categories]
+    other = np.where(first == 0, 1, 0)  # rows hold one category of field 0
+    data = np.r_[rows.data, np.zeros(one_hot.shape[0])]
+    index = (np.r_[rows.row, np.arange(one_hot.shape[0])], np.r_[rows.col, other])
+    zeros = sp.csr_matrix((data, index), shape=one_hot.shape)
+    assert zeros.nnz == one_hot.nnz + one_hot.shape[0]
+    assert_array_equal(zeros.toarray(), one_hot.toarray())
+    return zeros
+
+
+def test_a_stored_zero_is_no_entry(one_hot_model):
+    # a stored 0.0 in a one-hot field was read as a category beside the row's
+    # own, and crossed as one: 0.77 off in predict_proba, another model in fit
+    model, one_hot, y, encoder = one_hot_model
+    zeros = _with_stored_zeros(one_hot, len(encoder.categories_[0]))
+    assert model.crosses_kept_
+    test, test_zeros = one_hot[N_TRAIN:], zeros[N_TRAIN:]
+    assert_array_equal(model.predict_proba(test_zeros), model.predict_proba(test))
+    assert_array_equal(
+        model.explain(test_zeros[:5]).values, model.explain(test[:5]).values
+    )
+    refit = DeepFMClassifier(hidden_units=(32,), random_state=0)
+    refit.fit(zeros[:N_TRAIN], y[:N_TRAIN])
+    assert_array_equal(refit.predict_proba(test), model.predict_proba(test))
 
 
 def test_an_unseen_pair_or_category_adds_no_cross_weight(pair_model):
