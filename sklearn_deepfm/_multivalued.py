@@ -20,7 +20,12 @@ import numbers
 
 import numpy as np
 
-from ._categorical import _CategoricalColumn, _LabelColumn, _sorted_labels
+from ._categorical import (
+    _CategoricalColumn,
+    _first_of_other_kind,
+    _LabelColumn,
+    _sorted_labels,
+)
 from ._columns import LIST_TYPES, _is_missing
 from ._layout import MULTIVALUED
 
@@ -177,6 +182,22 @@ class _MultiValuedColumn:
                 "'1' and the number 1 would be different values. Pass the "
                 "values as strings, as in fit."
             )
+        fitted = self._values._label_kind() if self.labels else None
+        if fitted is not None and flat.dtype == object:
+            # numbers among strings (or the reverse) in this call's lists
+            wrong = _first_of_other_kind(flat, flat, fitted)
+            if wrong is not None:
+                held, holds = (
+                    ("string labels", "numbers")
+                    if fitted == "strings"
+                    else ("numbers", "strings")
+                )
+                raise TypeError(
+                    f"{name} held lists of {held} in fit and holds {holds} "
+                    f"among its values now, such as {wrong!r}; the label "
+                    f"{str(wrong)!r} and the number would be different values. "
+                    "Pass the values as in fit."
+                )
         return lists
 
     def unseen(self, lists, name):

@@ -229,8 +229,18 @@ def test_lists_of_numbers_where_fit_saw_lists_of_string_labels_are_refused():
     model = DeepFMClassifier(**FAST).partial_fit(as_labels, y, classes=[0, 1])
     with pytest.raises(TypeError, match="held lists of string labels in fit"):
         model.partial_fit(pd.DataFrame({"tags": codes}), y)
+    # a number among strings, in one list or in another row, is refused too:
+    # it went to the unknown row, and partial_fit learnt 4 beside '4'
+    for mixed in ([["0", 4]], [[4], ["0"]]):
+        with pytest.raises(TypeError, match="holds numbers among its values"):
+            model.predict(pd.DataFrame({"tags": mixed}))
+        with pytest.raises(TypeError, match="holds numbers among its values"):
+            model.partial_fit(pd.DataFrame({"tags": mixed}), [0] * len(mixed))
+    assert "4" in model.input_layout_.fields[0].categories
+    assert 4 not in list(model.input_layout_.fields[0].categories)
     # missing values only are no numbers
     model.predict(pd.DataFrame({"tags": [[None], [np.nan]]}))
+    model.predict(pd.DataFrame({"tags": [["0", None], [np.nan]]}))
 
 
 def test_pickled_model_predicts_the_same():
