@@ -105,6 +105,11 @@ def _is_number(value):
 def _polars_lists(column):
     import polars as pl
 
+    if column.dtype == pl.Null:  # a chunk of empty cells: every one missing
+        n_rows = len(column)
+        return _Lists(
+            np.zeros(n_rows, np.int64), np.ones(n_rows, bool), _flat_array([])
+        )
     if str(column.dtype).startswith("Array"):  # fixed width: read as lists
         column = column.arr.to_list()
     lengths = column.list.len().to_numpy()

@@ -220,6 +220,22 @@ def test_a_missing_value_inside_a_list_reads_as_unknown_for_codes_as_for_labels(
             assert_allclose(same, found)
 
 
+def test_a_polars_chunk_of_empty_cells_reads_as_missing():
+    # polars types a column of nothing but nulls as Null, not as a list:
+    # predict and partial_fit raised polars' own error
+    pl = pytest.importorskip("polars")
+    tags, genres, y = make_tags(300)
+    model = DeepFMClassifier(**FAST).fit(
+        pl.DataFrame({"tags": tags, "genres": genres}), y
+    )
+    chunk = pl.DataFrame({"tags": [None, None], "genres": [["drama"], ["comedy"]]})
+    assert chunk.schema["tags"] == pl.Null
+    missing = pandas_lists([None, None], [["drama"], ["comedy"]])
+    assert_allclose(model.predict_proba(chunk), model.predict_proba(missing))
+    model.partial_fit(chunk, [0, 1])
+    assert_allclose(model.predict_proba(chunk), model.predict_proba(missing))
+
+
 def test_lists_of_numbers_where_fit_saw_lists_of_string_labels_are_refused():
     # as a column of single labels: '1' and 1 were learnt as two values
     rng = np.random.default_rng(0)
