@@ -89,6 +89,9 @@ def _read_kind(column, name):
     dtype = column.dtype
     if _is_temporal(dtype):
         _raise_temporal(name, dtype)
+    _refuse_complex(column, name)
+    if getattr(dtype, "kind", None) == "O":
+        _refuse_sets(column, name)
     if type(column).__module__.split(".")[0] == "polars":
         boolean = str(dtype) == "Boolean"
         numeric = dtype.is_numeric()
@@ -190,6 +193,30 @@ def holds_lists(column):
     return False
 
 
+def _refuse_complex(column, name):
+    """Refuse a column of a complex type, as scikit-learn's check_array does
+    (read as labels, each value was a category; as numbers, the imaginary
+    part was dropped)."""
+    if getattr(getattr(column, "dtype", None), "kind", None) == "c":
+        raise ValueError(
+            f"Complex data not supported: {name} holds complex numbers. Pass "
+            "their real and imaginary parts (or modulus and angle) as columns."
+        )
+
+
+def _refuse_sets(column, name):
+    """Refuse a column whose first value present is a set or a frozenset: a
+    set's order changes from one process to the next (string hashing), and a
+    frozenset was read as one label per combination."""
+    first = next((value for value in column if not _is_missing(value)), None)
+    if isinstance(first, (set, frozenset)):
+        raise TypeError(
+            f"{name} holds sets, such as {first!r}. A column of lists is one "
+            "multi-valued field: pass each cell as a list, for example "
+            "X[column].map(sorted)."
+        )
+
+
 def _holds_only_numbers(column):
     """Whether an object array holds real numbers (Decimal too) and missing
     values only."""
@@ -253,6 +280,7 @@ def _fitted_numbers(column, name, fitted, convert):
     """``convert(column)`` for a column that held ``fitted`` (numbers or
     codes) in ``fit``; a TypeError naming the column and both kinds when it
     now holds labels or lists."""
+    _refuse_complex(column, name)
     errors = (ValueError, TypeError)
     if type(column).__module__.split(".")[0] == "polars":
         import polars as pl

@@ -66,6 +66,11 @@ def _python_lists(cells, name):
             lengths[i] = len(cell)
         elif _is_missing(cell):
             lengths[i], missing[i] = 0, True
+        elif isinstance(cell, (set, frozenset)):
+            raise TypeError(
+                f"{name} holds a set ({cell!r}) in row {i}: pass each cell as a "
+                "list, for example X[column].map(sorted), as in fit."
+            )
         else:
             raise TypeError(
                 f"{name} holds lists, and a single {type(cell).__name__} value "

@@ -222,6 +222,18 @@ def test_polars_dates_times_and_durations_are_an_error_in_fit_and_predict():
             model.predict(with_dates)
 
 
+def test_complex_columns_are_refused_as_scikit_learn_refuses_them():
+    # a pandas complex column was read as labels, one category per value
+    X, y = make_categorical(n_samples=100)
+    frame = pd.DataFrame(X, columns=list("abcd")).assign(z=np.linspace(0, 1, 100))
+    with pytest.raises(ValueError, match=r"Complex data not supported: column 4"):
+        DeepFMClassifier(**FAST).fit(frame.assign(z=frame["z"] + 1j), y)
+    model = DeepFMClassifier(**FAST).fit(frame, y)
+    for column in ("a", "z"):  # codes and numbers: the imaginary part dropped
+        with pytest.raises(ValueError, match="Complex data not supported"):
+            model.predict(frame.assign(**{column: frame[column] + 1j}))
+
+
 def test_an_arrow_decimal_column_is_a_number_as_in_polars():
     pa = pytest.importorskip("pyarrow")
     rng = np.random.default_rng(0)

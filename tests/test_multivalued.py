@@ -350,6 +350,16 @@ def test_columns_that_cannot_be_read_say_why():
         cells = pd.Series(["a"] * (n_rows - 1) + [["a", "b"]], dtype=object)
         with pytest.raises(TypeError, match="type list .*among single labels"):
             labels_model.predict(pd.DataFrame({"tag": cells}))
+    # sets: refused (a frozenset was one label per combination), in fit and
+    # in a column of lists at predict
+    for kind in (set, frozenset):
+        cells = pd.Series([kind("ab"), kind("c")] * 10, dtype=object)
+        with pytest.raises(TypeError, match="'tags'\\) holds sets.*map\\(sorted\\)"):
+            DeepFMClassifier(**FAST).fit(pd.DataFrame({"tags": cells}), [0, 1] * 10)
+    lists = pd.DataFrame({"tags": pd.Series([["a"], ["b", "c"]] * 10, dtype=object)})
+    lists_model = DeepFMClassifier(**FAST).fit(lists, [0, 1] * 10)
+    with pytest.raises(TypeError, match="holds a set .* in row 1"):
+        lists_model.predict(pd.DataFrame({"tags": [["a"], {"b"}]}))
 
 
 def test_sparse_fields_with_several_columns_set_are_pooled():
