@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 from sklearn.base import RegressorMixin
-from sklearn.utils.validation import check_consistent_length
+from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from . import _distributed
 from ._base import BaseDeepFM, fit_context
@@ -340,7 +340,7 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         self : DeepFMRegressor
             The fitted estimator.
         """
-        y = self._check_target(y, y_numeric=True)
+        y = _as_target(self._check_target(y, y_numeric=True))
         # a warm start keeps the columns it was fitted on, as MLPClassifier's
         X = self._validate_X(X, reset=not self._warm())
         check_consistent_length(X, y)
@@ -383,7 +383,7 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         self : DeepFMRegressor
         """
         first = not hasattr(self, "net_")
-        y = self._check_target(y, y_numeric=True)
+        y = _as_target(self._check_target(y, y_numeric=True))
         X = self._validate_X(X, reset=first)
         check_consistent_length(X, y)
         sample_weight = self._sample_weight(sample_weight, X, first)
@@ -451,6 +451,7 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
             target's mean), and ``interaction_values`` of shape
             ``(n_samples, n_fields_, n_fields_)``.
         """
+        check_is_fitted(self)
         scale, shift = self._target_scale()
         return self._explain(X, n_permutations, random_state, scale, shift)
 
@@ -472,3 +473,12 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         """``(scale, shift)``: a prediction is ``raw * scale + shift``, where
         ``raw`` is the module's output (exported graphs apply it)."""
         return self._y_scale, self._y_mean
+
+
+def _as_target(y):
+    """``y`` (checked) as float32 or float64: strings of numbers are read as
+    Ridge reads them, and float16 would overflow the target's variance
+    (deviations above 256); float32 and float64 are kept as given."""
+    if y.dtype in (np.float32, np.float64):
+        return y
+    return y.astype(np.float64)

@@ -35,6 +35,7 @@ differ from the estimator's by the bfloat16 rounding of the deep part).
 import warnings
 
 import torch
+from sklearn.utils.validation import check_is_fitted
 from torch import Tensor, nn
 
 from ._batching import EncodedDataset
@@ -165,6 +166,7 @@ def inference_module(model):
     Pass it to ``torch.export.export`` or ``torch.onnx.export`` with the
     inputs of :func:`encode`.
     """
+    check_is_fitted(model)
     scale, shift = 1.0, 0.0
     regression = isinstance(model, DeepFMRegressor)
     if regression:

@@ -932,10 +932,37 @@ def test_classifier_rejects_continuous_and_single_class_targets():
 
 
 def test_unfitted_estimator_raises_not_fitted():
+    # the regressor's explain and the exports raised AttributeError
     from sklearn.exceptions import NotFittedError
 
-    with pytest.raises(NotFittedError):
-        DeepFMClassifier().predict(np.zeros((2, 2)))
+    from sklearn_deepfm import export
+
+    X = np.zeros((2, 2))
+    for model in (DeepFMClassifier(), DeepFMRegressor()):
+        for call in (
+            model.predict,
+            model.explain,
+            lambda X, model=model: export.encode(model, X),
+            lambda X, model=model: export.inference_module(model),
+            lambda X, model=model: export.to_torchscript(model),
+        ):
+            with pytest.raises(NotFittedError):
+                call(X)
+
+
+def test_regressor_reads_targets_as_ridge_does():
+    # float16 overflowed the target's variance ("Input contains NaN" for a
+    # finite y), strings of numbers met a NumPy error from np.average
+    X, _ = make_categorical(n_samples=300)
+    y = X[:, 0] * 300.0 - X[:, 1] * 100.0
+    expected = DeepFMRegressor(**FAST).fit(X, y).predict(X)
+    for target in (y.astype(np.float16), y.astype(str)):
+        model = DeepFMRegressor(**FAST).fit(X, target)
+        assert_allclose(model.predict(X), expected, rtol=1e-5, atol=1e-3)
+        stream = DeepFMRegressor(**FAST).partial_fit(X, target)
+        assert np.isfinite(stream.predict(X)).all()
+    with pytest.raises(ValueError, match="could not convert string to float"):
+        DeepFMRegressor(**FAST).fit(X, np.array(["a"] * 300))
 
 
 def test_numbers_the_network_cannot_hold_are_errors_not_nan():
