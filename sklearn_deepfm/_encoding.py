@@ -621,6 +621,8 @@ class FeatureEncoder:
         (an empty list for fields that cannot grow: numeric, indicator and
         sparse fields)."""
         if self.layout_.sparse:
+            if "_sparse" in self.__dict__:
+                self._sparse.warn_of_several(_as_csr(X))
             return [[] for _ in self.layout_.fields]
         table = _Table(X, feature_names)
         table.check_not_temporal()

@@ -17,6 +17,8 @@ contiguous embedding rows in field order, and column ``c`` is mapped to its
 row.
 """
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -71,6 +73,7 @@ class SparseFields:
         self.pooling = pooling
         n_fields = int(column_fields.max()) + 1 if column_fields.size else 0
         multivalued = np.zeros(n_fields, dtype=bool)
+        self.declared = fields is not None
         if fields is not None:
             binary, several = evidence or multivalued_evidence(X, column_fields)
             sizes = np.bincount(column_fields, minlength=n_fields)
@@ -131,6 +134,29 @@ class SparseFields:
         fields.pooling = None
         fields._in_column_order = bool(np.all(np.diff(fields.column_fields) >= 0))
         return fields
+
+    def warn_of_several(self, X):
+        """Warn where rows of ``X`` (a later ``partial_fit`` call's canonical
+        CSR matrix) set several 0/1 columns of a declared field that the
+        first call read as one value per row."""
+        if not getattr(self, "declared", False):
+            return
+        binary, several = multivalued_evidence(X, self.column_fields)
+        sizes = np.bincount(self.column_fields, minlength=self.multivalued.size)
+        late = np.flatnonzero(binary & several & (sizes > 1) & ~self.multivalued)
+        if late.size:
+            first = self.layout.fields[late[0]]
+            warnings.warn(
+                f"Rows of this call set several columns of the field of "
+                f"{first.names[0]} ({len(late)} field(s) in all), which the "
+                "first call of partial_fit read as one value per row: no row "
+                "of it set two. Their values add up, not pooled by pooling, "
+                "and a row with none set has no empty-list row of its own. To "
+                "read such a field as multi-valued, begin the stream with rows "
+                "that set several of its columns.",
+                UserWarning,
+                stacklevel=2,
+            )
 
     def encode(self, X):
         """Rows of a canonical CSR matrix ``X`` for the model."""

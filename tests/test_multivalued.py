@@ -2,6 +2,7 @@
 container, read as one field pooled into one vector."""
 
 import pickle
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -378,6 +379,28 @@ def test_sparse_fields_with_several_columns_set_are_pooled():
     table = module.embedding.weight
     assert_allclose(fields[:, 0].numpy(), (dense[:, :3] @ table[:3]).numpy(), atol=1e-6)
     assert_allclose(fields[:, 1].numpy(), (dense[:, 3:] @ table[3:]).numpy(), atol=1e-6)
+
+
+def test_a_stream_that_starts_with_one_tag_a_row_says_the_field_is_not_pooled():
+    # the first call fixes a declared 0/1 block as one value per row when no
+    # row sets two columns; later rows with several tags were summed silently
+    tags, genres, y = make_tags(600)
+    first = [row[:1] for row in tags[:300]]
+    binarizer = MultiLabelBinarizer(classes=TAGS, sparse_output=True)
+    X = binarizer.fit_transform(first + tags[300:]).tocsr()
+    model = DeepFMClassifier(fields=[0] * len(TAGS), pooling="mean", **FAST)
+    model.partial_fit(X[:300], y[:300], classes=[0, 1])
+    assert model.input_layout_.fields[0].kind == "sparse"
+    with pytest.warns(UserWarning, match="first call of partial_fit read as one value"):
+        model.partial_fit(X[300:], y[300:])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.partial_fit(X[:300], y[:300])  # one tag a row: nothing to say
+        # a stream that began with several tags a row is multi-valued
+        pooled = DeepFMClassifier(fields=[0] * len(TAGS), **FAST)
+        pooled.partial_fit(X[300:], y[300:], classes=[0, 1])
+        pooled.partial_fit(X[300:], y[300:])
+    assert pooled.input_layout_.fields[0].kind == "multivalued"
 
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data/movielens_100k absent")
