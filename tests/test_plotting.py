@@ -157,9 +157,27 @@ def test_learning_curve_plot_from_arrays_redraws_on_new_axes():
     assert legend == [
         "model, training",
         "model, validation",
-        "best epoch (2)",
+        "model, best epoch (2)",
         "linear warm-up",
     ]
+    # a second display on the same axes keeps the first's legend entries (it
+    # replaced them), and label= names the curves as name= does (it crashed)
+    other = LearningCurveDisplay(
+        epochs=np.arange(1, 4),
+        train_loss=np.array([0.6, 0.4, 0.3]),
+        valid_loss=np.array([0.62, 0.5, 0.52]),
+        best_epoch=2,
+    )
+    other.plot(ax=display.ax_, label="other", color="C3")
+    legend = [text.get_text() for text in display.ax_.get_legend().get_texts()]
+    first = {"model, training", "model, validation", "model, best epoch (2)"}
+    assert set(legend[:-3]) == first | {"linear warm-up"}
+    assert legend[-3:] == [
+        "other, training",
+        "other, validation",
+        "other, best epoch (2)",
+    ]
+    assert other.lines_["train_loss"].get_color() == "C3"
 
 
 # field interaction map -----------------------------------------------------

@@ -103,7 +103,8 @@ class LearningCurveDisplay:
             Name shown in the legend; None uses ``estimator_name``.
         **kwargs : dict
             Keyword arguments passed to :meth:`matplotlib.axes.Axes.plot` for
-            both curves.
+            both curves; a ``label`` is the name where ``name`` is None (each
+            curve's label is the name and what the curve shows).
 
         Returns
         -------
@@ -115,10 +116,13 @@ class LearningCurveDisplay:
 
         if ax is None:
             _, ax = plt.subplots(layout="constrained")
-        name = self.estimator_name if name is None else name
+        label = kwargs.pop("label", None)
+        if name is None:
+            name = self.estimator_name if label is None else label
         prefix = "" if name is None else f"{name}, "
         kwargs.setdefault("marker", "." if len(self.epochs) <= 50 else None)
 
+        shown, _ = ax.get_legend_handles_labels()  # another display's curves
         self.warmup_span_ = None
         if self.warmup_epochs:
             start = self.epochs[0] - 0.5
@@ -143,10 +147,10 @@ class LearningCurveDisplay:
                     self.best_epoch,
                     color="0.5",
                     linestyle=":",
-                    label=f"best epoch ({self.best_epoch})",
+                    label=f"{prefix}best epoch ({self.best_epoch})",
                 )
         handles = [*self.lines_.values(), self.best_epoch_line_, self.warmup_span_]
-        ax.legend(handles=[handle for handle in handles if handle is not None])
+        ax.legend(handles=shown + [handle for handle in handles if handle is not None])
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss" if self.loss_name is None else self.loss_name)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
