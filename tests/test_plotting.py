@@ -313,8 +313,10 @@ def test_max_features_per_field_keeps_the_most_frequent(planted):
         model, None, max_features_per_field=2
     ).interactions
     assert small.shape == (5, 5) and np.isfinite(small[~np.eye(5, dtype=bool)]).all()
-    with pytest.raises(ValueError, match="max_features_per_field"):
-        FieldInteractionDisplay.from_estimator(model, max_features_per_field=0)
+    # floats, strings and booleans failed deep inside, or were read as 1
+    for wrong in (0, 2.5, 3.0, "5", True):
+        with pytest.raises(ValueError, match="max_features_per_field"):
+            FieldInteractionDisplay.from_estimator(model, max_features_per_field=wrong)
     with pytest.raises(ValueError, match="field_names"):
         FieldInteractionDisplay.from_estimator(model, field_names=["a", "b"])
 

@@ -1,5 +1,6 @@
 """Field-by-field map of the pairwise interactions learned by the FM part."""
 
+import numbers
 import warnings
 
 import numpy as np
@@ -67,11 +68,10 @@ def field_interactions(model, X=None, max_features_per_field=1000):
     vectors = embedding.detach().cpu().numpy().astype(np.float64)
     if model.net_.linear_only():
         warnings.warn(
-            "The model predicts with its first-order part alone "
-            "(interactions_kept_ is False): its factorization machine scores "
-            "no pair of fields, and the map is zero. Pairwise crosses the "
-            "recipe kept (crosses_kept_) show in "
-            "FieldInteractionDisplay.from_explanation.",
+            "The recipe dropped the model's factorization machine and deep "
+            "part (interactions_kept_ is False): they score no pair of fields, "
+            "and the map is zero. Pairwise crosses the recipe kept "
+            "(crosses_kept_) show in FieldInteractionDisplay.from_explanation.",
             UserWarning,
             stacklevel=3,
         )
@@ -345,7 +345,11 @@ class FieldInteractionDisplay:
             Object that stores the computed values and the plot.
         """
         preprocessing, model = split_estimator(estimator, "FieldInteractionDisplay")
-        if max_features_per_field is not None and max_features_per_field < 1:
+        if max_features_per_field is not None and (
+            not isinstance(max_features_per_field, numbers.Integral)
+            or isinstance(max_features_per_field, bool)
+            or max_features_per_field < 1
+        ):
             raise ValueError(
                 "max_features_per_field must be a positive int or None, got "
                 f"{max_features_per_field!r}."
