@@ -643,17 +643,26 @@ class BaseDeepFM(BaseEstimator):
             self._training_begins()
             self.net_.move_to(device)
             self.net_.enable_interactions(int(torch_seed))
-            self.net_.set_params(
-                **{k: v for k, v in params.items() if not k.startswith("module")}
-            )
+            settings = {k: v for k, v in params.items() if not k.startswith("module")}
+            # quietly: skorch announced re-initialising what every warm fit
+            # sets ("Re-initializing criterion because ..."), even unchanged
+            self.net_.set_params(**settings | {"verbose": 0})
+            self.net_.verbose = settings["verbose"]
             # the precision mixed_precision_ records, in the module and
             # in the net's parameters a pickle rebuilds it from
             # (set_params of the module's keys would reinitialise it)
             dtype = params["module__mlp_dtype"]
             self.net_.module_.mlp_dtype = self.net_.module__mlp_dtype = dtype
+            # the gradients this fit's optimizer takes (a switch from adam to
+            # adamw met sparse gradients: torch's error, mid-training)
+            self.net_.set_sparse_gradients(params["module__sparse"])
             # a fresh optimizer with this fit's alpha and lr: skorch's
             # set_params only patched the live optimizer's groups, which
-            # initialize_optimizer then rebuilt from the old values
+            # initialize_optimizer then rebuilt from the old values; the
+            # first-order group at this fit's lr, under the recipe too, where
+            # a first-order part that partial_fit trained learns on (it kept
+            # 10 times the old lr)
+            params.setdefault("optimizer__param_groups", self._linear_group())
             for key, value in params.items():
                 if key.startswith("optimizer__"):
                     setattr(self.net_, key, value)
@@ -748,7 +757,11 @@ class BaseDeepFM(BaseEstimator):
                 # once they initialised (a callback that failed to was
                 # dropped silently by the next calls)
                 self.__dict__.pop("_callbacks_changed", None)
+                # what MLPClassifier.partial_fit reads at every call
                 self.net_.set_weight_decay(self.alpha)
+                self.net_.verbose = self.verbose
+                if self.batch_size != "auto":  # 'auto' keeps the first call's
+                    self.net_.batch_size = self.batch_size
                 self.interactions_kept_ = True
             if first or not hasattr(self, "_weight_scale"):
                 # (a model saved before the scale was kept divided every
@@ -905,7 +918,12 @@ class BaseDeepFM(BaseEstimator):
         if self.crosses_share_ == 1:
             model = "the linear model over the fields and their pairwise crosses"
         elif self.crosses_kept_:
-            model = "the linear part mixed with that model over their crosses"
+            model = (
+                "the linear part mixed with the linear model over the fields and "
+                "their pairwise crosses"
+            )
+        # (a warm fit tries no crosses: nothing about them follows)
+        below = ", see below" if getattr(self, "_crosses_gain", None) else ""
         print(
             f"{type(self).__name__}: interactions {verdict}: they lower the mean "
             f"validation loss by {gain:.5f} (standard error {error:.5f}); they are "
@@ -914,8 +932,8 @@ class BaseDeepFM(BaseEstimator):
             + (
                 ""
                 if self.interactions_kept_
-                else f" The model is {model} (interactions_kept_ is False, see "
-                "below): settings of the FM and deep parts, such as "
+                else f" The model is {model} (interactions_kept_ is False"
+                f"{below}): settings of the FM and deep parts, such as "
                 "embedding_dim, do not change its predictions."
             )
         )

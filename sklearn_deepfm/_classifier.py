@@ -439,6 +439,7 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
                 "class label that will ever appear in y."
             )
         if classes is not None:
+            check_classification_targets(classes)  # as SGDClassifier's check
             classes = np.unique(classes)
             if not first and not np.array_equal(classes, self.classes_):
                 raise ValueError(

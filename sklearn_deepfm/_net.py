@@ -635,15 +635,30 @@ class DeepFMNet(NeuralNet):
         early-stopping schedule (a ``fit`` feature) replaced by ``callbacks``
         alone, as they are whenever ``replace`` (the user set others)."""
         self.enable_interactions(seed)
-        if replace or SCHEDULE in dict(self.callbacks_):
+        if replace:
             self.callbacks = callbacks
             self.initialize_callbacks()
+        elif SCHEDULE in dict(self.callbacks_):
+            # the schedule leaves; the others go on as they are, as skorch's
+            # partial_fit keeps them (they were initialised again: a
+            # callback's count and the best train loss restarted)
+            self.callbacks_ = [c for c in self.callbacks_ if c[0] != SCHEDULE]
+            self.callbacks = callbacks
 
     def move_to(self, device):
         """Predict (and train) on ``device`` from now on."""
         if torch.device(self.device) != device:
             self.module_.to(device)
             self.device = str(device)
+
+    def set_sparse_gradients(self, sparse):
+        """Make the embedding tables give sparse gradients or dense ones
+        (a warm fit with another optimizer: Adam, RMSprop and weight decay
+        refuse sparse gradients), in the module and in the settings a pickle
+        rebuilds it from."""
+        for table in self._embedding_tables():
+            table.sparse = sparse
+        self.module__sparse = sparse
 
     def set_weight_decay(self, alpha):
         """Use the L2 penalty ``alpha`` from the next step on, as

@@ -1003,6 +1003,33 @@ def test_a_warm_fit_takes_the_alpha_and_lr_set_since():
     groups = model.net_.optimizer_.param_groups
     assert {group["weight_decay"] for group in groups} == {0.5}
     assert sorted(group["lr"] for group in groups) == [0.01, 0.1]  # 10x first order
+    # with the recipe, after partial_fit trained the first-order part: it
+    # kept 10 times the old lr (0.5 where the new lr was 1e-4)
+    stream = DeepFMClassifier(warm_start=True, **{**FAST, "lr": 0.05})
+    stream.partial_fit(X, y, classes=[0, 1]).set_params(lr=1e-4).fit(X, y)
+    groups = stream.net_.optimizer_.param_groups
+    assert sorted(group["lr"] for group in groups) == [1e-4, 1e-3]
+
+
+@pytest.mark.parametrize(
+    "optimizer, alpha",
+    [("adamw", 0.0), ("rmsprop", 0.0), ("sgd", 1e-4), ("adagrad", 1e-4)],
+)
+def test_a_warm_fit_with_another_optimizer_trains(optimizer, alpha, capsys):
+    # the default's embedding tables give sparse gradients, which these
+    # refuse: torch's error mid-training, and every later call failed too
+    X, y = make_categorical(n_samples=600)
+    model = DeepFMClassifier(warm_start=True, verbose=1, **FAST).fit(X, y)
+    before = model.predict_proba(X)
+    model.set_params(optimizer=optimizer, alpha=alpha).fit(X, y)
+    model.partial_fit(X, y)
+    assert np.isfinite(model.predict_proba(X)).all()
+    assert not np.allclose(model.predict_proba(X), before)
+    restored = pickle.loads(pickle.dumps(model))
+    assert_array_equal(restored.predict_proba(X), model.predict_proba(X))
+    restored.partial_fit(X, y)
+    # skorch's notes on what a warm fit re-initialises stay out of its output
+    assert "Re-initializing" not in capsys.readouterr().out
 
 
 @pytest.mark.skipif(

@@ -109,6 +109,8 @@ def test_partial_fit_follows_scikit_learn_conventions():
         model.partial_fit(X, np.where(y == 1, 3, 0))
     with pytest.raises(ValueError, match="features"):
         model.partial_fit(X[:, :3], y)
+    with pytest.raises(ValueError, match="Unknown label type"):  # NumPy's error
+        DeepFMClassifier(**SMALL).partial_fit(X, y, classes=[0, 1, None])
     # fit starts afresh
     refit = model.fit(X, y)
     assert len(refit.history_) <= refit.max_epochs
@@ -287,6 +289,46 @@ def test_partial_fit_reads_alpha_at_every_call_as_mlp_does():
         runs.append(model.decision_function(X))
     assert_array_equal(runs[0], runs[1])
     assert not np.allclose(runs[0], runs[2])
+
+
+def test_partial_fit_reads_verbose_and_a_set_batch_size_at_every_call(capsys):
+    # as MLPClassifier.partial_fit: both stayed those of the first call
+    X, y = make_categorical(n_samples=600)
+    model = DeepFMClassifier(**{**SMALL, "batch_size": 64})
+    model.partial_fit(X, y, classes=[0, 1])
+    assert len(model.history_[-1, "batches"]) == 10 and capsys.readouterr().out == ""
+    model.set_params(verbose=1, batch_size=300).partial_fit(X, y)
+    assert len(model.history_[-1, "batches"]) == 2
+    assert capsys.readouterr().out.split()[0] == "2"  # the epoch's line
+    model.set_params(verbose=0).partial_fit(X, y)
+    assert capsys.readouterr().out == ""
+
+
+def test_the_first_partial_fit_after_a_recipe_fit_keeps_the_callbacks_state():
+    # the recipe's schedule leaves; the user's callbacks and skorch's went on
+    # restarted (a count of epochs read 1 after 3 epochs and one call)
+    from skorch.callbacks import Callback
+
+    class Count(Callback):
+        def initialize(self):
+            self.epochs_ = 0
+            return self
+
+        def on_epoch_end(self, net, **kwargs):
+            self.epochs_ += 1
+
+    X, y = make_categorical(n_samples=1500)
+    model = DeepFMClassifier(**SMALL, callbacks=[("count", Count())]).fit(X, y)
+    count = dict(model.net_.callbacks_)["count"]
+    n_epochs = len(model.history_)
+    assert count.epochs_ == n_epochs
+    model.partial_fit(X, y)
+    assert dict(model.net_.callbacks_)["count"].epochs_ == n_epochs + 1
+    assert "deepfm_schedule" not in dict(model.net_.callbacks_)
+    best = min(model.history_[:-1, "train_loss"])
+    assert model.history_[-1, "train_loss_best"] == (
+        model.history_[-1, "train_loss"] < best
+    )
 
 
 def test_a_model_saved_before_the_weight_scale_was_kept_trains_on():
