@@ -54,7 +54,9 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         Rows per training step. 'auto' uses ``clip(n_samples // 200, 64, 1024)``.
     max_epochs : int, default=100
         Upper bound on the number of passes over the training data (early
-        stopping usually ends training sooner).
+        stopping usually ends training sooner).  Unlike MLPClassifier's
+        ``max_iter``, reaching it while the loss still falls raises no
+        ConvergenceWarning: ``history_`` shows the losses of every epoch.
     optimizer : {'adam', 'adamw', 'sgd', 'adagrad', 'rmsprop'} or \
             torch.optim.Optimizer subclass, default='adam'
         Optimizer of the FM and deep parts.
