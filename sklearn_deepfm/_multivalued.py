@@ -45,6 +45,21 @@ class _Lists:
 
 def read_lists(column, name):
     """The cells of a column of lists (any container) as :class:`_Lists`."""
+    try:
+        return _read_lists(column, name)
+    except _NestedLists:
+        raise TypeError(
+            f"{name} holds lists inside its lists: each value of a multi-valued "
+            "cell is one label or code. Flatten the cells, or join the inner "
+            "values into one label each."
+        ) from None
+
+
+class _NestedLists(ValueError):
+    """Values of a column of lists that are lists themselves."""
+
+
+def _read_lists(column, name):
     module = type(column).__module__.split(".")[0]
     if module == "polars":
         return _polars_lists(column)
@@ -89,8 +104,13 @@ def _flat_array(values):
     NaN, which reads as unknown, as None does among labels; labels as an
     object array.  The first value present decides, so that a batch of
     labels costs no test per value."""
-    array = np.asarray(values) if values else np.empty(0, dtype=np.int64)
-    if array.ndim == 1 and array.dtype.kind in "biuf":
+    try:
+        array = np.asarray(values) if values else np.empty(0, dtype=np.int64)
+    except ValueError:  # NumPy's "inhomogeneous shape": lists in the lists
+        raise _NestedLists from None
+    if array.ndim > 1:  # lists of equal length inside the lists
+        raise _NestedLists
+    if array.dtype.kind in "biuf":
         return array
     first = next((value for value in values if not _is_missing(value)), None)
     if first is None or (
@@ -159,8 +179,15 @@ class _MultiValuedColumn:
         self.labels = flat.dtype == object if flat.size and seen else None
         if self.labels:
             self._values = _LabelColumn(flat, name)
-        else:
-            self._values = _CategoricalColumn(flat.astype(np.float64), name)
+            return
+        fractions = flat[np.isfinite(flat) & (flat != np.round(flat))]
+        if fractions.size:  # (the advice of a column of codes does not apply)
+            raise ValueError(
+                f"{name} holds lists of numbers, read as integer codes, and "
+                f"{fractions[0].item()!r} is not a whole number. Pass the values "
+                "as strings (each is then a label) or as integer codes."
+            )
+        self._values = _CategoricalColumn(flat.astype(np.float64), name)
 
     @property
     def categories(self):

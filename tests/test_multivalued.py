@@ -351,6 +351,16 @@ def test_columns_that_cannot_be_read_say_why():
         cells = pd.Series(["a"] * (n_rows - 1) + [["a", "b"]], dtype=object)
         with pytest.raises(TypeError, match="type list .*among single labels"):
             labels_model.predict(pd.DataFrame({"tag": cells}))
+    # lists in the lists (NumPy's "inhomogeneous shape", or advice about
+    # single labels), and codes that are not whole (advice about
+    # categorical_features, which cannot apply to a list column)
+    for nested in ([["a", ["x"]], ["b"]], [[["a", "b"]], [["c", "d"]]]):
+        cells = pd.DataFrame({"tags": pd.Series(nested * 5, dtype=object)})
+        with pytest.raises(TypeError, match="'tags'\\) holds lists inside its lists"):
+            DeepFMClassifier(**FAST).fit(cells, [0, 1] * 5)
+    halves = pd.DataFrame({"tags": pd.Series([[1.5], [2.0]] * 5, dtype=object)})
+    with pytest.raises(ValueError, match="lists of numbers.*1.5 is not a whole"):
+        DeepFMClassifier(**FAST).fit(halves, [0, 1] * 5)
     # sets: refused (a frozenset was one label per combination), in fit and
     # in a column of lists at predict
     for kind in (set, frozenset):
