@@ -830,6 +830,18 @@ class FeatureEncoder:
                 data[:, field] = names[spec.local_rows(block)]
             elif isinstance(spec, _NumericColumn):
                 data[:, field] = _as_float(table.column(columns[0]))
+            elif isinstance(spec, _MultiValuedColumn):
+                # a list per cell (None when missing) whatever the container:
+                # arrow and polars gave arrays, and pandas' NA for a null
+                lists = read_lists(table.column(columns[0]), table.describe(columns[0]))
+                ends = np.cumsum(lists.lengths)
+                cells = [
+                    None if missing else lists.flat[end - length : end].tolist()
+                    for missing, length, end in zip(
+                        lists.missing, lists.lengths, ends, strict=True
+                    )
+                ]
+                data[:, field] = np.array(cells + [None], dtype=object)[:-1]
             else:
                 data[:, field] = _as_labels(table.column(columns[0]))
         return data

@@ -492,6 +492,22 @@ def test_to_shap_shows_a_multi_valued_field_as_one_string_per_row(tmp_path):
                 plt.close("all")
 
 
+def test_a_multi_valued_cell_is_a_list_in_the_data_whatever_the_container():
+    # arrow and polars gave arrays, and pandas' NA for a missing cell
+    pa = pytest.importorskip("pyarrow")
+    pl = pytest.importorskip("polars")
+    pd = pytest.importorskip("pandas")
+    X, y = _tagged()
+    model = DeepFMClassifier(**FAST).fit(X, y == "hi")
+    rows = X.iloc[:4]
+    arrow = rows.assign(tags=rows["tags"].astype(pd.ArrowDtype(pa.list_(pa.string()))))
+    expected = [["news", "tech"], [], None, rows["tags"].iloc[3]]
+    for given in (rows, arrow, pl.from_pandas(arrow)):
+        data = model.explain(given).data
+        assert list(data[:, 1]) == expected
+        assert all(type(cell) in (list, type(None)) for cell in data[:, 1])
+
+
 def test_to_shap_data_is_nan_for_every_missing_label():
     pytest.importorskip("shap")
     pd = pytest.importorskip("pandas")
