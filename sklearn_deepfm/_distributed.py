@@ -202,9 +202,9 @@ def _sparse_mean(param, world):
 
 
 def mean_weight(sample_weight):
-    """Mean sample weight over every process's rows."""
-    total, n_rows = all_sum(sample_weight.sum(), sample_weight.size)
-    return total / n_rows
+    """Mean sample weight over every process's rows of positive weight."""
+    total, n_rows = all_sum(sample_weight.sum(), np.count_nonzero(sample_weight))
+    return total / max(n_rows, 1)
 
 
 def target_spread(y, sample_weight):

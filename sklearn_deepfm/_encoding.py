@@ -538,8 +538,10 @@ class FeatureEncoder:
         )
         table = _Table(X, feature_names)
         # a column is a candidate when it is one in every process's rows, with
-        # enough categories and rows per category over all of them
-        candidate, n_processes, n_rows = add(candidate, 1.0, table.n_rows)
+        # enough categories and rows per category over all of them (rows of
+        # weight 0 count nowhere)
+        n_weighted = float(np.count_nonzero(sample_weight))
+        candidate, n_processes, n_rows = add(candidate, 1.0, n_weighted)
         fields = [
             field
             for field in np.flatnonzero(candidate == n_processes)
@@ -707,13 +709,16 @@ class FeatureEncoder:
         spec = _CategoricalColumn(values, name)
         if n_negative == 0:
             self._whole_numbers.add(j)
-        n_categories = spec.size - 1
-        if n_categories >= max(
-            HIGH_CARDINALITY_MIN, HIGH_CARDINALITY_SHARE * table.n_rows
-        ):
+        n_categories, n_rows = spec.size - 1, table.n_rows
+        rows = getattr(self, "_weighted_rows", None)
+        if rows is not None:  # rows of weight 0 count nowhere
+            weighted = self._weighted(values)
+            n_categories = np.unique(weighted[weighted >= 0]).size
+            n_rows = weighted.size
+        if n_categories >= max(HIGH_CARDINALITY_MIN, HIGH_CARDINALITY_SHARE * n_rows):
             guess = (
                 f"{name} holds {n_categories:,} distinct integers in "
-                f"{table.n_rows:,} rows and was read as categorical (most "
+                f"{n_rows:,} rows and was read as categorical (most "
                 "categories are rare); if it is a quantity, set "
                 "categorical_features to read it as numeric."
             )

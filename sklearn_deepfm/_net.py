@@ -749,7 +749,8 @@ class DeepFMNet(NeuralNet):
         module.linear_only = True
         linear = self.row_losses(dataset)
         mean, standard_error = self.mean_and_error(full - linear)
-        n_rows = len(dataset)
+        weights = dataset.sample_weight  # rows of weight 0 count nowhere
+        n_rows = len(dataset) if weights is None else int(np.count_nonzero(weights))
         if self.distributed:
             n_rows = int(_distributed.all_sum(n_rows)[0])
         keep = bool(mean < -standard_error) and n_rows >= min_rows

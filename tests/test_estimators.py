@@ -334,6 +334,35 @@ def test_only_the_ratios_of_the_weights_matter_in_every_decision():
         assert_allclose(weighted.predict_proba(X), plain.predict_proba(X), atol=1e-6)
 
 
+def test_rows_of_weight_zero_count_nowhere_in_the_solved_model():
+    # the weights' unit was their mean over every row: 1,500 rows of weight 0
+    # beside 1,500 of weight 1 doubled the others' weights, and a model left
+    # linear at linear_C_ was LogisticRegression's at twice that C; the
+    # keep test's floor of validation rows counted them too
+    from sklearn_deepfm.datasets import make_ctr_classification
+
+    X, y = make_ctr_classification(
+        n_samples=3000,
+        n_fields=3,
+        cardinalities=8,
+        interaction_strength=0.0,
+        nonlinear_strength=0.0,
+        first_order_strength=1.0,
+        random_state=0,
+    )
+    weights = np.r_[np.ones(1500), np.zeros(1500)]
+    model = DeepFMClassifier(hidden_units=(8,), random_state=0)
+    model.fit(X, y, sample_weight=weights)
+    assert not model.interactions_kept_ and not model.crosses_kept_
+    one_hot = OneHotEncoder(handle_unknown="ignore").fit(X)
+    lr = LogisticRegression(C=model.linear_C_, tol=1e-10, max_iter=1000)
+    lr.fit(one_hot.transform(X[:1500]), y[:1500])
+    expected = lr.decision_function(one_hot.transform(X))
+    assert_allclose(model.decision_function(X), expected, atol=0.02)
+    # about half of the 300 held-out rows weigh something
+    assert 100 < model.history_[-1, "interactions_validation_rows"] < 200
+
+
 @pytest.mark.parametrize("how", ["fit", "partial_fit"])
 def test_rows_of_weight_zero_do_not_set_the_scaling_of_numbers(how):
     # as in the loss: 10 rows of weight 0 holding 1e7 scaled the column by
