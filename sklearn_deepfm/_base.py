@@ -494,7 +494,7 @@ class BaseDeepFM(BaseEstimator):
             self.fields, self.categorical_features, self.pooling
         )
         weighted = None if sample_weight.min() > 0 else sample_weight > 0
-        self._encoder.fit(X, feature_names, weighted_rows=weighted)
+        self._encoder.fit(X, feature_names, weighted_rows=weighted, shared=shared)
         if shared:
             _distributed.share_encoder(self._encoder, X, feature_names)
         if warn:
@@ -1532,6 +1532,8 @@ def fit_context(fit):
         before = [dict(vars(self))]
         vars(self)[_SNAPSHOT] = before
         try:
+            if _distributed.enabled(self.distributed):  # the call's first collective
+                _distributed.same_settings(self.get_params(deep=False))
             return fit(self, *args, **kwargs)
         except BaseException:
             if before:

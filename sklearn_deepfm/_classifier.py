@@ -373,7 +373,7 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         classes, y_index = np.unique(y, return_inverse=True)
         shared = _distributed.enabled(self.distributed)
         if shared:  # a class of any process's rows is a class of the model
-            classes = _distributed.union(classes)
+            classes = _distributed.union_of_labels(classes)
             y_index = np.searchsorted(classes, y)
         if self._warm() and not np.array_equal(classes, self.classes_):
             raise ValueError(
@@ -443,6 +443,8 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         if classes is not None:
             check_classification_targets(classes)  # as SGDClassifier's check
             classes = np.unique(classes)
+            if first and _distributed.enabled(self.distributed):
+                _distributed.same_classes(classes)
             if not first and not np.array_equal(classes, self.classes_):
                 raise ValueError(
                     f"classes={classes.tolist()} differs from the classes of the "

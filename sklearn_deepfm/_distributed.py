@@ -42,7 +42,7 @@ from torch import distributed as dist
 
 from ._categorical import _object_array, _sorted_labels
 from ._fields import field_evidence, fields_from_evidence
-from ._layout import NUMERIC
+from ._layout import CATEGORICAL, MULTIVALUED, NUMERIC
 from ._numeric import spread_or_one
 from ._sparse import _as_csr
 
@@ -89,6 +89,72 @@ def all_sum(*values):
 def union(values):
     """The sorted distinct values of ``values`` over all processes."""
     return np.unique(np.concatenate(gather(np.asarray(values))))
+
+
+def union_of_labels(classes):
+    """The sorted class labels of every process's ``classes``; a ValueError
+    on every process where they mix strings and numbers, as scikit-learn's
+    ``unique_labels`` refuses them in one fit (merged, 0/1 on one process
+    and 'no'/'yes' on the other made a model of four classes)."""
+    from sklearn.utils.multiclass import unique_labels
+
+    parts = gather(np.asarray(classes))
+    try:
+        unique_labels(*parts)
+    except ValueError as error:
+        raise ValueError(
+            f"distributed=True: the processes' class labels are "
+            f"{[part.tolist() for part in parts]} (in rank order), and one fit "
+            f"on all rows would refuse them: {str(error).rstrip('.')}. Give y the "
+            "same type on "
+            "process."
+        ) from None
+    return np.unique(np.concatenate(parts))
+
+
+def same_classes(classes):
+    """Raise on every process unless all of them give ``partial_fit`` the
+    same ``classes`` (each ``np.unique``-sorted): the model's outputs are
+    the classes in that order."""
+    parts = gather(np.asarray(classes))
+    if any(
+        part.shape != parts[0].shape or not np.array_equal(part, parts[0])
+        for part in parts
+    ):
+        raise ValueError(
+            f"distributed=True: partial_fit's classes differ between the "
+            f"processes ({[part.tolist() for part in parts]}, in rank order). "
+            "Give every process the same classes: every label that will ever "
+            "appear in any process's y."
+        )
+
+
+# Settings that may differ from one process to the next: where each runs and
+# what it prints; every other parameter makes the model, and a difference
+# hung the processes (max_epochs) or left them with different models (lr).
+LOCAL_SETTINGS = ("callbacks", "device", "n_jobs", "verbose")
+
+
+def same_settings(params):
+    """Raise on every process unless all of them fit with the same
+    ``params`` (``get_params(deep=False)``) but for LOCAL_SETTINGS."""
+    from joblib import hash as digest
+
+    mine = {
+        name: digest(value)
+        for name, value in params.items()
+        if name not in LOCAL_SETTINGS
+    }
+    parts = gather(mine)
+    differing = sorted(
+        name for name in mine if any(part.get(name) != mine[name] for part in parts)
+    )
+    if differing:
+        raise ValueError(
+            f"distributed=True: the processes fit with different {differing}; "
+            "every process must fit one model with the same parameters "
+            f"(only {list(LOCAL_SETTINGS)} may differ)."
+        )
 
 
 def row_offset(n_rows):
@@ -252,8 +318,11 @@ def share_encoder(encoder, X, feature_names):
         return
     parts = gather(encoder.field_summaries(X, feature_names))
     _check_same_reading(parts, encoder.categorical_features, feature_names)
-    categories, scaling = [], []
+    categories, scaling, lists = [], [], []
     for fields in zip(*parts, strict=True):
+        # a column of lists where any process holds some (it may hold no
+        # value at all on another: a shard from before the column had any)
+        lists.append(any(field["kind"] == MULTIVALUED for field in fields))
         known = [field["categories"] for field in fields if "categories" in field]
         categories.append(np.concatenate(known) if known else None)
         scaling.append(
@@ -261,7 +330,8 @@ def share_encoder(encoder, X, feature_names):
             if fields[0]["kind"] == NUMERIC
             else None
         )
-    encoder.set_fields(categories, scaling)
+    encoder.set_fields(categories, scaling, lists)
+    encoder.warn_empty(X, feature_names)  # of columns empty on every process
 
 
 def share_unseen(unseen):
@@ -288,17 +358,27 @@ def _check_same_reading(parts, categorical_features, feature_names):
             map(_agree, readings[one], readings[rank])
         ):
             column, first, other = _first_difference(readings[one], readings[rank])
-            if {first, other} == {
+            kinds = {first.split(" (")[0], other.split(" (")[0]}
+            if kinds == {CATEGORICAL, MULTIVALUED}:
+                raise ValueError(
+                    f"distributed=True: {_describe(column, feature_names)} is "
+                    f"{first} on process {one} and {other} on process {rank}: "
+                    "a column of lists is one multi-valued field, and every "
+                    "cell must then be a list (or None when missing), on every "
+                    "process: wrap single values in a list."
+                )
+            if kinds == {MULTIVALUED} or {first, other} == {
                 "categorical (labels)",
                 "categorical (integer codes)",
             }:
+                lists = "lists of " if kinds == {MULTIVALUED} else ""
                 raise ValueError(
                     f"distributed=True: {_describe(column, feature_names)} holds "
-                    f"{first.split('(')[1][:-1]} on process {one} and "
-                    f"{other.split('(')[1][:-1]} on process {rank}: give the "
-                    "column the same type on every process (strings, for "
-                    "example with X[column].astype(str)), as one fit on all "
-                    "rows would refuse the mix."
+                    f"{lists}{first.split('(')[1][:-1]} on process {one} and "
+                    f"{lists}{other.split('(')[1][:-1]} on process {rank}: give "
+                    "the values the same type on every process (strings, for "
+                    "example), so that a code and its digits as a label are "
+                    "not two categories."
                 )
             raise ValueError(
                 f"distributed=True: the processes read the input differently: "
@@ -351,8 +431,13 @@ def _agree(first, second):
         return True
     (columns, kind), (other_columns, other_kind) = first, second
     undecided = [k for k in (kind, other_kind) if k.endswith(UNDECIDED)]
-    base = [k.split(" (")[0] for k in (kind, other_kind)]
-    return columns == other_columns and bool(undecided) and base[0] == base[1]
+    base = {k.split(" (")[0] for k in (kind, other_kind)}
+    # a column of single labels that held no value agrees with lists too
+    alike = len(base) == 1 or (
+        base == {CATEGORICAL, MULTIVALUED}
+        and all(k.startswith(CATEGORICAL) for k in undecided)
+    )
+    return columns == other_columns and bool(undecided) and alike
 
 
 def _first_difference(reference, reading):

@@ -323,7 +323,9 @@ class FeatureEncoder:
         self.categorical_features = categorical_features
         self.pooling = pooling
 
-    def fit(self, X, feature_names=None, evidence=None, weighted_rows=None):
+    def fit(
+        self, X, feature_names=None, evidence=None, weighted_rows=None, shared=False
+    ):
         """Learn the layout of ``X``; ``evidence`` (sparse input only) is
         :func:`~sklearn_deepfm._sparse.multivalued_evidence` of every
         process's rows.  ``weighted_rows`` (a mask of the rows of positive
@@ -331,13 +333,18 @@ class FeatureEncoder:
         of numeric columns, here and in :meth:`read_as_number` and
         :meth:`field_summaries` until :meth:`forget_rows`: as the loss, the
         scaling ignores a row of weight 0 (10 such rows holding 1e7 scaled a
-        column by 811,089, and the test AUC fell from 0.898 to 0.562)."""
+        column by 811,089, and the test AUC fell from 0.898 to 0.562).
+        ``shared``: a distributed fit, whose columns without a category here
+        may hold some on other processes (warned of after
+        :meth:`set_fields`, where they hold none on any)."""
         self._weighted_rows = weighted_rows
         self.guesses_ = []
         if sp.issparse(X) or self.fields is not None:
             self._fit_sparse(self._as_sparse(X), feature_names, evidence)
         else:
             self._fit_columns(_Table(X, feature_names))
+            if not shared:
+                self.warn_empty(X, feature_names)
         self._summarise()
         return self
 
@@ -463,11 +470,11 @@ class FeatureEncoder:
         self._columns = specs
         self._names = [table.name(j) for j in range(table.n_columns)]
         self._describe_columns()
-        self._warn_empty(table)
 
-    def _warn_empty(self, table):
-        """Warn about categorical columns without a single category: entirely
-        missing (NaN, None) or negative codes."""
+    def warn_empty(self, X, feature_names=None):
+        """Warn about categorical columns of ``fit``'s ``X`` without a single
+        category: entirely missing (NaN, None) or negative codes."""
+        table = _Table(X, feature_names)
         empty = [
             table.describe(columns[0])
             for columns, spec in self._columns
@@ -481,7 +488,7 @@ class FeatureEncoder:
                 "(its field has only the unknown row); drop it, or check how the "
                 "data was read.",
                 UserWarning,
-                stacklevel=5,
+                stacklevel=4,
             )
 
     def _describe_columns(self):
@@ -904,12 +911,18 @@ class FeatureEncoder:
             summaries.append(summary)
         return summaries
 
-    def set_fields(self, categories, scaling):
+    def set_fields(self, categories, scaling, lists=None):
         """Replace what ``fit`` learnt field by field: ``categories[f]`` (any
         order, sorted here as ``fit`` sorts them) for categorical fields,
-        ``scaling[f] = (mean, scale)`` for numeric fields (None elsewhere)."""
+        ``scaling[f] = (mean, scale)`` for numeric fields (None elsewhere);
+        where ``lists[f]``, the field is a multi-valued column (one that held
+        no value here becomes one)."""
+        lists = lists or [False] * len(categories)
         for field, (known, numeric) in enumerate(zip(categories, scaling, strict=True)):
             columns, spec = self._columns[field]
+            if lists[field] and not isinstance(spec, _MultiValuedColumn):
+                spec = _MultiValuedColumn.holding_nothing(self.pooling)
+                self._columns[field] = (columns, spec)
             if known is not None and len(known):
                 spec = _turned_by(spec, known)
                 self._columns[field] = (columns, spec)

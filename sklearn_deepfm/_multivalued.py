@@ -172,6 +172,12 @@ class _MultiValuedColumn:
         self.pooling = pooling
         self._learn(lists.flat, name)
 
+    @classmethod
+    def holding_nothing(cls, pooling):
+        """A column that held no value yet: its first values decide."""
+        empty = np.zeros(0, dtype=np.int64)
+        return cls(_Lists(empty, empty.astype(bool), empty.astype(float)), "", pooling)
+
     def _learn(self, flat, name):
         # labels or integer codes; undecided (None) while no value was seen
         # (missing values read as NaN): the values of a later call decide

@@ -397,7 +397,45 @@ def blank_on_one_shard(rank):
     return out
 
 
+def mismatches(rank):
+    """What one process gives otherwise than the other: a column of lists
+    that holds no value on rank 0 (a shard from before it had any), refused;
+    class labels of two types, merged into four classes; partial_fit's
+    classes, each process's own; max_epochs, which left both waiting."""
+    rng = np.random.default_rng(rank)
+    n_rows = 200
+    if rank == 0:
+        tags = pd.Series([None] * n_rows, dtype=object)
+    else:
+        tags = pd.Series([list(rng.choice(["a", "b", "c"], 2)) for _ in range(n_rows)])
+    X = pd.DataFrame({"site": rng.choice(["x", "y"], n_rows), "tags": tags})
+    y = rng.integers(0, 2, n_rows)
+    out = {}
+    model = DeepFMClassifier(distributed=True, **TINY).fit(X, y)
+    out["kind"] = model.input_layout_.fields[1].kind
+    out["parameters"] = parameters(model)
+    out["proba"] = model.predict_proba(X)
+    calls = {
+        "labels": lambda: DeepFMClassifier(distributed=True, **TINY).fit(
+            X, y if rank == 0 else np.where(y == 1, "yes", "no")
+        ),
+        "classes": lambda: DeepFMClassifier(distributed=True, **TINY).partial_fit(
+            X, y, classes=[0, 1] if rank == 0 else [0, 1, 2]
+        ),
+        "max_epochs": lambda: DeepFMClassifier(
+            distributed=True, **{**TINY, "max_epochs": 2 + rank}
+        ).fit(X, y),
+    }
+    for name, call in calls.items():
+        try:
+            call()
+        except ValueError as error:
+            out[name] = str(error)
+    return out
+
+
 SCENARIOS = {
+    "mismatches": mismatches,
     "blank on one shard": blank_on_one_shard,
     "weights": weights,
     "no values on one shard": no_values_on_one_shard,

@@ -258,6 +258,17 @@ def test_a_column_blank_on_one_shard_takes_the_others_labels(tmp_path):
     _assert_same_parameters(first["parameters"], second["parameters"])
 
 
+def test_what_one_process_gives_otherwise_is_read_or_refused_on_both(tmp_path):
+    first, second = _run_ranks(tmp_path, "mismatches", timeout=90)
+    for rank in (first, second):
+        # a column of lists that held no value on one process: refused before
+        assert rank["kind"] == "multivalued"
+        assert "class labels are [[0, 1], ['no', 'yes']]" in rank["labels"]
+        assert "partial_fit's classes differ" in rank["classes"]
+        assert "different ['max_epochs']" in rank["max_epochs"]
+    _assert_same_parameters(first["parameters"], second["parameters"])
+
+
 def test_sample_weights_weigh_as_in_one_fit_on_all_rows(tmp_path):
     """Only the ratios of the weights matter, over every process's rows; a
     process whose rows all weigh 0 fits with the others (it failed alone)."""
