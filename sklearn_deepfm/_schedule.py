@@ -15,8 +15,7 @@ near zero, so training starts from the linear model.  Then:
    (the rule of the recipe's other choices); but while no epoch has beaten
    the start (the linear model) by one standard error, the first
    ``GRACE_EPOCHS`` epochs neither cut nor stop, as the deep part starts
-   flat, unless the loss has risen above the start's by ``GRACE_RISE``
-   standard errors;
+   flat;
 3. the weights of the best epoch are restored.
 
 :class:`ReplaySchedule` then trains the deep part again on every row,
@@ -64,17 +63,6 @@ from skorch.callbacks import Callback
 # then dropped (7 of 20), 25 -> 44 epochs over those 7
 # (benchmarks/results/recipe_research.md, sixteenth session).
 GRACE_EPOCHS = 5
-# The grace ends at an epoch whose validation loss is worse than the start's
-# by more than GRACE_RISE standard errors: the loss has risen clearly, which
-# a flat start does not do.  Traced per epoch (sixteenth session's code,
-# quality.py's splits 0 and 1, random_state = split): over the flat epochs
-# of 24 make_friedman1 fits (regressor, and the classifier on y above its
-# median; 3 data seeds x 4 random_state) the loss was at worst 1.45 standard
-# errors above the start's, and every one of the 24 went on to beat it;
-# among the fits that ended linear, Criteo's rose past 2 at epoch 3 and 2,
-# Diabetes' split 0 at epoch 3, so they stop there instead of at epoch 6
-# (benchmarks/results/recipe_research.md, seventeenth session).
-GRACE_RISE = 2.0
 
 
 # The name the estimators give the schedule among the net's callbacks: one a
@@ -200,8 +188,6 @@ class TrainingSchedule(Callback):
         if self.start_losses_ is not None and losses is not None:
             gain, error = net.mean_and_error(self.start_losses_ - losses)
             if gain > error:  # started: the rules below from now on
-                self.start_losses_ = None
-            elif gain < -GRACE_RISE * error:  # a rise, not a flat start
                 self.start_losses_ = None
             elif len(history) <= GRACE_EPOCHS:
                 return

@@ -27,7 +27,6 @@ from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
 from sklearn_deepfm import _base as base
 from sklearn_deepfm._linear import Refit, fit_linear
 from sklearn_deepfm._net import DeepFMNet
-from sklearn_deepfm._schedule import GRACE_EPOCHS
 from sklearn_deepfm.datasets import load_adult, make_ctr_classification
 
 
@@ -420,23 +419,6 @@ def test_the_deep_part_gets_past_its_flat_start_on_numbers():
     )
     cuts = model.history_[:, "lr_cut"]
     assert len(cuts) == len(model.history_)
-
-
-def test_a_clear_rise_from_the_start_ends_the_grace():
-    # IDs without interactions: the FM and deep parts overfit from the first
-    # epoch, and the loss rises past two standard errors above the linear
-    # start; that is no flat start, so training stops before the grace's
-    # fifth epoch (it ran 6 without this rule)
-    X, y = make_ctr_classification(
-        n_samples=5000,
-        n_fields=10,
-        cardinalities=200,
-        interaction_strength=0.0,
-        random_state=0,
-    )
-    model = DeepFMClassifier(random_state=0).fit(X, y)
-    assert not model.interactions_kept_
-    assert len(model.history_) < GRACE_EPOCHS
 
 
 def test_small_data_trains_by_the_recipe_and_keeps_the_linear_model():
