@@ -706,13 +706,6 @@ class BaseDeepFM(BaseEstimator):
                 blend = self._crosses_gain = None  # crosses are tried afresh only
                 if not warm:
                     blend = self._try_crosses(task, train, valid, dataset, split_seed)
-                elif not self.interactions_kept_:
-                    # a warm fit tries no crosses, and the previous fit's leave
-                    # with the FM and deep parts: the first-order part alone
-                    # is refitted below (kept, the model stayed the old
-                    # crossed mix, 3.9 logits from LogisticRegression on the
-                    # warm fit's rows)
-                    self.crosses_kept_, self.crosses_share_ = False, 0.0
                 self._announce_interactions()
                 if self._retrains(warm, n_samples):
                     self._retrain(task, dataset, params, torch_seed, linear, blend)

@@ -109,7 +109,11 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         input must have the same columns.  Without early stopping the
         first-order part trains further too, as in the first fit; with it,
         where the warm fit's recipe drops the FM and deep parts, the
-        first-order part is refitted on the warm fit's rows.  FM and deep
+        first-order part is refitted on the warm fit's rows, unless the
+        previous fit mixed in the pairwise crosses (``crosses_kept_``): that
+        first-order part, crosses included, is then kept as it is (the
+        warm fit tries no crosses, and its keep test compared the FM and
+        deep parts with it).  FM and deep
         parts that the previous fit's recipe dropped start afresh, as in
         ``partial_fit``.
     fields : array-like of shape (n_features,), default=None

@@ -282,33 +282,6 @@ def test_a_warm_fit_does_not_report_crosses_it_did_not_try(capsys):
     assert "interactions" in out and "pairwise crosses" not in out
 
 
-def test_a_warm_fit_that_drops_the_interactions_leaves_the_crosses_too():
-    # the first fit's crosses (share 1) stayed, and so did the whole old
-    # model: the first-order part was not refitted on the warm fit's rows
-    # (3.9 logits from LogisticRegression there), as the docstring says
-    rng = np.random.default_rng(0)
-    X = rng.integers(0, 5, size=(4000, 3))
-    table = rng.normal(0, 2, size=(5, 5))
-    logit = table[X[:, 0], X[:, 1]]
-    y = (rng.random(4000) < 1 / (1 + np.exp(-logit))).astype(int)
-    model = DeepFMClassifier(
-        hidden_units=(8,),
-        embedding_dim=4,
-        max_epochs=4,
-        random_state=2,
-        warm_start=True,
-    ).fit(X, y)
-    assert model.crosses_kept_ and model.crosses_share_ == 1.0
-    model.fit(X[:2000], y[:2000])
-    assert not model.interactions_kept_
-    assert not model.crosses_kept_ and model.crosses_share_ == 0.0
-    one_hot = OneHotEncoder().fit(X)
-    lr = LogisticRegression(C=model.linear_C_, tol=1e-10, max_iter=1000)
-    lr.fit(one_hot.transform(X[:2000]), y[:2000])
-    expected = lr.decision_function(one_hot.transform(X[:2000]))
-    assert_allclose(model.decision_function(X[:2000]), expected, atol=0.01)
-
-
 def test_a_warm_fit_that_solves_the_first_order_part_records_its_c():
     # a first fit that learnt it by gradient steps has no C; the warm fit's
     # recipe drops the interactions of an additive target and solves it
