@@ -106,7 +106,7 @@ def union_of_labels(classes):
             f"distributed=True: the processes' class labels are "
             f"{[part.tolist() for part in parts]} (in rank order), and one fit "
             f"on all rows would refuse them: {str(error).rstrip('.')}. Give y the "
-            "same type on "
+            "same type on every "
             "process."
         ) from None
     return np.unique(np.concatenate(parts))
@@ -135,13 +135,26 @@ def same_classes(classes):
 LOCAL_SETTINGS = ("callbacks", "device", "n_jobs", "verbose")
 
 
+def _digest(value):
+    """A digest of a parameter's value that every process computes alike
+    and never fails (a failure on one process left the other waiting): a
+    class or function pickle cannot reach (defined in a function, as in a
+    Ray training loop) is known by its name, other such values by type."""
+    from joblib import hash as digest
+
+    try:
+        return digest(value)
+    except Exception:
+        if callable(value):
+            return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
+        return f"a {type(value).__qualname__}"
+
+
 def same_settings(params):
     """Raise on every process unless all of them fit with the same
     ``params`` (``get_params(deep=False)``) but for LOCAL_SETTINGS."""
-    from joblib import hash as digest
-
     mine = {
-        name: digest(value)
+        name: _digest(value)
         for name, value in params.items()
         if name not in LOCAL_SETTINGS
     }

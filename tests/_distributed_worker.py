@@ -431,6 +431,12 @@ def mismatches(rank):
             call()
         except ValueError as error:
             out[name] = str(error)
+
+    class LocalSGD(torch.optim.SGD):  # as in a Ray training loop: no pickle
+        pass
+
+    local = DeepFMClassifier(distributed=True, **{**TINY, "optimizer": LocalSGD})
+    out["local optimizer"] = parameters(local.fit(X, y))
     return out
 
 

@@ -267,6 +267,8 @@ def test_what_one_process_gives_otherwise_is_read_or_refused_on_both(tmp_path):
         assert "partial_fit's classes differ" in rank["classes"]
         assert "different ['max_epochs']" in rank["max_epochs"]
     _assert_same_parameters(first["parameters"], second["parameters"])
+    # the settings' check reads a class pickle cannot reach by its name
+    _assert_same_parameters(first["local optimizer"], second["local optimizer"])
 
 
 def test_sample_weights_weigh_as_in_one_fit_on_all_rows(tmp_path):
