@@ -3,7 +3,6 @@ validation, the default training recipe and raw prediction."""
 
 import functools
 import numbers
-import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,6 +20,7 @@ from skorch.callbacks import Callback
 
 from . import _distributed, _seeding
 from ._batching import EncodedDataset, HoldoutSplit
+from ._caller import warn
 from ._cpu import native_bfloat16
 from ._crosses import (
     MAX_CROSSED_ENTRIES,
@@ -597,12 +597,10 @@ class BaseDeepFM(BaseEstimator):
                     problem = error.problem
             if problem is not None:
                 # what LogisticRegression and HGB fit, 'auto' fits too
-                warnings.warn(
+                warn(
                     f"{type(self).__name__}: early_stopping='auto' is off for "
                     f"this fit, and the model trains without its recipe: "
                     f"{problem}.",
-                    UserWarning,
-                    stacklevel=6,  # the caller of fit
                 )
                 early_stopping = False
         train, valid = dataset, None

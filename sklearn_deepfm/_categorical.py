@@ -7,10 +7,9 @@ labels of any hashable kind (:class:`_LabelColumn`) and dense one-hot blocks
 (:class:`_IndicatorBlock`) are the three ways such a field is read.
 """
 
-import warnings
-
 import numpy as np
 
+from ._caller import warn
 from ._columns import (
     LIST_TYPES,
     _as_codes,
@@ -133,15 +132,13 @@ class _CategoricalColumn:
     def warn_of_fractions(n_values, example, name):
         """Warn that ``n_values`` non-integer values of the codes ``name``,
         such as ``example``, were read as unknown categories."""
-        warnings.warn(
+        warn(
             f"{n_values} value(s) of {name}, such as {float(example)!r}, are not "
             "whole numbers, but fit read the column as categories (integer codes): "
             "each is an unknown category, as a value never seen in fit. If the "
             "column is a quantity, name the other columns in "
             "categorical_features so that it is read as a number; for "
             "partial_dependence, give custom_values of whole numbers.",
-            UserWarning,
-            stacklevel=2,
         )
 
     def __getstate__(self):
@@ -422,7 +419,7 @@ class _IndicatorBlock:
         if several:
             # fit grouped the columns because no row set two of them (rare
             # flags can look so); a sparse matrix's such rows add them up
-            warnings.warn(
+            warn(
                 f"{several} row(s) set several 0/1 columns of the one-hot block "
                 f"starting at {name}, which fit read as one field (no training "
                 "row set two of them); each such row is read as its first set "
@@ -430,8 +427,6 @@ class _IndicatorBlock:
                 "categorical_features explicitly (columns are then never "
                 "grouped) or pass a sparse matrix, whose rows add up the "
                 "columns they set.",
-                UserWarning,
-                stacklevel=2,
             )
 
     def local_rows(self, block):

@@ -42,12 +42,12 @@ blocks, :mod:`~sklearn_deepfm._numeric` numeric columns,
 
 import contextlib
 import numbers
-import warnings
 
 import numpy as np
 import scipy.sparse as sp
 
 from ._batching import BaggedRows, RegularRows
+from ._caller import warn
 from ._categorical import (
     _CategoricalColumn,
     _IndicatorBlock,
@@ -63,6 +63,7 @@ from ._columns import (
     _as_labels,
     _check_no_infinity,
     _integer_codes,
+    _is_missing,
     _read_kind,
     _Table,
     index_dtype,
@@ -218,15 +219,13 @@ def _warn_large_values(X, feature_names):
         for c in columns[:3]
     ]
     more = f" and {columns.size - 3:,} more" if columns.size > 3 else ""
-    warnings.warn(
+    warn(
         f"{columns.size:,} column(s) of the sparse matrix ({', '.join(named)}"
         f"{more}) hold values beyond {LARGE_SPARSE_VALUE:g} in absolute value "
         f"(up to {np.abs(X.data).max():.3g}). A sparse matrix's values are "
         "used as they are: scale such columns first (StandardScaler for "
         "numbers before they are stacked, or MaxAbsScaler on the sparse "
         "matrix), or the first-order solve and training may not converge.",
-        UserWarning,
-        stacklevel=4,
     )
 
 
@@ -395,14 +394,12 @@ class FeatureEncoder:
         if marked is not None and not isinstance(marked, str):
             # (KBinsDiscretizer(encode="ordinal") beside a sparse one-hot
             # block: the bins' column scaled its row by its value, silently)
-            warnings.warn(
+            warn(
                 "categorical_features applies to the columns of a dense array "
                 "or a DataFrame and is ignored for a sparse matrix, whose "
                 "columns are one-hot blocks or values scaling their own "
                 "embedding row. One-hot encode a column of codes before it is "
                 "stacked (for example KBinsDiscretizer(encode='onehot')).",
-                UserWarning,
-                stacklevel=4,
             )
         self._sparse = SparseFields(
             X, self.fields, feature_names, self.pooling, evidence
@@ -411,7 +408,7 @@ class FeatureEncoder:
         self.layout_ = self._sparse.layout
         n_fields = self.layout_.n_fields
         if self.fields is None and n_fields > MANY_INFERRED_FIELDS:
-            warnings.warn(
+            warn(
                 f"The sparse matrix's {X.shape[1]:,} columns were read as "
                 f"{n_fields:,} fields: a column holding values other than 0 and "
                 "1 is a field of its own, as is each run of 0/1 columns with "
@@ -425,8 +422,6 @@ class FeatureEncoder:
                 "each one-hot column by its input column). A OneHotEncoder's "
                 "whole output as one field would be one multi-valued field, "
                 "whose values do not interact.",
-                UserWarning,
-                stacklevel=4,
             )
         self._columns = None
         self._whole_numbers = set()
@@ -482,13 +477,11 @@ class FeatureEncoder:
             and len(spec.categories) == 0
         ]
         if empty:
-            warnings.warn(
+            warn(
                 f"{', '.join(empty)} holds no category: every value is missing "
                 "(NaN or None) or a negative code. It carries no information "
                 "(its field has only the unknown row); drop it, or check how the "
                 "data was read.",
-                UserWarning,
-                stacklevel=4,
             )
 
     def _describe_columns(self):
@@ -737,12 +730,10 @@ class FeatureEncoder:
     def warn_guesses(self, estimator_name):
         """One warning listing every reading of 'auto' that may be wrong."""
         if self.guesses_:
-            warnings.warn(
+            warn(
                 f"{estimator_name} read the input with categorical_features='auto'"
                 "; check these guesses (input_layout_ shows every field):\n- "
                 + "\n- ".join(self.guesses_),
-                UserWarning,
-                stacklevel=4,
             )
 
     def _transform_columns(self, table):
@@ -793,8 +784,8 @@ class FeatureEncoder:
                     if isinstance(spec, _CategoricalColumn):
                         found = spec.fractions(block, local)
                         if found.size:
-                            count, _ = fractions.get(slot, (0, found[0]))
-                            fractions[slot] = (count + found.size, found[0])
+                            count, first = fractions.get(slot, (0, found[0]))
+                            fractions[slot] = (count + found.size, first)
         for slot, (count, example) in fractions.items():
             _CategoricalColumn.warn_of_fractions(count, example, prepared[slot][2])
         if len(single) == self.n_fields_:
@@ -843,15 +834,14 @@ class FeatureEncoder:
             elif isinstance(spec, _NumericColumn):
                 data[:, field] = _as_float(table.column(columns[0]))
             elif isinstance(spec, _MultiValuedColumn):
-                # a list per cell (None when missing) whatever the container:
-                # arrow and polars gave arrays, and pandas' NA for a null
-                lists = read_lists(table.column(columns[0]), table.describe(columns[0]))
-                ends = np.cumsum(lists.lengths)
+                # a list of the values as given per cell (None when missing),
+                # whatever the container: arrow and polars gave NumPy arrays,
+                # and pandas' NA for a null
                 cells = [
-                    None if missing else lists.flat[end - length : end].tolist()
-                    for missing, length, end in zip(
-                        lists.missing, lists.lengths, ends, strict=True
-                    )
+                    None
+                    if _is_missing(cell)
+                    else (cell.tolist() if hasattr(cell, "tolist") else list(cell))
+                    for cell in _as_labels(table.column(columns[0]))
                 ]
                 data[:, field] = np.array(cells + [None], dtype=object)[:-1]
             else:

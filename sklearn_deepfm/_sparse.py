@@ -17,12 +17,11 @@ contiguous embedding rows in field order, and column ``c`` is mapped to its
 row.
 """
 
-import warnings
-
 import numpy as np
 import scipy.sparse as sp
 
 from ._batching import BaggedRows, RegularRows
+from ._caller import warn
 from ._columns import index_dtype
 from ._fields import check_fields, infer_sparse_fields
 from ._layout import MULTIVALUED, SPARSE, FieldLayout, InputLayout
@@ -158,16 +157,14 @@ class SparseFields:
         late = np.flatnonzero(binary & several & (sizes > 1) & ~self.multivalued)
         if late.size:
             first = self.layout.fields[late[0]]
-            warnings.warn(
+            warn(
                 f"Rows of this call set several columns of the field of "
-                f"{first.names[0]} ({len(late)} field(s) in all), which the "
-                "first call of partial_fit read as one value per row: no row "
-                "of it set two. Their values add up, not pooled by pooling, "
-                "and a row with none set has no empty-list row of its own. To "
-                "read such a field as multi-valued, begin the stream with rows "
-                "that set several of its columns.",
-                UserWarning,
-                stacklevel=2,
+                f"{first.names[0]} ({len(late)} field(s) in all), which fit "
+                "or the first call of partial_fit read as one value per row: "
+                "no row of theirs set two. Their values add up, not pooled by "
+                "pooling, and a row with none set has no empty-list row of its "
+                "own. To read such a field as multi-valued, fit (or begin the "
+                "stream) with rows that set several of its columns.",
             )
 
     def encode(self, X):

@@ -197,14 +197,14 @@ def test_non_integer_values_of_codes_warn_once_as_unknown_categories():
     y = (frame["age"] % 3 == 0).to_numpy().astype(int)  # no order: codes alone
     model = DeepFMClassifier(**FAST).fit(frame, y)
     assert model.is_categorical_.all() and model.n_fields_ == 2
-    grid = frame.copy()
-    grid.loc[:, "age"] = np.arange(3000) % 7 + 20.5  # 3,000 rows: several blocks
+    grid = pd.concat([frame] * 3, ignore_index=True)  # 9,000 rows: 3 blocks
+    grid.loc[:, "age"] = np.arange(9000) % 7 + 20.5
     with pytest.warns(
-        UserWarning, match=r"3000 value\(s\) of .*age.* such as 20\.5"
+        UserWarning, match=r"9000 value\(s\) of .*age.* such as 20\.5"
     ) as record:
         proba = model.predict_proba(grid)
-    assert len(record) == 1
-    unknown = frame.assign(age=np.nan)
+    assert len(record) == 1 and record[0].filename == __file__  # the caller's line
+    unknown = grid.assign(age=np.nan)
     assert_allclose(proba, model.predict_proba(unknown))
     # unseen whole numbers, negatives and missing values are unknown silently
     with warnings.catch_warnings():

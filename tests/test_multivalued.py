@@ -401,8 +401,9 @@ def test_a_stream_that_starts_with_one_tag_a_row_says_the_field_is_not_pooled():
     model = DeepFMClassifier(fields=[0] * len(TAGS), pooling="mean", **FAST)
     model.partial_fit(X[:300], y[:300], classes=[0, 1])
     assert model.input_layout_.fields[0].kind == "sparse"
-    with pytest.warns(UserWarning, match="first call of partial_fit read as one value"):
+    with pytest.warns(UserWarning, match="first call of partial_fit read as one") as w:
         model.partial_fit(X[300:], y[300:])
+    assert w[0].filename == __file__  # the caller's line
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.partial_fit(X[:300], y[:300])  # one tag a row: nothing to say
