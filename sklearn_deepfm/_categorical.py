@@ -23,6 +23,7 @@ from ._columns import (
     index_dtype,
 )
 from ._layout import CATEGORICAL, INDICATOR
+from ._packing import packed_strings, unpacked_strings
 
 UNKNOWN = 0  # local row of the unknown category within a categorical field
 # Integers above this are not all exact in float64, in which codes are held.
@@ -285,12 +286,19 @@ class _LabelColumn:
         return index.get_indexer(labels).astype(np.int64) + 1
 
     def __getstate__(self):
-        # the lookups are rebuilt on first use: a saved model holds only arrays
-        return {
+        # the lookups are rebuilt on first use: a saved model holds only
+        # arrays, string labels as a string array (see _packing)
+        state = {
             key: value
             for key, value in self.__dict__.items()
             if key not in ("_index", "_position")
         }
+        state["categories"] = packed_strings(state["categories"])
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.categories = unpacked_strings(self.categories)
 
 
 def _first_of_other_kind(column, labels, fitted):

@@ -41,6 +41,7 @@ blocks, :mod:`~sklearn_deepfm._numeric` numeric columns,
 """
 
 import contextlib
+import copy
 import numbers
 
 import numpy as np
@@ -346,6 +347,23 @@ class FeatureEncoder:
                 self.warn_empty(X, feature_names)
         self._summarise()
         return self
+
+    def __getstate__(self):
+        # the sparse reading's layout is layout_: saved once (skops writes
+        # every reference in full)
+        state = dict(self.__dict__)
+        sparse = state.get("_sparse")
+        if sparse is not None and sparse.__dict__.get("layout") is state.get("layout_"):
+            sparse = copy.copy(sparse)
+            del sparse.layout
+            state["_sparse"] = sparse
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        sparse = state.get("_sparse")
+        if sparse is not None and "layout" not in sparse.__dict__:
+            sparse.layout = self.layout_
 
     def forget_rows(self):
         """Drop the mask of ``fit``'s weighted rows (a fitted model keeps no

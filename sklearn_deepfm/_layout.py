@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._packing import packed_ints, packed_strings, unpacked_ints, unpacked_strings
+
 # Field kinds.
 CATEGORICAL = "categorical"  # one column of codes or labels; row 0 is unknown
 INDICATOR = "indicator"  # dense 0/1 columns of one one-hot block; row 0: none set
@@ -86,6 +88,22 @@ class FieldLayout:
     scale: float | None = None
     pooling: str | None = None
     number_of: int | None = None
+
+    def __getstate__(self):
+        # compact for skops (see _packing): indices as an array, strings as
+        # a string array
+        state = dict(self.__dict__)
+        state["columns"] = packed_ints(state["columns"])
+        state["names"] = packed_strings(state["names"])
+        state["categories"] = packed_strings(state["categories"])
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        state["columns"] = unpacked_ints(state["columns"])
+        state["names"] = unpacked_strings(state["names"])
+        state["categories"] = unpacked_strings(state.get("categories"))
+        self.__dict__.update(state)  # (frozen: as pickle's own restore does)
 
     @property
     def first_value_row(self):

@@ -48,6 +48,9 @@ def plain_state(state):
     """The pickled state of an estimator, ``state`` (its ``__dict__``), with
     the net and history replaced by plain values."""
     state = dict(state)
+    encoder = state.get("_encoder")
+    if encoder is not None and state.get("input_layout_") is encoder.layout_:
+        del state["input_layout_"]  # saved once, as the encoder's
     net = state.get("net_")
     if isinstance(net, DeepFMNet) and getattr(net, "initialized_", False):
         state["net_"] = _net_state(net)
@@ -59,6 +62,8 @@ def plain_state(state):
 def restore(estimator):
     """Rebuild the net and history of an estimator unpickled from
     :func:`plain_state` (an estimator pickled with a live net is left as is)."""
+    if "input_layout_" not in estimator.__dict__ and "_encoder" in estimator.__dict__:
+        estimator.input_layout_ = estimator._encoder.layout_
     history = estimator.__dict__.get("history_")
     if isinstance(history, list) and not isinstance(history, History):
         estimator.history_ = History(history)
