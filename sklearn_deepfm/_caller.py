@@ -1,11 +1,15 @@
-"""Warnings that point at the user's line.
+r"""Warnings that point at the user's line, of the library's own category.
 
 A warning raised deep in the encoder points, with a fixed ``stacklevel``,
 at one of the library's own lines whenever the path to it changes (predict,
 explain, export.encode, partial_fit reach the encoder at different depths):
 the one that sklearn-deepfm issues here points at the first frame outside
 the library and outside scikit-learn's ``base.py`` (the parameter
-validation wrapping ``fit``, and ``score`` calling ``predict``).
+validation wrapping ``fit``, and ``score`` calling ``predict``), or in
+pickle, joblib and skops when a model is loaded.  Being at the user's line,
+they are no longer told apart by ``module=`` in a warnings filter: they are
+:class:`DeepFMWarning`\ s instead, as scikit-learn's have categories of
+their own.
 """
 
 import os
@@ -13,9 +17,23 @@ import sys
 import warnings
 
 _LIBRARY = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# frames of the code between the user and the library: scikit-learn's
+# parameter validation and score, and the loading of a saved model
+_BETWEEN = (
+    os.path.join("sklearn", "base.py"),
+    os.sep + "pickle.py",
+    os.sep + "copyreg.py",
+)
+_BETWEEN_PACKAGES = (os.sep + "joblib" + os.sep, os.sep + "skops" + os.sep)
 
 
-def warn(message, category=UserWarning):
+class DeepFMWarning(UserWarning):
+    """What sklearn-deepfm warns of about the input it reads and the
+    decisions of its recipe: ``warnings.filterwarnings("ignore",
+    category=DeepFMWarning)`` silences them."""
+
+
+def warn(message, category=DeepFMWarning):
     """``warnings.warn`` at the caller's line of the public call."""
     frame, level = sys._getframe(1), 2
     while frame is not None and _inside(frame.f_code.co_filename):
@@ -24,8 +42,11 @@ def warn(message, category=UserWarning):
 
 
 def _inside(filename):
-    """Whether ``filename`` is the library's or scikit-learn's base.py."""
+    """Whether ``filename`` is the library's, or code between it and the
+    user (see ``_BETWEEN``)."""
     path = os.path.abspath(filename)
-    return path.startswith(_LIBRARY) or path.endswith(
-        os.path.join("sklearn", "base.py")
+    return (
+        path.startswith(_LIBRARY)
+        or path.endswith(_BETWEEN)
+        or any(package in path for package in _BETWEEN_PACKAGES)
     )

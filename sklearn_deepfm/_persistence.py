@@ -15,13 +15,13 @@ strings, booleans or containers of them are left out.
 """
 
 import numbers
-import warnings
 
 import numpy as np
 import torch
 from skorch.exceptions import DeviceWarning
 from skorch.history import History
 
+from ._caller import warn
 from ._model import DeepFM
 from ._net import DeepFMNet
 from ._optim import OPTIMIZERS
@@ -109,11 +109,10 @@ def _rebuild_net(state, estimator):
     settings["module__mlp_dtype"] = None if dtype is None else MLP_DTYPES[dtype]
     device = torch.device(settings.get("device", "cpu"))
     if device.type == "cuda" and not torch.cuda.is_available():
-        warnings.warn(
+        warn(
             f"The model was saved on the device {str(device)!r}, which is not "
             "available here; it is loaded on the CPU.",
             DeviceWarning,
-            stacklevel=4,
         )
         settings["device"] = "cpu"
     # the optimizer the model was trained with, not one set since (Adam's

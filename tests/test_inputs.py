@@ -13,7 +13,7 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
+from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor, DeepFMWarning
 
 from .conftest import FAST, make_categorical
 
@@ -204,6 +204,12 @@ def test_non_integer_values_of_codes_warn_once_as_unknown_categories():
     ) as record:
         proba = model.predict_proba(grid)
     assert len(record) == 1 and record[0].filename == __file__  # the caller's line
+    # at the caller's line, module= no longer tells them apart: their category
+    assert issubclass(record[0].category, DeepFMWarning)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", category=DeepFMWarning)
+        model.predict_proba(grid)
     unknown = grid.assign(age=np.nan)
     assert_allclose(proba, model.predict_proba(unknown))
     # unseen whole numbers, negatives and missing values are unknown silently

@@ -1,10 +1,10 @@
 """Field-by-field map of the pairwise interactions learned by the FM part."""
 
 import numbers
-import warnings
 
 import numpy as np
 
+from .._caller import warn
 from .._linear import design_matrix
 from ._common import import_pyplot, split_estimator
 
@@ -67,13 +67,11 @@ def field_interactions(model, X=None, max_features_per_field=1000):
     embedding = model.net_.module_.embedding.weight
     vectors = embedding.detach().cpu().numpy().astype(np.float64)
     if model.net_.linear_only():
-        warnings.warn(
+        warn(
             "The recipe dropped the model's factorization machine and deep "
             "part (interactions_kept_ is False): they score no pair of fields, "
             "and the map is zero. Pairwise crosses the recipe kept "
-            "(crosses_kept_) show in FieldInteractionDisplay.from_explanation.",
-            UserWarning,
-            stacklevel=3,
+            "(crosses_kept_) show in FieldInteractionDisplay.from_explanation."
         )
         vectors = np.zeros_like(vectors)
     weights = None if X is None else _feature_weights(model, X)
