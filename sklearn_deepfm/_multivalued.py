@@ -217,35 +217,24 @@ class _MultiValuedColumn:
                 "values as in fit."
             )
         flat = lists.flat
-        if (
-            self.labels
-            and flat.dtype.kind in "iuf"
-            and np.isfinite(flat).any()
-            and self._values._label_kind() == "strings"
-        ):
-            # as a column of single labels: '1' and 1 were two values
-            raise TypeError(
-                f"{name} held lists of string labels in fit and holds lists of "
-                f"numbers such as {flat[np.isfinite(flat)][0].item()!r} now; the label "
-                "'1' and the number 1 would be different values. Pass the "
-                "values as strings, as in fit."
-            )
         fitted = self._values._label_kind() if self.labels else None
-        if fitted is not None and flat.dtype == object:
-            # numbers among strings (or the reverse) in this call's lists
-            wrong = _first_of_other_kind(flat, flat, fitted)
-            if wrong is not None:
-                held, holds = (
-                    ("string labels", "numbers")
-                    if fitted == "strings"
-                    else ("numbers", "strings")
-                )
-                raise TypeError(
-                    f"{name} held lists of {held} in fit and holds {holds} "
-                    f"among its values now, such as {wrong!r}; the label "
-                    f"{str(wrong)!r} and the number would be different values. "
-                    "Pass the values as in fit."
-                )
+        # numbers among labels that were strings (or the reverse), in a
+        # batch of numbers or beside strings: as a column of single labels,
+        # '1' and 1 were two values
+        wrong = None if fitted is None else _first_of_other_kind(flat, flat, fitted)
+        if wrong is not None:
+            wrong = wrong.item() if isinstance(wrong, np.generic) else wrong
+            held, holds = (
+                ("string labels", "numbers")
+                if fitted == "strings"
+                else ("numbers", "strings")
+            )
+            raise TypeError(
+                f"{name} held lists of {held} in fit and holds {holds} among "
+                f"its values now, such as {wrong!r}; the label {str(wrong)!r} "
+                "and the number would be different values. Pass the values as "
+                "in fit."
+            )
         return lists
 
     def unseen(self, lists, name):
