@@ -106,8 +106,7 @@ def union_of_labels(classes):
             f"distributed=True: the processes' class labels are "
             f"{[part.tolist() for part in parts]} (in rank order), and one fit "
             f"on all rows would refuse them: {str(error).rstrip('.')}. Give y the "
-            "same type on every "
-            "process."
+            "same type on every process."
         ) from None
     return np.unique(np.concatenate(parts))
 

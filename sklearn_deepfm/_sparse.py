@@ -45,6 +45,15 @@ def multivalued_evidence(X, column_fields):
     return binary, several
 
 
+def _multivalued_fields(evidence, column_fields, n_fields):
+    """Which declared fields are multi-valued, from their
+    :func:`multivalued_evidence`: fields of several 0/1 columns some row
+    sets more than one of."""
+    binary, several = evidence
+    sizes = np.bincount(column_fields, minlength=n_fields)
+    return binary & several & (sizes > 1)
+
+
 def _pair_counts(rows, fields, n_rows, n_fields):
     """The (row, field) pairs of entries, as ``row * n_fields + field``, and
     how many entries each has: counted over every pair where that takes no
@@ -86,9 +95,8 @@ class SparseFields:
         multivalued = np.zeros(n_fields, dtype=bool)
         self.declared = fields is not None
         if fields is not None:
-            binary, several = evidence or multivalued_evidence(X, column_fields)
-            sizes = np.bincount(column_fields, minlength=n_fields)
-            multivalued = binary & several & (sizes > 1)
+            evidence = evidence or multivalued_evidence(X, column_fields)
+            multivalued = _multivalued_fields(evidence, column_fields, n_fields)
         self.multivalued = multivalued
         self.row_of_column = None  # column c is row c
         layouts, offset = [], 0
@@ -152,9 +160,9 @@ class SparseFields:
         first call read as one value per row."""
         if not getattr(self, "declared", False):
             return
-        binary, several = multivalued_evidence(X, self.column_fields)
-        sizes = np.bincount(self.column_fields, minlength=self.multivalued.size)
-        late = np.flatnonzero(binary & several & (sizes > 1) & ~self.multivalued)
+        evidence = multivalued_evidence(X, self.column_fields)
+        found = _multivalued_fields(evidence, self.column_fields, self.multivalued.size)
+        late = np.flatnonzero(found & ~self.multivalued)
         if late.size:
             first = self.layout.fields[late[0]]
             warn(
