@@ -26,7 +26,7 @@ from ._categorical import (
     _LabelColumn,
     _sorted_labels,
 )
-from ._columns import LIST_TYPES, _is_missing
+from ._columns import LIST_TYPES, _is_missing, _is_number
 from ._layout import MULTIVALUED
 
 UNKNOWN, EMPTY = 0, 1  # local rows of a multi-valued field
@@ -126,10 +126,6 @@ def _flat_array(values):
     array = np.empty(len(values), dtype=object)
     array[:] = values
     return array
-
-
-def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _polars_lists(column):

@@ -3,6 +3,7 @@ container, read as one field pooled into one vector."""
 
 import pickle
 import warnings
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -219,6 +220,27 @@ def test_a_missing_value_inside_a_list_reads_as_unknown_for_codes_as_for_labels(
             batch[position] = cell
             same = model.decision_function(pd.DataFrame({"tags": batch}))
             assert_allclose(same, found)
+
+
+def test_lists_of_decimals_are_numbers_as_a_column_of_decimals_is():
+    # pandas reads a Parquet decimal list as lists of Decimal objects; they
+    # were labels, and the model then failed on the same values as integers
+    rng = np.random.default_rng(0)
+    codes = [list(rng.integers(0, 5, rng.integers(1, 3))) for _ in range(300)]
+    y = rng.integers(0, 2, 300)
+    decimals = [[Decimal(int(code)) for code in row] for row in codes]
+    served = {}
+    for kind, rows in [("codes", codes), ("decimals", decimals)]:
+        X = pd.DataFrame({"tags": pd.Series(rows, dtype=object)})
+        model = DeepFMClassifier(**FAST, early_stopping=False).fit(X, y)
+        assert model.input_layout_.fields[0].categories.dtype.kind == "f"
+        served[kind] = model.decision_function(X)
+        assert_allclose(
+            model.decision_function(pd.DataFrame({"tags": codes})), served[kind]
+        )
+    assert_allclose(served["decimals"], served["codes"])
+    with pytest.raises(ValueError, match="1.5 is not a whole number"):
+        model.fit(pd.DataFrame({"tags": [[Decimal("1.5")]] * 300}), y)
 
 
 def test_a_polars_chunk_of_empty_cells_reads_as_missing():
