@@ -333,6 +333,18 @@ def test_a_frame_of_pandas_sparse_columns_is_read_as_the_sparse_matrix():
         DeepFMClassifier(**FAST).fit(filled, y).predict_proba(filled),
         from_dense.predict_proba(dense),
     )
+    # values other than 0 and 1 (integer codes, amounts) are read by the
+    # columns' rule too: as the matrix's values, code 3 was three times code 1
+    rng = np.random.default_rng(0)
+    codes = pd.DataFrame({"a": rng.integers(0, 4, 300), "b": rng.integers(0, 5, 300)})
+    sparse_codes = codes.astype(pd.SparseDtype(np.int64, 0))
+    from_codes = DeepFMClassifier(**FAST).fit(codes, y)
+    fitted = DeepFMClassifier(**FAST).fit(sparse_codes, y)
+    assert not fitted.input_layout_.sparse
+    assert_array_equal(fitted.is_categorical_, [True, True])
+    assert_array_equal(
+        fitted.predict_proba(sparse_codes), from_codes.predict_proba(codes)
+    )
 
 
 def test_sparse_matrix_to_a_model_fitted_on_dense_columns():
