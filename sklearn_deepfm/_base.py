@@ -9,7 +9,11 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import (
     _check_sample_weight,
     _check_y,
@@ -223,6 +227,10 @@ def _sparse_gradients(optimizer, device, shared):
 # learning-rate cut.
 AUTO_BATCH_STEPS = 200
 AUTO_BATCH_MIN, AUTO_BATCH_MAX = 64, 1024
+
+
+# the parameters a later partial_fit call reads again, as MLPClassifier's does
+_REREAD = ("alpha", "batch_size", "verbose")
 
 
 def _auto_batch_size(n_samples):
@@ -634,6 +642,7 @@ class BaseDeepFM(BaseEstimator):
         batch_size = self.batch_size
         if batch_size == "auto":
             batch_size = _auto_batch_size(n_samples)
+        self._built_batch_size = batch_size  # what a later 'auto' call keeps
         params = self._net_params(
             device, hidden_units, optimizer, n_outputs, criterion, classes, shared
         )
@@ -752,6 +761,14 @@ class BaseDeepFM(BaseEstimator):
                     X, sample_weight, n_outputs, criterion, classes, bias
                 )
             else:
+                # scikit-learn validates parameters in the first call only:
+                # those read again now are checked before any change (a
+                # batch_size of -1 trained on no batch, without a word)
+                validate_parameter_constraints(
+                    {key: self._parameter_constraints[key] for key in _REREAD},
+                    {key: getattr(self, key) for key in _REREAD},
+                    caller_name=type(self).__name__,
+                )
                 device = _check_device(self.device)
                 callbacks = self._user_callbacks()  # refused before any change
                 self._training_begins()
@@ -769,8 +786,11 @@ class BaseDeepFM(BaseEstimator):
                 # what MLPClassifier.partial_fit reads at every call
                 self.net_.set_weight_decay(self.alpha)
                 self.net_.verbose = self.verbose
-                if self.batch_size != "auto":  # 'auto' keeps the first call's
-                    self.net_.batch_size = self.batch_size
+                self.net_.batch_size = (
+                    self.batch_size
+                    if self.batch_size != "auto"  # the size the net was built with
+                    else vars(self).get("_built_batch_size", self.net_.batch_size)
+                )
                 self.interactions_kept_ = True
             if first or not hasattr(self, "_weight_scale"):
                 # (a model saved before the scale was kept divided every
@@ -826,6 +846,7 @@ class BaseDeepFM(BaseEstimator):
             if shared:
                 n_samples = int(_distributed.all_sum(n_samples)[0])
             batch_size = _auto_batch_size(n_samples)
+        self._built_batch_size = batch_size  # what a later 'auto' call keeps
         params = self._net_params(
             device, hidden_units, optimizer, n_outputs, criterion, classes, shared
         )

@@ -304,6 +304,28 @@ def test_partial_fit_reads_verbose_and_a_set_batch_size_at_every_call(capsys):
     assert capsys.readouterr().out == ""
 
 
+def test_a_later_partial_fit_checks_what_it_reads_again_and_auto_is_the_first_size():
+    # scikit-learn validates the first call only: batch_size=-1 trained on no
+    # batch, and 'auto' set back kept the bad value
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = make_categorical(n_samples=600)
+    model = DeepFMClassifier(**{**SMALL, "batch_size": "auto"})
+    model.partial_fit(X, y, classes=[0, 1])
+    first = len(model.history_[-1, "batches"])
+    before = model.predict_proba(X)
+    for bad in ({"batch_size": -1}, {"batch_size": 0}, {"alpha": -1.0}):
+        with pytest.raises(InvalidParameterError, match=next(iter(bad))):
+            model.set_params(**bad).partial_fit(X, y)
+        model.set_params(batch_size="auto", alpha=0.0)
+        assert len(model.history_) == 1
+        assert_array_equal(model.predict_proba(X), before)
+    model.set_params(batch_size=7).partial_fit(X, y)
+    assert len(model.history_[-1, "batches"]) == 86
+    model.set_params(batch_size="auto").partial_fit(X, y)
+    assert len(model.history_[-1, "batches"]) == first
+
+
 def test_the_first_partial_fit_after_a_recipe_fit_keeps_the_callbacks_state():
     # the recipe's schedule leaves; the user's callbacks and skorch's went on
     # restarted (a count of epochs read 1 after 3 epochs and one call)
