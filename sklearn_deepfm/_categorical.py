@@ -199,6 +199,7 @@ class _LabelColumn:
             if error is None:
                 raise
             raise error from exc
+        _check_one_kind(self.categories, name)
         self.size = len(self.categories) + 1
 
     def prepare(self, column, name):
@@ -215,36 +216,20 @@ class _LabelColumn:
             # numbers: pandas reads a column of digits as integers in one
             # chunk of a CSV and as strings in another, and 4 went to the
             # unknown row where '4' had one (in an object column too, and
-            # '4' where fit saw the number 4)
+            # '4' where fit saw the number 4); bytes where fit saw strings
+            # (a Parquet file without its UTF-8 mark) went there too
             wrong = _first_of_other_kind(column, labels, fitted)
-            if wrong is not None and fitted == "strings":
-                raise TypeError(
-                    f"{name} held string labels in fit and holds numbers now, "
-                    f"such as {wrong!r}; the label {str(wrong)!r} and the "
-                    f"number {wrong!r} would be different categories. Pass "
-                    "the column as strings, as in fit (for example with "
-                    "X[column].astype(str), or dtype=str in read_csv)."
-                )
             if wrong is not None:
-                raise TypeError(
-                    f"{name} held numbers as labels in fit and holds strings "
-                    f"now, such as {wrong!r}; the number and the label "
-                    f"{wrong!r} would be different categories. Pass the column "
-                    "as numbers, as in fit."
-                )
+                raise _other_kind_error(name, fitted, wrong)
         return labels
 
     def _label_kind(self):
-        """'strings' or 'numbers' where every category is one (and there is
-        one), else None."""
+        """The kind of value (see :func:`_kind_of`) every category is (where
+        there is one), else None."""
         kind = self.__dict__.get("_kind", False)
         if kind is False:
-            categories = self.categories
-            kind = None
-            if len(categories) and all(isinstance(c, str) for c in categories):
-                kind = "strings"
-            elif len(categories) and all(_is_number(c) for c in categories):
-                kind = "numbers"
+            kinds = {_kind_of(category) for category in self.categories}
+            kind = kinds.pop() if len(kinds) == 1 else None
             self._kind = kind
         return kind
 
@@ -301,33 +286,134 @@ class _LabelColumn:
         self.categories = unpacked_strings(self.categories)
 
 
+# what a kind of value is called in messages
+KIND_WORDS = {
+    "strings": "string labels",
+    "bytes": "bytes",
+    "numbers": "numbers",
+    "booleans": "booleans",
+}
+
+# pandas' inference of an object column, as a kind of value ('mixed': the
+# cells say; None: no kind that could be refused)
+_INFERRED_KINDS = {
+    "string": "strings",
+    "bytes": "bytes",
+    "boolean": "booleans",
+    "integer": "numbers",
+    "floating": "numbers",
+    "mixed-integer-float": "numbers",
+    "decimal": "numbers",
+    "mixed-integer": "mixed",
+    "mixed": "mixed",
+}
+
+
+def _kind_of(value):
+    """'strings', 'bytes', 'booleans' or 'numbers'; None for other labels."""
+    if isinstance(value, str):
+        return "strings"
+    if isinstance(value, bytes):
+        return "bytes"
+    if isinstance(value, (bool, np.bool_)):
+        return "booleans"
+    return "numbers" if _is_number(value) else None
+
+
+def _other_kind(fitted, kind):
+    """Whether a value of ``kind`` is refused where fit saw ``fitted``
+    values: text (strings or bytes) against anything else.  Numbers and
+    booleans meet as Python compares them (True is 1)."""
+    return (
+        kind is not None
+        and kind != fitted
+        and ("strings" in (fitted, kind) or "bytes" in (fitted, kind))
+    )
+
+
 def _first_of_other_kind(column, labels, fitted):
-    """The first value of ``column`` (its ``labels``) that is a number where
-    ``fitted`` is 'strings', a string where it is 'numbers'; None where
+    """The first value of ``column`` (its ``labels``) of a kind refused
+    where fit saw ``fitted`` values (see :func:`_other_kind`); None where
     there is none.  A column of a type of numbers or strings is judged by
     its type, an object column by pandas' inference (one pass in C)."""
     if _numeric_type(column):
         kind = "numbers"
+    elif getattr(column.dtype, "kind", None) == "S":  # NumPy's bytes
+        kind = "bytes"
     elif _string_type(column):
         kind = "strings"
     else:
         from pandas.api.types import infer_dtype
 
-        inferred = infer_dtype(labels, skipna=True)
-        if inferred in ("string", "empty"):
-            kind = "strings" if inferred == "string" else None
-        elif inferred in ("integer", "floating", "mixed-integer-float", "decimal"):
-            kind = "numbers"
-        elif inferred in ("mixed-integer", "mixed"):
-            # strings beside ints, or beside floats, decimals or others
-            # ('2' and 2.0 are 'mixed'): the cells say
-            kind = "both"
-        else:
-            kind = None
-    if kind is None or kind == fitted:
+        kind = _INFERRED_KINDS.get(infer_dtype(labels, skipna=True))
+    if kind != "mixed" and not _other_kind(fitted, kind):
         return None
-    wrong = _is_number if fitted == "strings" else (lambda v: isinstance(v, str))
-    return next((v for v in labels if not _is_missing(v) and wrong(v)), None)
+    return next(
+        (
+            value
+            for value in labels
+            if not _is_missing(value) and _other_kind(fitted, _kind_of(value))
+        ),
+        None,
+    )
+
+
+def _check_one_kind(categories, name):
+    """Refuse text beside values of another kind in one column, as
+    scikit-learn's encoders refuse a mix of strings and numbers: the int 4
+    and the string '4' (from ``pd.concat`` of two chunks) were two
+    categories, and b'red' and 'red' two more."""
+    first = {}
+    for category in categories:
+        first.setdefault(_kind_of(category), category)
+    first.pop(None, None)
+    text = [kind for kind in ("strings", "bytes") if kind in first]
+    if text and len(first) > 1:
+        other = next(kind for kind in first if kind != text[0])
+        raise TypeError(
+            f"{name} holds {KIND_WORDS[text[0]]} and {KIND_WORDS[other]}, such "
+            f"as {first[text[0]]!r} and {first[other]!r}, which would be "
+            "different categories even where they read the same. Pass the "
+            "column as one kind of value ("
+            + (
+                "decode the bytes to strings with value.decode('utf-8'))."
+                if "bytes" in first
+                else "for example with X[column].astype(str))."
+            )
+        )
+
+
+def _other_kind_error(name, fitted, wrong):
+    """The TypeError for ``wrong``, a value of a kind refused where fit saw
+    ``fitted`` values."""
+    wrong = wrong.item() if isinstance(wrong, np.generic) else wrong
+    held, holds = KIND_WORDS[fitted], KIND_WORDS[_kind_of(wrong)]
+    if fitted == "strings" and holds == "numbers":
+        advice = (
+            f"the label {str(wrong)!r} and the number {wrong!r} would be "
+            "different categories. Pass the column as strings, as in fit (for "
+            "example with X[column].astype(str), or dtype=str in read_csv)."
+        )
+    elif fitted == "numbers" and holds == "string labels":
+        advice = (
+            f"the number and the label {wrong!r} would be different "
+            "categories. Pass the column as numbers, as in fit."
+        )
+    else:
+        advice = (
+            "no such value has a category of its own. Pass the values as in fit"
+            + (
+                " (bytes decode to strings with X[column].str.decode('utf-8') "
+                "in pandas, .cast(pl.String) in polars)."
+                if "bytes" in (fitted, _kind_of(wrong))
+                else "."
+            )
+        )
+    if fitted == "numbers":
+        held = "numbers as labels"
+    return TypeError(
+        f"{name} held {held} in fit and holds {holds} now, such as {wrong!r}; " + advice
+    )
 
 
 def _string_type(column):

@@ -21,8 +21,10 @@ import numbers
 import numpy as np
 
 from ._categorical import (
+    KIND_WORDS,
     _CategoricalColumn,
     _first_of_other_kind,
+    _kind_of,
     _LabelColumn,
     _sorted_labels,
 )
@@ -220,16 +222,11 @@ class _MultiValuedColumn:
         wrong = None if fitted is None else _first_of_other_kind(flat, flat, fitted)
         if wrong is not None:
             wrong = wrong.item() if isinstance(wrong, np.generic) else wrong
-            held, holds = (
-                ("string labels", "numbers")
-                if fitted == "strings"
-                else ("numbers", "strings")
-            )
             raise TypeError(
-                f"{name} held lists of {held} in fit and holds {holds} among "
-                f"its values now, such as {wrong!r}; the label {str(wrong)!r} "
-                "and the number would be different values. Pass the values as "
-                "in fit."
+                f"{name} held lists of {KIND_WORDS[fitted]} in fit and holds "
+                f"{KIND_WORDS[_kind_of(wrong)]} among its values now, such as "
+                f"{wrong!r}; no such value has a row of its own. Pass the "
+                "values as in fit."
             )
         return lists
 

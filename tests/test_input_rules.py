@@ -603,13 +603,63 @@ def test_numbers_where_fit_saw_string_labels_are_refused():
         with pytest.raises(TypeError, match="held string labels in fit"):
             model.predict(X.assign(zip=pd.Series(cells, dtype=object)))
     mixed = pd.Series([*codes[:-1], "A1"], dtype=object)  # ints and one string
-    with pytest.raises(TypeError, match="holds strings now, such as 'A1'"):
+    with pytest.raises(TypeError, match="holds string labels now, such as 'A1'"):
         fitted.predict(numbers.assign(zip=mixed))
     # a chunk in which the column holds no value at all is read as missing
     missing = X.assign(zip=np.nan)
     assert_array_equal(
         model.predict_proba(missing), model.predict_proba(X.assign(zip=None))
     )
+
+
+def test_bytes_where_fit_saw_strings_and_strings_where_it_saw_booleans_are_refused():
+    # a Parquet file written without its UTF-8 mark reads as bytes, and
+    # 'True' is no boolean: each went to the unknown row without a word
+    pl = pytest.importorskip("polars")
+    rng = np.random.default_rng(0)
+    flags = rng.integers(0, 2, 300).astype(bool)
+    cities = np.array(["paris", "oslo"])[flags.astype(int)]
+    y = flags.astype(int)
+    X = pd.DataFrame({"city": cities, "flag": pd.Series(flags, dtype=object)})
+    X.loc[0, "flag"] = None  # an object column of booleans, as pandas makes it
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    as_bytes = X.assign(city=[city.encode() for city in cities])
+    for other in (as_bytes, pl.from_pandas(as_bytes)):
+        with pytest.raises(
+            TypeError, match="held string labels in fit and holds bytes"
+        ):
+            model.predict(other)
+    with pytest.raises(TypeError, match="held booleans in fit and holds string"):
+        model.predict(X.assign(flag=X["flag"].astype(str)))
+    # as Python compares them, the numbers 0 and 1 are the booleans
+    assert_array_equal(
+        model.predict_proba(X.assign(flag=X["flag"].map({True: 1, False: 0}))),
+        model.predict_proba(X),
+    )
+    # NumPy's bytes against its strings, either way
+    codes = np.column_stack([cities])
+    on_bytes = DeepFMClassifier(**FAST).fit(codes.astype("S"), y)
+    with pytest.raises(TypeError, match="held bytes in fit and holds string labels"):
+        on_bytes.predict(codes)
+    with pytest.raises(TypeError, match="held string labels in fit and holds bytes"):
+        DeepFMClassifier(**FAST).fit(codes, y).predict(codes.astype("S"))
+    # in one column in fit, as scikit-learn's encoders refuse the mix: 4 and
+    # '4' (pd.concat of two chunks) were two categories, b'red' and 'red' too
+    for cells, kinds in [
+        ([4, "4", "a"], "string labels and numbers"),
+        ([b"red", "red"], "string labels and bytes"),
+        ([True, "x"], "string labels and booleans"),
+    ]:
+        column = pd.Series(cells * 100, dtype=object)
+        with pytest.raises(TypeError, match=f"holds {kinds}, such as"):
+            DeepFMClassifier(**FAST).fit(pd.DataFrame({"c": column}), y[: len(column)])
+    # bytes where fit saw strings, in lists too
+    tags = pl.DataFrame({"tags": [["a", "b"], ["c"]] * 50})
+    lists = DeepFMClassifier(**FAST).fit(tags, [0, 1] * 50)
+    with pytest.raises(
+        TypeError, match="held lists of string labels in fit and holds bytes"
+    ):
+        lists.predict(pl.DataFrame({"tags": [[b"a"]]}))
 
 
 def test_strings_where_fit_saw_integers_name_the_column_and_both_kinds():
