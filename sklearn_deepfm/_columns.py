@@ -267,11 +267,17 @@ def _as_float(column):
 def _holds_strings(column):
     """Whether a pandas column holds strings (a string type, or strings
     among the objects of an object column)."""
-    kind = getattr(column.dtype, "kind", "O")
-    if kind in "biufc":
+    dtype = column.dtype
+    if getattr(dtype, "kind", "O") in "biufc":
         return False
     from pandas.api.types import infer_dtype
 
+    # a category's (or an Arrow dictionary's) values say: pandas infers the
+    # type 'categorical' (or 'unknown-array'), and '02' was parsed as code 2
+    if hasattr(dtype, "categories"):
+        column = dtype.categories
+    elif str(getattr(dtype, "pyarrow_dtype", "")).startswith("dictionary"):
+        column = column.astype(object)
     kinds = ("string", "bytes", "mixed", "mixed-integer")
     return infer_dtype(column, skipna=True) in kinds
 

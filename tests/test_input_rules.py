@@ -662,6 +662,17 @@ def test_bytes_where_fit_saw_strings_and_strings_where_it_saw_booleans_are_refus
         lists.predict(pl.DataFrame({"tags": [[b"a"]]}))
 
 
+def _arrow_dictionaries(X, column):
+    """``X`` with ``column`` as an Arrow dictionary of strings (none without
+    pyarrow)."""
+    try:
+        import pyarrow as pa
+    except ImportError:
+        return []
+    dictionary = pd.ArrowDtype(pa.dictionary(pa.int32(), pa.string()))
+    return [X.assign(**{column: X[column].astype(str).astype(dictionary)})]
+
+
 def test_strings_where_fit_saw_integers_name_the_column_and_both_kinds():
     X = pd.DataFrame({"code": [1, 2, 3] * 20, "amount": np.linspace(0, 1, 60)})
     y = np.array([0, 1, 1] * 20)
@@ -671,6 +682,11 @@ def test_strings_where_fit_saw_integers_name_the_column_and_both_kinds():
         X.astype({"code": str}),
         X.assign(code=pd.Series(["01", "1.0", "1"] * 20, dtype=object)),
         X.astype({"code": str}).to_numpy(),
+        # a category (or an Arrow dictionary) of digits: pandas infers the
+        # type 'categorical', and '02' was parsed as the code 2
+        X.assign(code=pd.Categorical(["01", "1.0", "1"] * 20)),
+        X.assign(code=X["code"].astype(str).astype("category")),
+        *_arrow_dictionaries(X, "code"),
     ):
         with pytest.raises(
             TypeError, match="held integer codes in fit and holds labels"
