@@ -49,15 +49,14 @@ class _Table:
             return self.X.to_series(j)
         return self.X[:, j]
 
-    def check_not_temporal(self):
+    def check_column_types(self):
         """Raise a TypeError where a column holds dates, times or durations,
-        by the columns' types, read once (a column of a DataFrame costs a
-        lookup each time it is taken)."""
+        or records, by the columns' types, read once (a column of a
+        DataFrame costs a lookup each time it is taken)."""
         # (an array's one type is every column's)
         dtypes = [self.X.dtype] if self.kind == "array" else self.X.dtypes
         for j, dtype in enumerate(dtypes):
-            if _is_temporal(dtype):
-                _raise_temporal(self.describe(j), dtype)
+            _check_type(self.describe(j), dtype)
 
     def name(self, j):
         if self.feature_names is None:
@@ -87,8 +86,7 @@ def _read_kind(column, name):
     if holds_lists(column):
         return LISTS
     dtype = column.dtype
-    if _is_temporal(dtype):
-        _raise_temporal(name, dtype)
+    _check_type(name, dtype)
     _refuse_complex(column, name)
     if getattr(dtype, "kind", None) == "O":
         _refuse_sets(column, name)
@@ -131,6 +129,20 @@ def _is_temporal(dtype):
         or str(dtype).startswith("period")
         or _is_arrow(dtype, "is_temporal")
     )
+
+
+def _check_type(name, dtype):
+    """Refuse a column type that is neither categories nor numbers: dates,
+    times and durations, and records (a struct's fields had been read as a
+    list, with the advice to wrap single values in a list)."""
+    if _is_temporal(dtype):
+        _raise_temporal(name, dtype)
+    if str(dtype).startswith("Struct") or _is_arrow(dtype, "is_struct"):
+        raise TypeError(
+            f"{name} holds records ({dtype}). DeepFM reads categories, numbers "
+            "and lists: make each field of the records a column of its own "
+            "(df.unnest(column) in polars, pd.json_normalize in pandas)."
+        )
 
 
 def _raise_temporal(name, what):

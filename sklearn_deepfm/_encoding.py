@@ -127,6 +127,11 @@ def check_container(X, estimator_name):
         )
     if sp.issparse(X) or isinstance(X, np.ndarray) or is_dataframe(X) or is_polars(X):
         return
+    if type(X).__module__.split(".")[0] == "polars" and hasattr(X, "collect"):
+        raise TypeError(
+            f"{estimator_name} reads data held in memory and got a polars "
+            f"{type(X).__name__}. Call .collect() first."
+        )
     if hasattr(X, "__dataframe__") or hasattr(X, "column_names"):
         raise TypeError(
             f"{estimator_name} reads numpy arrays, scipy sparse matrices and "
@@ -645,7 +650,7 @@ class FeatureEncoder:
                 self._sparse.warn_of_several(_as_csr(X))
             return [[] for _ in self.layout_.fields]
         table = _Table(X, feature_names)
-        table.check_not_temporal()
+        table.check_column_types()
         found = []
         for columns, spec in self._columns:
             name = table.describe(columns[0])
@@ -771,7 +776,7 @@ class FeatureEncoder:
         if any(spec.kind == NUMERIC for _, _, spec in single):
             values = np.ones((n_rows, len(single)), dtype=np.float32)
         prepared = []
-        table.check_not_temporal()
+        table.check_column_types()
         for slot, (field, columns, spec) in enumerate(single):
             name = table.describe(columns[0])
             if isinstance(spec, _IndicatorBlock):

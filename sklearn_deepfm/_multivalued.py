@@ -64,7 +64,7 @@ class _NestedLists(ValueError):
 def _read_lists(column, name):
     module = type(column).__module__.split(".")[0]
     if module == "polars":
-        return _polars_lists(column)
+        return _polars_lists(column, name)
     if str(getattr(column, "dtype", "")).split("<")[0] in (
         "list",
         "large_list",
@@ -130,16 +130,20 @@ def _flat_array(values):
     return array
 
 
-def _polars_lists(column):
+def _polars_lists(column, name):
     import polars as pl
 
-    if column.dtype == pl.Null:  # a chunk of empty cells: every one missing
+    if column.null_count() == len(column):
+        # a chunk of empty cells (typed Null, or String as pl.from_pandas
+        # types [None]): every one missing
         n_rows = len(column)
         return _Lists(
             np.zeros(n_rows, np.int64), np.ones(n_rows, bool), _flat_array([])
         )
     if str(column.dtype).startswith("Array"):  # fixed width: read as lists
         column = column.arr.to_list()
+    elif not isinstance(column.dtype, pl.List):  # single values: the cells say
+        return _python_lists(column.to_list(), name)
     lengths = column.list.len().to_numpy()
     missing = column.is_null().to_numpy()
     lengths = np.where(missing, 0, lengths).astype(np.int64)

@@ -222,6 +222,24 @@ def test_polars_dates_times_and_durations_are_an_error_in_fit_and_predict():
             model.predict(with_dates)
 
 
+def test_polars_records_and_lazy_frames_are_refused_with_advice():
+    # a struct's fields had been read as a list ("wrap single values in a
+    # list"), and a LazyFrame failed in NumPy ("Expected 2D array")
+    pl = pytest.importorskip("polars")
+    X, y = make_categorical(n_samples=100)
+    frame = pl.DataFrame(X, schema=list("abcd"))
+    records = frame.with_columns(s=pl.struct(pl.col("a"), pl.col("b")))
+    with pytest.raises(TypeError, match=r"column 4 \('s'\) holds records.*unnest"):
+        DeepFMClassifier(**FAST).fit(records, y)
+    for fitted in (pl.lit(1.5), pl.col("a"), pl.col("a").cast(pl.String)):
+        model = DeepFMClassifier(**FAST).fit(frame.with_columns(s=fitted), y)
+        with pytest.raises(TypeError, match=r"column 4 \('s'\) holds records"):
+            model.predict(records)
+    for method in (DeepFMClassifier(**FAST).fit, model.predict):
+        with pytest.raises(TypeError, match="polars LazyFrame. Call .collect"):
+            method(frame.lazy(), *([y] if method.__name__ == "fit" else []))
+
+
 def test_complex_columns_are_refused_as_scikit_learn_refuses_them():
     # a pandas complex column was read as labels, one category per value
     X, y = make_categorical(n_samples=100)

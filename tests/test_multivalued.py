@@ -257,6 +257,14 @@ def test_a_polars_chunk_of_empty_cells_reads_as_missing():
     assert_allclose(model.predict_proba(chunk), model.predict_proba(missing))
     model.partial_fit(chunk, [0, 1])
     assert_allclose(model.predict_proba(chunk), model.predict_proba(missing))
+    # a column of nulls of another type (pl.from_pandas types [None] as
+    # String) is missing too; single values are refused with advice
+    for typed in (pl.String, pl.Int64):
+        nulls = chunk.with_columns(pl.col("tags").cast(typed))
+        assert_allclose(model.predict_proba(nulls), model.predict_proba(missing))
+    single = chunk.with_columns(tags=pl.Series(["a", None]))
+    with pytest.raises(TypeError, match="wrap single values in a list"):
+        model.predict(single)
 
 
 def test_lists_of_numbers_where_fit_saw_lists_of_string_labels_are_refused():
