@@ -523,7 +523,9 @@ def _logits(graph, model, columns):
             rows = graph.op("Gather", graph.const(position_rows), positions)
         slots = graph.op("Gather", graph.const(merged), rows)
         if values is not None:
-            shape = graph.const(np.array([0, -1, 1], dtype=np.int64))
+            # (n, n_fields) to (n, n_fields, 1); a shape of [0, -1, 1]
+            # could not infer -1 from a batch of no row
+            shape = graph.const(np.array([-1, layout.n_fields, 1], dtype=np.int64))
             slots = graph.op("Mul", slots, graph.op("Reshape", values, shape))
         # sums over the fields: (n, width + n_outputs), embeddings then first order
         sums = graph.op(

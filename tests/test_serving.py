@@ -205,6 +205,10 @@ def test_onnx_dataframe_with_strings_numbers_and_booleans():
     label, proba = _session(onx).run(None, _table_feeds(X_test))
     assert_allclose(proba, model.predict_proba(X_test), atol=ONNX_TOLERANCE)
     assert_array_equal(label, model.predict(X_test))
+    # a batch of no row (batching servers send them) gives no row; the
+    # numeric column's reshape could not infer its size from none
+    none = _session(onx).run(None, _table_feeds(X_test[:0]))
+    assert none[0].shape == (0,) and none[1].shape == (0, 2)
 
     # a missing value given to the estimator reads as the same unknown row
     X_missing = X_test.copy()
