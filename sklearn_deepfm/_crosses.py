@@ -202,7 +202,11 @@ class PairCrosses(nn.Module):
         unseen = self.keys.shape[0]
         if unseen == 0:
             return torch.full_like(key, 0)
-        position = torch.searchsorted(self.keys, key).clamp_(max=unseen - 1)
+        if not torch.jit.is_scripting() and _exporting_to_onnx():
+            position = _binary_search(self.keys, key)  # ONNX has no searchsorted
+        else:
+            position = torch.searchsorted(self.keys, key)
+        position = position.clamp_(max=unseen - 1)
         hit = self.keys.index_select(0, position.flatten()).view_as(key) == key
         hit = hit & (left >= 0) & (right >= 0)
         return torch.where(hit, position, torch.full_like(position, unseen))
@@ -213,6 +217,29 @@ class PairCrosses(nn.Module):
             n_rows = categories.shape[0]
             return self.weight.new_zeros((n_rows, 0, self.weight.shape[1]))
         return F.embedding(self.codes(categories), self.weight)
+
+
+@torch.jit.unused
+def _exporting_to_onnx() -> bool:
+    return torch.onnx.is_in_onnx_export()
+
+
+def _binary_search(keys: Tensor, key: Tensor) -> Tensor:
+    """``torch.searchsorted(keys, key)`` in steps of fixed number (about
+    log2 of the number of keys), each a gather and a comparison: ops ONNX
+    has, where ``torch.onnx.export`` found no ``searchsorted``."""
+    n = keys.shape[0]
+    position = torch.zeros_like(key)  # the number of keys below key
+    step = 1
+    while step * 2 <= n:
+        step *= 2
+    while step > 0:
+        candidate = position + step
+        below = keys.index_select(0, (candidate - 1).clamp(max=n - 1).flatten())
+        below = (candidate <= n) & (below.view_as(key) < key)
+        position = torch.where(below, candidate, position)
+        step //= 2
+    return position
 
 
 def single_rows(bag_rows: Tensor, bag_offsets: Tensor, n_rows: int) -> Tensor:

@@ -241,6 +241,39 @@ def test_onnx_graph_looks_up_the_crosses(pair_model):
     assert_allclose(proba, model.predict_proba(X_test), atol=1e-5)
 
 
+def test_torch_onnx_export_looks_up_the_crosses(pair_model):
+    # torch.onnx.export found no searchsorted, the crosses' lookup
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    import io
+    import warnings
+
+    from sklearn_deepfm.export import inference_module
+
+    model, X_test, _ = pair_model
+    X_test = X_test.reset_index(drop=True)
+    X_test.loc[:99, "user"] = "never seen"
+    inputs = encode(model, X_test)
+    assert model.crosses_kept_ and len(model.net_.module_.crosses.keys) > 100
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            inference_module(model),
+            (),
+            buffer,
+            kwargs=inputs,
+            input_names=list(inputs),
+            dynamo=False,
+        )
+    session = ort.InferenceSession(
+        buffer.getvalue(), providers=["CPUExecutionProvider"]
+    )
+    feeds = {name: tensor.numpy() for name, tensor in inputs.items()}
+    (scores,) = session.run(None, feeds)
+    assert_allclose(scores, model.decision_function(X_test), atol=1e-5)
+
+
 def test_explanation_gives_each_cross_to_its_pair(pair_model):
     model, X_test, _ = pair_model
     explanation = model.explain(X_test[:300])
