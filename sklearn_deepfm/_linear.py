@@ -10,7 +10,6 @@ FM and deep parts then learn on top of that fixed linear model.
 """
 
 import contextlib
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -22,6 +21,7 @@ from threadpoolctl import threadpool_limits
 
 from ._batching import RegularRows
 from ._numeric import pooled_scaling
+from ._silenced import silenced
 
 # Inverse regularisation strengths tried, from strongest to weakest; C=1 is
 # scikit-learn's default.
@@ -234,11 +234,10 @@ def fit_linear(
     # at 1
     blas = threadpool_limits(1) if n_threads > 1 else contextlib.nullcontext()
     with (
-        warnings.catch_warnings(),
+        silenced(ConvergenceWarning),
         blas,
         ThreadPoolExecutor(n_threads) as pool,
     ):
-        warnings.simplefilter("ignore", ConvergenceWarning)
 
         def beside():
             """The refit at the best C so far, in a slot the sweep leaves idle."""

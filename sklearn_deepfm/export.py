@@ -32,8 +32,6 @@ trained with ``mixed_precision`` predicts in float32 there (its outputs
 differ from the estimator's by the bfloat16 rounding of the deep part).
 """
 
-import warnings
-
 import torch
 from sklearn.utils.validation import check_is_fitted
 from torch import Tensor, nn
@@ -41,6 +39,7 @@ from torch import Tensor, nn
 from ._batching import EncodedDataset
 from ._layout import MULTIVALUED
 from ._regressor import DeepFMRegressor
+from ._silenced import silenced
 
 __all__ = ["encode", "inference_module", "to_torchscript", "InferenceModule"]
 
@@ -184,8 +183,5 @@ def to_torchscript(model):
     PyTorch deprecates TorchScript in favour of ``torch.export``; its
     deprecation warnings are not repeated here.
     """
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=r".*torch\.jit\.\w+. is deprecated", category=Warning
-        )
+    with silenced(Warning, message=r".*torch\.jit\.\w+. is deprecated"):
         return torch.jit.freeze(torch.jit.script(inference_module(model)))
