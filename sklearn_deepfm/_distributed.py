@@ -43,7 +43,7 @@ from torch import distributed as dist
 from ._categorical import _object_array, _sorted_labels
 from ._fields import field_evidence, fields_from_evidence
 from ._layout import CATEGORICAL, MULTIVALUED, NUMERIC
-from ._numeric import spread_or_one
+from ._numeric import root_mean_square, spread_or_one
 from ._sparse import _as_csr
 
 
@@ -288,10 +288,13 @@ def mean_weight(sample_weight):
 def target_spread(y, sample_weight):
     """Weighted mean and standard deviation of ``y`` over every process's
     rows."""
+    y = np.asarray(y, dtype=np.float64)
     weight, weighted = all_sum(sample_weight.sum(), np.dot(sample_weight, y))
     mean = weighted / weight
-    (squares,) = all_sum(np.dot(sample_weight, (y - mean) ** 2))
-    return float(mean), float(np.sqrt(squares / weight))
+    spread = root_mean_square(
+        y - mean, sample_weight, all_sum, lambda values: max(sum(gather(values), []))
+    )
+    return float(mean), spread
 
 
 def balanced_class_weight(classes, y_index):

@@ -6,6 +6,30 @@ from ._columns import _as_float, _check_no_infinity, _fitted_numbers
 from ._layout import NUMERIC
 
 
+def _here(*values):
+    return values
+
+
+def root_mean_square(deviations, weights, total=_here, largest_of=max):
+    """The weighted root mean square of ``deviations`` (float64).  When
+    distributed, ``total`` sums values over the processes and
+    ``largest_of`` takes the largest of a list over them, so that every
+    process decides the same.  Squares beyond float64's range (deviations
+    from 1e155 on) or below it (under 1e-162: the target was left unscaled,
+    a constant prediction) are summed scaled by the largest deviation."""
+    with np.errstate(over="ignore", under="ignore"):
+        squares, weight, nonzero = total(
+            np.dot(weights, deviations**2),
+            float(np.sum(weights)),
+            float(np.count_nonzero(deviations)),
+        )
+        if np.isfinite(squares) and (squares > 0 or nonzero == 0):
+            return float(np.sqrt(squares / weight))
+        largest = largest_of([float(np.abs(deviations).max(initial=0.0))])
+        (scaled,) = total(np.dot(weights, (deviations / largest) ** 2))
+    return float(largest * np.sqrt(scaled / weight))
+
+
 def spread_or_one(spread, mean):
     """``spread`` (a standard deviation) as a scale, or 1 where the values
     do not vary: within rounding of ``mean``, as scikit-learn's scalers

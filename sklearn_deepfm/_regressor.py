@@ -7,7 +7,7 @@ from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 from . import _distributed
 from ._base import BaseDeepFM, fit_context
-from ._numeric import spread_or_one
+from ._numeric import root_mean_square, spread_or_one
 
 
 class DeepFMRegressor(RegressorMixin, BaseDeepFM):
@@ -471,8 +471,11 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         if _distributed.enabled(self.distributed):
             mean, spread = _distributed.target_spread(y, sample_weight)
         else:
+            # in float64: float32 squares overflowed from deviations of
+            # 1.8e19 on (every prediction NaN)
+            y = np.asarray(y, dtype=np.float64)
             mean = float(np.average(y, weights=sample_weight))
-            spread = float(np.sqrt(np.average((y - mean) ** 2, weights=sample_weight)))
+            spread = root_mean_square(y - mean, sample_weight)
         self._y_mean, self._y_scale = mean, spread_or_one(spread, mean)
 
     def _target_scale(self):

@@ -998,6 +998,15 @@ def test_regressor_reads_targets_as_ridge_does():
         assert np.isfinite(stream.predict(X)).all()
     with pytest.raises(ValueError, match="could not convert string to float"):
         DeepFMRegressor(**FAST).fit(X, np.array(["a"] * 300))
+    # targets far from 1, as Ridge fits them: float32 squares overflowed
+    # from deviations of 1.8e19 on (every prediction NaN), float64 squares
+    # from 1e155 on, and underflowed below 1e-162 (a constant prediction)
+    for unit, dtype in ((1e20, np.float32), (1e160, np.float64), (1e-170, float)):
+        target = (y * unit).astype(dtype)
+        model = DeepFMRegressor(**FAST).fit(X, target)
+        assert_allclose(model.predict(X) / unit, expected, rtol=1e-4, atol=1e-2)
+        model = DeepFMRegressor(**FAST).partial_fit(X, target)
+        assert_allclose(model.predict(X) / unit, stream.predict(X), rtol=1e-4)
 
 
 def test_numbers_the_network_cannot_hold_are_errors_not_nan():
