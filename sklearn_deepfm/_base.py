@@ -1470,8 +1470,9 @@ class BaseDeepFM(BaseEstimator):
             n_permutations=sampled,
         )
 
-    def _sample_weight(self, sample_weight, X, first=True):
-        """The checked weights, divided by the unit of ``fit``'s or the first
+    def _sample_weight(self, sample_weight, X, first=True, class_weights=None):
+        """The checked weights (times each row's ``class_weights``, where
+        given), divided by the unit of ``fit``'s or the first
         ``partial_fit`` call's: 1, or their largest where they sum to
         infinity (only their ratios matter: weights of 1e307 trained on NaN,
         every weight divided by their mean became 0).  Distributed, the sum
@@ -1486,6 +1487,10 @@ class BaseDeepFM(BaseEstimator):
             ensure_non_negative=True,
             allow_all_zero_weights=shared,
         )
+        if class_weights is not None:
+            # before the unit and the test of the sum, which they change
+            # (all zero: "training diverged"; 1e308: NaN)
+            sample_weight = sample_weight * class_weights
 
         def pooled(weights):
             with np.errstate(over="ignore"):
@@ -1498,9 +1503,14 @@ class BaseDeepFM(BaseEstimator):
             return total, largest
 
         total, largest = pooled(sample_weight)
-        if not total > 0:
+        if not total > 0 and class_weights is None:
             raise ValueError(
                 "sample_weight must have a positive sum; all weights are zero."
+            )
+        if not total > 0 and first:  # (a later call's rows may all weigh 0)
+            raise ValueError(
+                "The class weights (class_weight) and sample_weight give every "
+                "row a weight of 0; some row must weigh more."
             )
         if first:
             self._weight_unit = 1.0 if np.isfinite(total) else largest

@@ -373,7 +373,6 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         # a warm start keeps the columns it was fitted on, as MLPClassifier's
         X = self._validate_X(X, reset=not self._warm())
         check_consistent_length(X, y)
-        sample_weight = self._sample_weight(sample_weight, X)
         classes, y_index = np.unique(y, return_inverse=True)
         shared = _distributed.enabled(self.distributed)
         if shared:  # a class of any process's rows is a class of the model
@@ -391,11 +390,15 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
                 f"{type(self).__name__} needs samples of at least 2 classes in y, "
                 f"but y contains only one class: {classes[0]!r}."
             )
+        class_weights = None
         if self.class_weight is not None:
             class_weight = self.class_weight
             if shared and class_weight == "balanced":
                 class_weight = _distributed.balanced_class_weight(classes, y_index)
-            sample_weight = sample_weight * compute_sample_weight(class_weight, y)
+            class_weights = compute_sample_weight(class_weight, y)
+        sample_weight = self._sample_weight(
+            sample_weight, X, class_weights=class_weights
+        )
         target, criterion, bias = _targets(y_index, n_classes, sample_weight, shared)
         return self._fit(
             X,
@@ -458,7 +461,6 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         check_classification_targets(y)
         X = self._validate_X(X, reset=first)
         check_consistent_length(X, y)
-        sample_weight = self._sample_weight(sample_weight, X, first)
         known = classes if first else self.classes_
         if known.size < 2:
             raise ValueError(
@@ -472,6 +474,7 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
                 f"{known.tolist()}."
             )
         y_index = np.searchsorted(known, y)
+        class_weights = None
         if self.class_weight is not None:
             if isinstance(self.class_weight, str):
                 raise ValueError(
@@ -480,7 +483,8 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
                 )
             # over every class, as SGDClassifier: a call need not hold them all
             weights = compute_class_weight(self.class_weight, classes=known, y=y)
-            sample_weight = sample_weight * weights[y_index]
+            class_weights = weights[y_index]
+        sample_weight = self._sample_weight(sample_weight, X, first, class_weights)
         n_classes = known.size
         target, criterion, bias = _targets(
             y_index,

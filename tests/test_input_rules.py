@@ -464,6 +464,15 @@ def test_class_weight_is_sample_weight_by_class():
     assert by_class.predict_proba(X)[:, 1].mean() > plain.predict_proba(X)[:, 1].mean()
     balanced = DeepFMClassifier(class_weight="balanced", **FAST).fit(X, y)
     assert np.isfinite(balanced.predict_proba(X)).all()
+    # the class weights count in the checks of the weights: all zero is
+    # sample_weight's error (not "training diverged"), 1e308 is scaled
+    zero = DeepFMClassifier(class_weight={0: 0.0, 1: 0.0}, **FAST)
+    with pytest.raises(ValueError, match="give every row a weight of 0"):
+        zero.fit(X, y)
+    with pytest.raises(ValueError, match="give every row a weight of 0"):
+        zero.partial_fit(X, y, classes=[0, 1])
+    huge = DeepFMClassifier(class_weight={0: 1e308, 1: 1.5e308}, **FAST)
+    assert np.isfinite(huge.fit(X, y).predict_proba(X)).all()
 
 
 def test_warm_start_continues_from_the_previous_fit():
