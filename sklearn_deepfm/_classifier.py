@@ -6,7 +6,7 @@ from scipy.special import expit, softmax
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import (
     check_consistent_length,
 )
@@ -378,11 +378,13 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         if shared:  # a class of any process's rows is a class of the model
             classes = _distributed.union_of_labels(classes)
             y_index = np.searchsorted(classes, y)
-        if self._warm() and not np.array_equal(classes, self.classes_):
-            raise ValueError(
-                f"warm_start=True needs the classes of the previous fit, "
-                f"{self.classes_.tolist()}; y has {classes.tolist()}."
-            )
+        if self._warm():
+            if not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    f"warm_start=True needs the classes of the previous fit, "
+                    f"{self.classes_.tolist()}; y has {classes.tolist()}."
+                )
+            classes = self.classes_  # of its type, as MLPClassifier's: 1.0 is 1
         self.classes_ = classes
         n_classes = classes.size
         if n_classes < 2:
@@ -449,7 +451,7 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
             )
         if classes is not None:
             check_classification_targets(classes)  # as SGDClassifier's check
-            classes = np.unique(classes)
+            classes = unique_labels(classes)  # (its dtype, too: '<U1', not object)
             if first and _distributed.enabled(self.distributed):
                 _distributed.same_classes(classes)
             if not first and not np.array_equal(classes, self.classes_):

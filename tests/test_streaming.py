@@ -172,6 +172,24 @@ def test_partial_fit_weighs_rows_across_calls():
     model.partial_fit(X, np.where(np.arange(300) % 7 == 0, 2, y))
 
 
+def test_classes_keep_the_type_scikit_learn_gives_them():
+    # partial_fit's classes as SGDClassifier reads them (an object array was
+    # kept as objects); a warm fit keeps the first fit's, as MLPClassifier's
+    from sklearn.linear_model import SGDClassifier
+
+    X, y = make_categorical(n_samples=300)
+    labels = np.array(["no", "yes"], dtype=object)[y]
+    for classes in (labels[:2].tolist(), pd.Series(["no", "yes"], dtype="string")):
+        stream = DeepFMClassifier(hidden_units=(8,), random_state=0)
+        stream.partial_fit(X, labels, classes=np.asarray(classes, dtype=object))
+        sgd = SGDClassifier().partial_fit(X, labels, classes=classes)
+        assert stream.classes_.dtype == sgd.classes_.dtype
+        assert stream.predict(X).dtype == sgd.predict(X).dtype
+    warm = DeepFMClassifier(hidden_units=(8,), max_epochs=2, warm_start=True)
+    warm.fit(X, y).fit(X, y.astype(float))
+    assert warm.classes_.dtype == y.dtype and warm.predict(X).dtype == y.dtype
+
+
 @pytest.mark.parametrize("then", ["partial_fit", "warm fit"])
 def test_training_on_after_a_fit_that_dropped_the_interactions_starts_them_afresh(
     then,
