@@ -901,7 +901,7 @@ class BaseDeepFM(BaseEstimator):
             "module__dropout": self.dropout,
             "module__batch_norm": self.batch_norm,
             "module__sparse": _sparse_gradients(optimizer, device, shared),
-            "module__mlp_dtype": self._decide_precision(device),
+            "module__mlp_dtype": self._decide_precision(device, shared),
             # a table's multi-valued fields arrive as bags, the others as slots
             "module__bag_fields": ()
             if self.input_layout_.sparse
@@ -990,9 +990,15 @@ class BaseDeepFM(BaseEstimator):
                 )
             )
 
-    def _decide_precision(self, device):
-        """The deep part's autocast dtype; ``mixed_precision_`` records it."""
+    def _decide_precision(self, device, shared=False):
+        """The deep part's autocast dtype; ``mixed_precision_`` records it.
+        Distributed, 'auto' chooses bfloat16 only where every process would
+        (each decided for itself, and a process on another CPU or device
+        trained in float32 beside the others' bfloat16)."""
         dtype = _mlp_dtype(self.mixed_precision, device)
+        if shared and self.mixed_precision == "auto":
+            if not all(_distributed.gather(dtype is not None)):
+                dtype = None
         self.mixed_precision_ = dtype is not None
         return dtype
 

@@ -437,6 +437,19 @@ def mismatches(rank):
 
     local = DeepFMClassifier(distributed=True, **{**TINY, "optimizer": LocalSGD})
     out["local optimizer"] = parameters(local.fit(X, y))
+
+    # mixed_precision='auto' where one process's CPU has no native bfloat16
+    # (each decided for itself: bfloat16 beside float32)
+    from sklearn_deepfm import _base
+
+    native = _base.native_bfloat16
+    if rank == 1:
+        _base.native_bfloat16 = lambda: False
+    try:
+        auto = DeepFMClassifier(distributed=True, mixed_precision="auto", **TINY)
+        out["auto precision"] = auto.fit(X, y).mixed_precision_
+    finally:
+        _base.native_bfloat16 = native
     return out
 
 

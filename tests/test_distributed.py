@@ -269,6 +269,8 @@ def test_what_one_process_gives_otherwise_is_read_or_refused_on_both(tmp_path):
     _assert_same_parameters(first["parameters"], second["parameters"])
     # the settings' check reads a class pickle cannot reach by its name
     _assert_same_parameters(first["local optimizer"], second["local optimizer"])
+    # one decision of 'auto' precision: float32 where a process lacks bfloat16
+    assert first["auto precision"] is second["auto precision"] is False
 
 
 def test_sample_weights_weigh_as_in_one_fit_on_all_rows(tmp_path):
