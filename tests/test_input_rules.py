@@ -524,6 +524,14 @@ def test_n_jobs_sets_torch_threads_during_fit_and_restores_them():
     assert torch.get_num_threads() == before
     model.predict(X)
     assert torch.get_num_threads() == before
+    # set after fit, where scikit-learn's check does not run: 0 was one
+    # thread, 2.5 torch's error, as joblib refuses them at predict
+    for bad in (0, 2.5):
+        model.set_params(n_jobs=bad)
+        for method in (model.predict, model.explain):
+            with pytest.raises(ValueError, match="n_jobs"):
+                method(X)
+    assert torch.get_num_threads() == before
 
 
 # clear errors ---------------------------------------------------------------
