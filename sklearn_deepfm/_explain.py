@@ -144,6 +144,20 @@ class Explanation:
         """The explanation of ``rows`` (an int, slice, mask or index array);
         an int beyond the rows raises IndexError, as a NumPy array's does
         (an empty explanation made ``for row in explanation`` endless)."""
+        if (
+            isinstance(rows, (bool, np.bool_))
+            or rows is None
+            or isinstance(rows, tuple)
+        ):
+            # NumPy reads these as a new axis or a second dimension, and the
+            # explanation came out malformed ("1 row(s)" of 10)
+            raise TypeError(
+                f"An explanation is indexed by rows (an int, slice, mask or "
+                f"index array), not by {rows!r}; to_shap()[:, name] selects a "
+                "field."
+            )
+        if isinstance(rows, np.ndarray) and rows.ndim == 0:
+            rows = rows.item()  # a 0-d array dropped the row axis
         if isinstance(rows, (int, np.integer)):
             row = operator.index(rows)
             if not -len(self) <= row < len(self):
@@ -240,8 +254,12 @@ def _numeric_data(data):
     for f in range(data.shape[1]):
         column = data[:, f]
         present = np.array([not _is_missing(v) for v in column], dtype=bool)
+        values = column[present]
         try:
-            numeric[present, f] = np.asarray(column[present], dtype=np.float64)
+            # numbers only: '01' and '1' are two labels, 'nan' no missing value
+            if any(isinstance(value, (str, bytes)) for value in values):
+                raise TypeError
+            numeric[present, f] = np.asarray(values, dtype=np.float64)
         except (TypeError, ValueError):
             labels = np.array([str(value) for value in column[present]], dtype=object)
             numeric[present, f] = np.unique(labels, return_inverse=True)[1]

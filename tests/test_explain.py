@@ -360,6 +360,12 @@ def test_rows_of_an_explanation():
     for row in (10, -11):  # as a NumPy array's: what ends a for loop
         with pytest.raises(IndexError, match="out of range"):
             explanation[row]
+    # a 0-d array is its int (it dropped the row axis); bools, None and
+    # tuples, which NumPy reads as axes, are refused
+    assert_array_equal(explanation[np.asarray(2)].values, explanation.values[2:3])
+    for key in (True, np.bool_(True), None, (slice(None), 0)):
+        with pytest.raises(TypeError, match="indexed by rows"):
+            explanation[key]
     rows = list(explanation[:3])
     assert len(rows) == 3
     assert_array_equal(rows[2].values, explanation.values[2:3])
@@ -521,6 +527,10 @@ def test_to_shap_data_is_nan_for_every_missing_label():
         # only the labels present have a position: oslo, paris, rome
         assert_array_equal(city, [2.0, np.nan, 0.0, np.nan, 1.0, 2.0])
     assert model.explain(strings).data[1, 0] is pd.NA
+    # labels that read as numbers are labels: '01' and '1' two, 'nan' one
+    labels = rows.assign(city=["01", "1", "nan", "inf", "1", None])
+    city = model.explain(labels).to_shap().data[:, 0]
+    assert_array_equal(city, [0.0, 1.0, 3.0, 2.0, 1.0, np.nan])
 
 
 def test_docstring_example():
