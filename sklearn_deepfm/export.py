@@ -24,12 +24,13 @@ ONNX with :mod:`sklearn_deepfm.onnx` instead.
         dynamic_shapes={name: {0: batch} for name in inputs},
     )
 
-The module's output is ``decision_function(X)`` for a classifier (the
-logit of ``classes_[1]``, or one logit per class) and ``predict(X)`` for a
-regressor, in float32.  It runs in evaluation mode (dropout off, batch norm
-with its running statistics), on the CPU, in float32 throughout: a model
-trained with ``mixed_precision`` predicts in float32 there (its outputs
-differ from the estimator's by the bfloat16 rounding of the deep part).
+The module's output is ``decision_function(X)`` for a classifier (the logit of
+``classes_[1]``, or one logit per class), in float32, and ``predict(X)`` for a
+regressor, in float64 (the target's scale and offset applied in float64, as ``predict``
+does). It runs in evaluation mode (dropout off, batch norm with its running statistics),
+on the CPU, in float32 throughout: a model trained with ``mixed_precision`` predicts in
+float32 there (its outputs differ from the estimator's by the bfloat16 rounding of the
+deep part).
 """
 
 import torch

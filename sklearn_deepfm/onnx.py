@@ -39,7 +39,9 @@ skl2onnx classifier, is a ZipMap of dictionaries; ``'columns'`` gives one
 output per class; ``nocl=True`` gives class indices as labels).  The
 regressor's output is ``variable``, of shape ``(n_samples, 1)``.  The model
 runs in float32; a model trained with ``mixed_precision`` (bfloat16 deep
-part) is exported in float32.  Outputs are float64 when the first input is.
+part) is exported in float32.  A classifier's probabilities are float64
+when the first input is; a regressor's output is float64 when any input is
+(its target's scale and offset applied in float64).
 
 A DataFrame becomes one ONNX input per column (skl2onnx's rule): feed each
 column as an array of shape ``(n_samples, 1)``; string columns as ``str``
