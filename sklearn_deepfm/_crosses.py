@@ -153,7 +153,7 @@ class PairCrosses(nn.Module):
         self.register_buffer("pairs", torch.zeros((0, 2), dtype=torch.long))
         self.register_buffer("keys", torch.zeros(0, dtype=torch.long))
         # the last row, zero, is the weight of a cross not seen in training
-        self.register_buffer("weight", torch.zeros((1, n_outputs)))
+        self.register_buffer("weight", torch.zeros((1, n_outputs), dtype=torch.float32))
 
     def set(self, pairs, keys, weight):
         """Cross the pairs of fields ``pairs`` with the seen ``keys`` (sorted)

@@ -32,6 +32,10 @@ from torch.nn import functional as F
 from ._cpu_linear import Linear
 from ._crosses import PairCrosses, single_rows
 
+# every parameter and buffer, whatever torch's default dtype (a process that
+# set float64 built, and trained, another model; float16 diverged)
+FLOAT = torch.float32
+
 # The distinct rows of a batch's indices and where each index is among them.
 Distinct = tuple[Tensor, Tensor]
 
@@ -41,8 +45,8 @@ class FeaturesLinear(nn.Module):
 
     def __init__(self, n_embeddings, n_outputs, sparse=False):
         super().__init__()
-        self.weight = nn.Embedding(n_embeddings, n_outputs, sparse=sparse)
-        self.bias = nn.Parameter(torch.zeros(n_outputs))
+        self.weight = nn.Embedding(n_embeddings, n_outputs, sparse=sparse, dtype=FLOAT)
+        self.bias = nn.Parameter(torch.zeros(n_outputs, dtype=FLOAT))
         nn.init.zeros_(self.weight.weight)
 
     def forward(
@@ -71,7 +75,9 @@ class FactorizationMachine(nn.Module):
         super().__init__()
         self.projection = None
         if n_outputs > 1:
-            self.projection = nn.Parameter(torch.ones(n_outputs, embedding_dim))
+            self.projection = nn.Parameter(
+                torch.ones(n_outputs, embedding_dim, dtype=FLOAT)
+            )
 
     def forward(self, embedded: Tensor, scratch: Tensor | None = None) -> Tensor:
         """Float ``(batch, slots, dim)`` of value-scaled embeddings;
@@ -122,14 +128,14 @@ class MultiLayerPerceptron(nn.Module):
         super().__init__()
         layers = []
         for width in hidden_units:
-            layers.append(Linear(n_inputs, width))
+            layers.append(Linear(n_inputs, width, dtype=FLOAT))
             if batch_norm:
-                layers.append(nn.BatchNorm1d(width))
+                layers.append(nn.BatchNorm1d(width, dtype=FLOAT))
             layers.append(nn.ReLU(inplace=True))
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             n_inputs = width
-        output = Linear(n_inputs, n_outputs)
+        output = Linear(n_inputs, n_outputs, dtype=FLOAT)
         # Starting at zero, the deep part adds nothing until it has learnt
         # something: a model fresh from a linear warm-up predicts as it did.
         nn.init.zeros_(output.weight)
@@ -354,7 +360,9 @@ class DeepFM(nn.Module):
         # first-order weights of pairs of categories: none unless the
         # recipe's linear solve keeps them (see sklearn_deepfm._crosses)
         self.crosses = PairCrosses(n_outputs)
-        self.embedding = nn.Embedding(n_embeddings, embedding_dim, sparse=sparse)
+        self.embedding = nn.Embedding(
+            n_embeddings, embedding_dim, sparse=sparse, dtype=FLOAT
+        )
         nn.init.normal_(self.embedding.weight, std=embedding_init_std)
         self.fm = FactorizationMachine(embedding_dim, n_outputs)
         self.mlp = MultiLayerPerceptron(

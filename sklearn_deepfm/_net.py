@@ -585,7 +585,8 @@ class DeepFMNet(NeuralNet):
             param = table.weight
             grown = param.new_zeros((n_embeddings, param.shape[1]))
             if table is module.embedding:
-                fresh = torch.randn(grown.shape, generator=generator) * std
+                fresh = torch.randn(grown.shape, generator=generator, dtype=grown.dtype)
+                fresh *= std
                 grown.copy_(fresh.to(grown.device))
             with torch.no_grad():
                 grown[index] = param

@@ -199,6 +199,26 @@ def test_same_seed_same_model_and_global_rng_untouched():
     assert not np.allclose(first, other)
 
 
+def test_torch_default_dtype_does_not_change_the_model():
+    # a process that set float64 (as BoTorch code does) built and trained
+    # another model, float64 throughout; float16 "diverged"
+    from sklearn_deepfm.export import inference_module
+
+    X, y = make_categorical(n_samples=300)
+    expected = DeepFMClassifier(**FAST).fit(X, y).predict_proba(X)
+    before = torch.get_default_dtype()
+    for dtype in (torch.float64, torch.float16):
+        torch.set_default_dtype(dtype)
+        try:
+            model = DeepFMClassifier(**FAST).fit(X, y)
+        finally:
+            torch.set_default_dtype(before)
+        assert_array_equal(model.predict_proba(X), expected)
+        assert {p.dtype for p in inference_module(model).parameters()} == {
+            torch.float32
+        }
+
+
 def test_fits_running_at_once_in_threads_give_the_models_of_their_seeds():
     # as joblib's threading backend runs a search: each fit seeds torch's
     # global generator for its initialisation and draws dropout's masks
