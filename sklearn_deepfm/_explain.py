@@ -194,6 +194,8 @@ class Explanation:
             Symmetric, NaN on the diagonal; with several outputs, the mean
             is also over the outputs.
         """
+        if not len(self):  # (NumPy could not reshape no row)
+            raise ValueError("An explanation of no row has no pair strength.")
         pairs = 2.0 * np.abs(self.interaction_values)
         strength = pairs.reshape(*pairs.shape[:3], -1).mean(axis=(0, 3))
         np.fill_diagonal(strength, np.nan)

@@ -910,6 +910,13 @@ def onnx_inputs(X, model):
         # one reading of the cells: polars' own errors came out of Decimal
         # and infinite values
         X = X.to_pandas()
+    if not hasattr(X, "columns"):
+        # (an array met "'numpy.ndarray' object has no attribute 'columns'")
+        raise TypeError(
+            f"onnx_inputs reads a DataFrame's columns by name and got "
+            f"{type(X).__name__}. A graph converted from an array has one "
+            "input: feed it the array itself, as {input name: X}."
+        )
     inputs = _graph_inputs(model)
     columns = [str(column) for column in X.columns]
     if len(columns) != len(inputs) or not all(

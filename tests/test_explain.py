@@ -371,6 +371,8 @@ def test_rows_of_an_explanation():
     assert_array_equal(rows[2].values, explanation.values[2:3])
     strength = explanation.pair_strength()
     assert np.isnan(np.diag(strength)).all()
+    with pytest.raises(ValueError, match="no row"):  # NumPy's reshape error
+        explanation[explanation.values[:, 0] > 1e9].pair_strength()
     assert_allclose(
         strength[0, 1], 2 * np.abs(explanation.interaction_values[:, 0, 1]).mean()
     )

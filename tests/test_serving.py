@@ -89,6 +89,12 @@ def test_onnx_label_encoded_model_matches_predict_proba(n_classes):
     label, proba = _session(onx).run(None, {"X": X_test})
     assert_allclose(proba, model.predict_proba(X_test), atol=ONNX_TOLERANCE)
     assert_array_equal(label, model.predict(X_test))
+    # onnx_inputs names a DataFrame's columns; an array gets a TypeError
+    # saying to feed it as the graph's one input (an AttributeError before)
+    from sklearn_deepfm.onnx import onnx_inputs
+
+    with pytest.raises(TypeError, match="feed it the array itself"):
+        onnx_inputs(X_test, onx)
 
     # the same model from float input with unknown, negative and missing codes
     X_float = _with_unknowns(X_test)
