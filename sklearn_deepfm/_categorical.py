@@ -236,11 +236,19 @@ class _LabelColumn:
     def unseen(self, labels, name):
         """Labels among ``labels`` (prepared) that have no row yet, sorted."""
         candidates = labels[self.local_rows(labels) == UNKNOWN]
-        return _object_array(_sorted_labels(candidates))
+        unseen = _object_array(_sorted_labels(candidates))
+        # refused here, before any field grows (see extend)
+        _check_one_kind(np.concatenate([self.categories, unseen]), name)
+        return unseen
 
-    def extend(self, categories):
-        """Give each of ``categories`` (unseen labels) a row after the others."""
-        self.categories = np.concatenate([self.categories, _object_array(categories)])
+    def extend(self, categories, name="a column"):
+        """Give each of ``categories`` (unseen labels) a row after the others;
+        text beside values of another kind is refused, as in ``fit`` (a
+        stream whose first call held no value, or another process's
+        values, had learnt '4' beside 4)."""
+        categories = np.concatenate([self.categories, _object_array(categories)])
+        _check_one_kind(categories, name)
+        self.categories = categories
         self.size = len(self.categories) + 1
         self.__dict__.pop("_kind", None)
 
@@ -367,6 +375,7 @@ def _check_one_kind(categories, name):
     for category in categories:
         first.setdefault(_kind_of(category), category)
     first.pop(None, None)
+    name = name or "a column"
     text = [kind for kind in ("strings", "bytes") if kind in first]
     if text and len(first) > 1:
         other = next(kind for kind in first if kind != text[0])

@@ -9,7 +9,6 @@ column kinds' own modules.
 """
 
 import decimal
-import math
 import numbers
 
 import numpy as np
@@ -286,8 +285,9 @@ def _holds_strings(column):
 
     # a category's (or an Arrow dictionary's) values say: pandas infers the
     # type 'categorical' (or 'unknown-array'), and '02' was parsed as code 2
-    if hasattr(dtype, "categories"):
-        column = dtype.categories
+    if hasattr(dtype, "categories"):  # those in use: an unused 'other' is none
+        codes = np.unique(np.asarray(column.cat.codes))
+        column = dtype.categories.take(codes[codes >= 0])
     elif str(getattr(dtype, "pyarrow_dtype", "")).startswith("dictionary"):
         column = column.astype(object)
     kinds = ("string", "bytes", "mixed", "mixed-integer")
@@ -347,8 +347,12 @@ def _is_missing(value):
     arrow columns hold (read as a label, NA was a category of its own that
     training never reached: a missing cell predicted alone took 0.38 where
     the unknown row gave 0.89)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None:
         return True
+    if isinstance(value, (float, np.floating)):  # NumPy's float32 NaN too
+        return bool(value != value)
+    if isinstance(value, decimal.Decimal):
+        return value.is_nan()
     kind = type(value)
     return kind.__name__ == "NAType" and kind.__module__.split(".")[0] == "pandas"
 

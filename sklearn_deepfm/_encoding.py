@@ -672,6 +672,11 @@ class FeatureEncoder:
                 found.append(spec.unseen(spec.prepare(column, name), name))
         return found
 
+    def _column_name(self, columns):
+        """A field's first column as messages name it."""
+        name = self._names[columns[0]] if "_names" in vars(self) else None
+        return f"column {columns[0]}" + ("" if name is None else f" ({name!r})")
+
     def extend(self, categories):
         """Give new categories their own embedding rows.
 
@@ -695,7 +700,10 @@ class FeatureEncoder:
                 # (values of this process's call or, distributed, another's)
                 spec = _turned_by(spec, new)
                 self._columns[field] = (columns, spec)
-                spec.extend(new)
+                if isinstance(spec, (_LabelColumn, _MultiValuedColumn)):
+                    spec.extend(new, self._column_name(columns))
+                else:
+                    spec.extend(new)
         self._describe_columns()
         new_rows = np.empty(sum(size for _, size in old), dtype=np.int64)
         for (start, size), field in zip(old, self.layout_.fields, strict=True):
@@ -944,7 +952,7 @@ class FeatureEncoder:
                 spec.extend(np.unique(np.asarray(known, dtype=np.float64)))
             elif isinstance(spec, _LabelColumn):
                 spec.categories = spec.categories[:0]
-                spec.extend(_sorted_labels(known))
+                spec.extend(_sorted_labels(known), self._column_name(columns))
             elif isinstance(spec, _MultiValuedColumn):
                 spec.set_categories(known)
             elif isinstance(spec, _NumericColumn):

@@ -144,6 +144,8 @@ class Explanation:
         """The explanation of ``rows`` (an int, slice, mask or index array);
         an int beyond the rows raises IndexError, as a NumPy array's does
         (an empty explanation made ``for row in explanation`` endless)."""
+        if isinstance(rows, np.ndarray) and rows.ndim == 0:
+            rows = rows.item()  # a 0-d array dropped the row axis
         if (
             isinstance(rows, (bool, np.bool_))
             or rows is None
@@ -156,8 +158,6 @@ class Explanation:
                 f"index array), not by {rows!r}; to_shap()[:, name] selects a "
                 "field."
             )
-        if isinstance(rows, np.ndarray) and rows.ndim == 0:
-            rows = rows.item()  # a 0-d array dropped the row axis
         if isinstance(rows, (int, np.integer)):
             row = operator.index(rows)
             if not -len(self) <= row < len(self):

@@ -240,10 +240,12 @@ class _MultiValuedColumn:
             return _MultiValuedColumn(lists, name, self.pooling).categories
         return self._values.unseen(self._flat(lists), name)
 
-    def extend(self, categories):
+    def extend(self, categories, name="a column"):
         """Give each of ``categories`` (unseen values) a row after the others."""
         if self.labels is None and len(categories):
-            self._learn(np.asarray(categories), None)
+            self._learn(np.asarray(categories), name)
+        elif self.labels:
+            self._values.extend(categories, name)
         else:
             self._values.extend(categories)
 

@@ -11,11 +11,12 @@ any warnings filter does before Python 3.14's context-local ones).
 """
 
 import contextlib
+import re
 import threading
 import warnings
 
 _lock = threading.Lock()
-_users = {}  # (message, category) -> [number of calls inside, entry added]
+_users = {}  # (message, category) -> [number of calls inside, our entry]
 
 
 @contextlib.contextmanager
@@ -26,22 +27,30 @@ def silenced(category, message=""):
     with _lock:
         users = _users.setdefault(key, [0, None])
         if users[0] == 0:
-            before = list(warnings.filters)
-            warnings.filterwarnings("ignore", message=message, category=category)
-            added = warnings.filters[0]
-            # a filter the user had set already is theirs to keep
-            users[1] = None if added in before else added
+            # an entry of our own, put first as filterwarnings puts one; it
+            # would have moved an equal filter of the user's to the front,
+            # and left it there (ahead of the user's later filters)
+            pattern = re.compile(message, re.I) if message else None
+            users[1] = ("ignore", pattern, category, None, 0)
+            warnings.filters.insert(0, users[1])
+            _mutated()
         users[0] += 1
     try:
         yield
     finally:
         with _lock:
             users[0] -= 1
-            if users[0] == 0 and users[1] is not None:
+            if users[0] == 0:
                 entry, users[1] = users[1], None
                 kept = [item for item in warnings.filters if item is not entry]
                 if len(kept) < len(warnings.filters):
                     warnings.filters[:] = kept
-                    mutated = getattr(warnings, "_filters_mutated", None)
-                    if mutated is not None:
-                        mutated()
+                    _mutated()
+
+
+def _mutated():
+    """Tell the warnings machinery its filters changed (as filterwarnings
+    does), so that no warning is judged by a cached decision."""
+    mutated = getattr(warnings, "_filters_mutated", None)
+    if mutated is not None:
+        mutated()

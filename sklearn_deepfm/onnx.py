@@ -973,7 +973,7 @@ def _numbers(column, name, dtype):
         return _numpy_numbers(column, values, name, dtype)
     if _holds_strings(column):
         # parsed, '01', '1.0' and '1' were all the code 1
-        example = next(v for v in values if isinstance(v, (str, bytes)))
+        example = next((v for v in values if isinstance(v, (str, bytes))), None)
         raise TypeError(
             f"Column {column.name!r} holds strings, such as {example!r}, and the "
             f"graph input {name!r} is a number input (the model was fitted on "

@@ -240,6 +240,17 @@ def test_fits_running_at_once_in_threads_give_the_models_of_their_seeds():
     # of ConvergenceWarning, saved and put back by overlapping blocks, had
     # stayed (a user's LogisticRegression no longer warned)
     assert warnings.filters == filters
+    # nor move a filter of the user's: an 'ignore' set before an 'error'
+    # came first again after a fit, and LogisticRegression no longer raised
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("error", ConvergenceWarning)
+        fit(settings[-1])
+        with pytest.raises(ConvergenceWarning):
+            LogisticRegression(max_iter=1).fit(X, y)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() only")

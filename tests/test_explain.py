@@ -363,7 +363,7 @@ def test_rows_of_an_explanation():
     # a 0-d array is its int (it dropped the row axis); bools, None and
     # tuples, which NumPy reads as axes, are refused
     assert_array_equal(explanation[np.asarray(2)].values, explanation.values[2:3])
-    for key in (True, np.bool_(True), None, (slice(None), 0)):
+    for key in (True, np.bool_(True), np.asarray(True), None, (slice(None), 0)):
         with pytest.raises(TypeError, match="indexed by rows"):
             explanation[key]
     rows = list(explanation[:3])

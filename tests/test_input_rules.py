@@ -155,6 +155,14 @@ def test_string_ndarray_needs_no_encoder():
     assert np.isfinite(model.predict_proba(X)).all()
 
 
+def test_duplicate_column_names_get_scikit_learns_error():
+    # the sparse-frame test read frame[name] and met a DataFrame
+    X, y = make_categorical(n_samples=100)
+    frame = pd.DataFrame(X, columns=["a", "a", "b", "c"])
+    with pytest.raises(ValueError, match="Expected unique column names"):
+        DeepFMClassifier(**FAST).fit(frame, y)
+
+
 def test_other_containers_get_a_type_error():
     pa = pytest.importorskip("pyarrow")
     X, y = make_categorical(n_samples=100)
@@ -688,6 +696,19 @@ def test_bytes_where_fit_saw_strings_and_strings_where_it_saw_booleans_are_refus
         column = pd.Series(cells * 100, dtype=object)
         with pytest.raises(TypeError, match=f"holds {kinds}, such as"):
             DeepFMClassifier(**FAST).fit(pd.DataFrame({"c": column}), y[: len(column)])
+    # NumPy's float32 NaN and Decimal's among strings are missing, not numbers
+    for nan in (np.float32("nan"), Decimal("NaN")):
+        column = pd.Series(["a", nan, "b"] * 100, dtype=object)
+        fitted = DeepFMClassifier(**FAST).fit(pd.DataFrame({"c": column}), y)
+        assert list(fitted.input_layout_.fields[0].categories) == ["a", "b"]
+    # a stream whose first call held no value meets the mix in a later call:
+    # refused before any field grows ('4' and 4 had been learnt)
+    empty = pd.DataFrame({"c": pd.Series([None] * 300, dtype=object), "d": cities})
+    stream = DeepFMClassifier(**FAST).partial_fit(empty, y, classes=[0, 1])
+    mixed = empty.assign(c=pd.Series(["4", 4, "5"] * 100, dtype=object), d="rome")
+    with pytest.raises(TypeError, match="holds string labels and numbers"):
+        stream.partial_fit(mixed, y)
+    assert list(stream.input_layout_.fields[1].categories) == ["oslo", "paris"]
     # bytes where fit saw strings, in lists too
     tags = pl.DataFrame({"tags": [["a", "b"], ["c"]] * 50})
     lists = DeepFMClassifier(**FAST).fit(tags, [0, 1] * 50)
@@ -713,6 +734,12 @@ def test_strings_where_fit_saw_integers_name_the_column_and_both_kinds():
     y = np.array([0, 1, 1] * 20)
     model = DeepFMClassifier(**FAST).fit(X, y)
     # digits too: parsed, '01', '1.0' and '1' were all the code 1
+    # codes as a category whose unused categories include a string read as
+    # the codes they are (refused as labels by the first rule of this test)
+    other = pd.Categorical(X["code"], categories=[0, 1, 2, 3, "other"])
+    assert_array_equal(
+        model.predict_proba(X.assign(code=other)), model.predict_proba(X)
+    )
     for digits in (
         X.astype({"code": str}),
         X.assign(code=pd.Series(["01", "1.0", "1"] * 20, dtype=object)),

@@ -179,9 +179,13 @@ def test_classes_keep_the_type_scikit_learn_gives_them():
 
     X, y = make_categorical(n_samples=300)
     labels = np.array(["no", "yes"], dtype=object)[y]
-    for classes in (labels[:2].tolist(), pd.Series(["no", "yes"], dtype="string")):
+    for classes in (
+        np.array(["no", "yes"], dtype=object),
+        pd.Series(["no", "yes"], dtype="string"),
+        pd.Categorical(["no", "yes"]),
+    ):
         stream = DeepFMClassifier(hidden_units=(8,), random_state=0)
-        stream.partial_fit(X, labels, classes=np.asarray(classes, dtype=object))
+        stream.partial_fit(X, labels, classes=classes)
         sgd = SGDClassifier().partial_fit(X, labels, classes=classes)
         assert stream.classes_.dtype == sgd.classes_.dtype
         assert stream.predict(X).dtype == sgd.predict(X).dtype
