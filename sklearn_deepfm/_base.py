@@ -212,10 +212,24 @@ def _mlp_dtype(mixed_precision, device):
     return torch.bfloat16
 
 
-def _sparse_gradients(optimizer, device, shared):
+def _sparse_gradients(optimizer, device, shared, callbacks=()):
     """Whether the embedding tables give sparse gradients: with the lazy Adam,
-    except in distributed CUDA training (NCCL reduces dense tensors only)."""
-    return optimizer is DenseSparseAdam and not (shared and device.type == "cuda")
+    except in distributed CUDA training (NCCL reduces dense tensors only)
+    and where a callback reads the gradients (skorch's GradientNormClipping
+    met torch's "no norm of a sparse tensor" in every fit)."""
+    return (
+        optimizer is DenseSparseAdam
+        and not (shared and device.type == "cuda")
+        and not any(_reads_gradients(callback) for callback in callbacks)
+    )
+
+
+def _reads_gradients(callback):
+    """Whether a skorch callback (an instance, a class, or a (name, callback)
+    tuple) acts on the gradients: it overrides ``on_grad_computed``."""
+    instance = callback[1] if isinstance(callback, tuple) else callback
+    kind = instance if isinstance(instance, type) else type(instance)
+    return kind.on_grad_computed is not Callback.on_grad_computed
 
 
 # batch_size='auto': about AUTO_BATCH_STEPS steps per epoch, within
@@ -783,6 +797,14 @@ class BaseDeepFM(BaseEstimator):
                 # once they initialised (a callback that failed to was
                 # dropped silently by the next calls)
                 self.__dict__.pop("_callbacks_changed", None)
+                self.net_.set_sparse_gradients(
+                    _sparse_gradients(
+                        self._optimizer_class(),
+                        device,
+                        self.net_.distributed,
+                        callbacks,
+                    )
+                )
                 # what MLPClassifier.partial_fit reads at every call
                 self.net_.set_weight_decay(self.alpha)
                 self.net_.verbose = self.verbose
@@ -900,7 +922,9 @@ class BaseDeepFM(BaseEstimator):
             "module__n_outputs": n_outputs,
             "module__dropout": self.dropout,
             "module__batch_norm": self.batch_norm,
-            "module__sparse": _sparse_gradients(optimizer, device, shared),
+            "module__sparse": _sparse_gradients(
+                optimizer, device, shared, self._user_callbacks()
+            ),
             "module__mlp_dtype": self._decide_precision(device, shared),
             # a table's multi-valued fields arrive as bags, the others as slots
             "module__bag_fields": ()

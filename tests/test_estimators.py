@@ -473,6 +473,20 @@ def test_skorch_callbacks_and_history():
     assert {"train_loss", "dur"} <= set(model.history_[0])
 
 
+def test_callbacks_that_read_the_gradients_get_dense_ones():
+    # the default lazy Adam's sparse embedding gradients met torch's "no
+    # norm of a sparse tensor" in skorch's GradientNormClipping, every fit
+    from skorch.callbacks import GradientNormClipping
+
+    X, y = make_categorical(n_samples=600)
+    clip = [GradientNormClipping(gradient_clip_value=1.0)]
+    model = DeepFMClassifier(callbacks=clip, **FAST).fit(X, y)
+    assert np.isfinite(model.predict_proba(X)).all()
+    stream = DeepFMClassifier(**FAST).partial_fit(X, y, classes=[0, 1])
+    stream.set_params(callbacks=clip).partial_fit(X, y)  # from a later call on
+    assert np.isfinite(stream.predict_proba(X)).all()
+
+
 @pytest.mark.parametrize("n_classes", [2, 3])
 def test_epoch_scoring_takes_label_scores_too(n_classes):
     # the net's predict gave probabilities, so 'accuracy' saw continuous
