@@ -169,6 +169,19 @@ def adapt_callbacks(callbacks):
     adapted = []
     for callback in callbacks:
         name, instance = callback if isinstance(callback, tuple) else (None, callback)
+        if name == SCHEDULE:  # it ran twice, and the next partial_fit dropped it
+            raise ValueError(
+                f"The callback name {SCHEDULE!r} is the estimator's own; choose "
+                "another."
+            )
+        if getattr(instance, "use_caching", True) is False:
+            # scoring without the cached predictions reads skorch's datasets
+            # ("Expected array-like, got None")
+            raise ValueError(
+                f"{type(instance).__name__}(use_caching=False) is not supported: "
+                "the estimator's net scores the predictions it caches; leave "
+                "use_caching at its default."
+            )
         if instance is ProgressBar:
             instance = ProgressBar()
         if type(instance) is ProgressBar:

@@ -471,6 +471,14 @@ def test_skorch_callbacks_and_history():
     assert fitted_counter.epochs == len(model.history_) >= 1
     assert "valid_loss" in model.history_[-1]
     assert {"train_loss", "dur"} <= set(model.history_[0])
+    # refused with a reason: the estimator's own callback name (it ran twice),
+    # and scoring without the cached predictions (skorch's "got None")
+    for callbacks in (
+        [("deepfm_schedule", CountEpochs())],
+        [EpochScoring("roc_auc", use_caching=False)],
+    ):
+        with pytest.raises(ValueError, match="estimator's"):
+            DeepFMClassifier(callbacks=callbacks, **FAST).fit(X, y)
 
 
 def test_callbacks_that_read_the_gradients_get_dense_ones():
