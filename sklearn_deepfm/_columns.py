@@ -257,7 +257,13 @@ def _as_float(column):
     missing values as NaN.  Strings are a TypeError, not numbers: parsed,
     '01', '1.0' and '1' were all the code 1 of a column fitted on codes."""
     if hasattr(column, "to_numpy"):
-        if type(column).__module__.split(".")[0] == "polars":
+        polars = type(column).__module__.split(".")[0] == "polars"
+        missing = column.null_count() if polars else int(column.isna().sum())
+        if len(column) and missing == len(column):
+            # no value, whatever the type a reader gave it (polars types a
+            # CSV chunk's empty column String): every one missing
+            return np.full(len(column), np.nan)
+        if polars:
             import polars as pl
 
             if column.dtype == pl.String:

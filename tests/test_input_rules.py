@@ -734,6 +734,14 @@ def test_strings_where_fit_saw_integers_name_the_column_and_both_kinds():
     y = np.array([0, 1, 1] * 20)
     model = DeepFMClassifier(**FAST).fit(X, y)
     # digits too: parsed, '01', '1.0' and '1' were all the code 1
+    # a column with no value is missing whatever type a reader gave it
+    # (polars types a CSV chunk's empty column String): it was refused
+    missing = model.predict_proba(X.assign(code=np.nan))
+    for empty in (
+        pd.Series([None] * 60, dtype="string"),
+        pd.Series([None] * 60, dtype="str"),
+    ):
+        assert_array_equal(model.predict_proba(X.assign(code=empty)), missing)
     # codes as a category whose unused categories include a string read as
     # the codes they are (refused as labels by the first rule of this test)
     other = pd.Categorical(X["code"], categories=[0, 1, 2, 3, "other"])
