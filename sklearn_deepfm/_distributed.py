@@ -46,6 +46,14 @@ from ._layout import CATEGORICAL, MULTIVALUED, NUMERIC
 from ._numeric import root_mean_square, spread_or_one
 from ._sparse import _as_csr
 
+if dist.is_available():
+    # Imported now, before a process group exists, its functions' default
+    # group is None.  Imported later (torch's own optimizers, SGD and AdamW
+    # among them, import torch._dynamo, which imports it), they kept the
+    # default group, whose gloo threads then outlived destroy_process_group()
+    # into the interpreter's shutdown: the abort at exit described above.
+    import torch.distributed.nn  # noqa: F401
+
 
 def enabled(distributed):
     """Whether this fit is one of several processes' fits of one model.

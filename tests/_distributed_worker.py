@@ -437,6 +437,11 @@ def mismatches(rank):
 
     local = DeepFMClassifier(distributed=True, **{**TINY, "optimizer": LocalSGD})
     out["local optimizer"] = parameters(local.fit(X, y))
+    # torch's optimizers import torch._dynamo, and with it torch.distributed.nn,
+    # whose functions then kept the default group for good (an abort at exit)
+    from torch.distributed.nn import functional
+
+    out["group kept"] = functional.broadcast.__defaults__[0] is not None
 
     # mixed_precision='auto' where one process's CPU has no native bfloat16
     # (each decided for itself: bfloat16 beside float32)

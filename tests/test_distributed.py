@@ -271,6 +271,8 @@ def test_what_one_process_gives_otherwise_is_read_or_refused_on_both(tmp_path):
     _assert_same_parameters(first["local optimizer"], second["local optimizer"])
     # one decision of 'auto' precision: float32 where a process lacks bfloat16
     assert first["auto precision"] is second["auto precision"] is False
+    # nothing keeps the process group past destroy_process_group()
+    assert first["group kept"] is second["group kept"] is False
 
 
 def test_sample_weights_weigh_as_in_one_fit_on_all_rows(tmp_path):
