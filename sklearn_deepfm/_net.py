@@ -29,6 +29,7 @@ from ._batching import (
     RegularRows,
     StepBatchIterator,
 )
+from ._crosses import MAX_CROSSED_ENTRIES
 from ._schedule import SCHEDULE, StopTraining
 
 # Rows per padding block at prediction; a multiple of every CPU GEMM tile height.
@@ -322,7 +323,15 @@ class DeepFMNet(NeuralNet):
     def _predict_rows(self):
         rows = getattr(self, "iterator_valid__batch_size", None)
         if rows is None:
-            return predict_rows(torch.device(self.device), self.batch_size)
+            rows = predict_rows(torch.device(self.device), self.batch_size)
+        # the crosses' lookup holds rows x pairs entries (about 46 bytes
+        # each): bounded as the fit bounds them (19,900 pairs took 3.8 GiB
+        # for 4,096 rows), in whole padded blocks, which change no row
+        module = getattr(self, "module_", None)
+        n_pairs = 0 if module is None else module.crosses.pairs.shape[0]
+        if n_pairs:
+            cap = MAX_CROSSED_ENTRIES // n_pairs // PAD_ROWS * PAD_ROWS
+            rows = min(rows, max(PAD_ROWS, cap))
         return rows
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
