@@ -302,9 +302,8 @@ def markdown(report):
         "# Multi-valued fields",
         "",
         f"Measured {report['date']} on {report['cpu']} (flags: "
-        f"{', '.join(report['cpu_flags'] or [])}), one thread per process, "
-        "**on a busy machine** (2 cores shared with other jobs): timings are "
-        "indicative. Command: `" + report["command"] + "`.",
+        f"{', '.join(report['cpu_flags'] or [])}), one thread per process. "
+        "Command: `" + report["command"] + "`.",
         "",
     ]
     long_tail = report.get("long_tail")
@@ -350,7 +349,7 @@ def markdown(report):
         lines += [
             "## MovieLens 100k: genres as one multi-valued field",
             "",
-            "| genres as | test AUC (mean of 5 splits) | std | per split |",
+            "| genres as | test AUC (mean over splits) | std | per split |",
             "|---|---:|---:|---|",
         ]
         for name, entry in ml.items():

@@ -3,7 +3,7 @@ Early stopping, skorch callbacks and learning curves
 ====================================================
 
 Training runs on `skorch <https://skorch.readthedocs.io>`_: with early
-stopping (on by default from 1,000 training rows) a share of the training
+stopping (on by default wherever a hold-out can be drawn) a share of the training
 rows is held out, the validation loss is computed after every epoch, and
 training stops once it stops improving or clearly worsens; the weights of
 the best epoch are restored. Every epoch is recorded in ``history_``, which

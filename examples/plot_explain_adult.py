@@ -69,8 +69,10 @@ plt.show()
 # Which pairs of fields matter: a heat map
 # ----------------------------------------
 # ``interaction_values[:, f, g]`` holds half of the factorization machine's
-# term of the pair ``(f, g)`` in each row; the map shows the mean absolute
-# term over the explained rows, in logits.
+# term of the pair ``(f, g)`` in each row, plus half of the pair's cross
+# weight where the recipe kept the pairwise crosses (``crosses_kept_``, as
+# here); the map shows the mean absolute term over the explained rows, in
+# logits.
 fig, ax = plt.subplots(figsize=(7, 6), layout="constrained")
 display = FieldInteractionDisplay.from_explanation(explanation, ax=ax)
 plt.show()

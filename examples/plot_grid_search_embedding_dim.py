@@ -15,7 +15,8 @@ of the UCI Adult data given as a DataFrame.
 # and its numeric columns are integers: ``categorical_features="from_dtype"``
 # tells the model to trust the dtypes (with the default ``"auto"`` the
 # integer columns, which hold only non-negative integers, would be read as
-# label-encoded categories).
+# label-encoded categories, the quantities among them also as numbers, and
+# ``fnlwgt`` with a warning).
 import matplotlib.pyplot as plt
 import pandas as pd
 from sklearn.model_selection import GridSearchCV, train_test_split

@@ -100,6 +100,7 @@ def median_ms(call, n_calls=300):
     return 1e3 * float(np.median(times))
 
 
+model[-1].set_params(n_jobs=1)  # one thread, as onnxruntime's session here
 row = X_test[:1]
 row_feeds = feeds(row)
 in_process = median_ms(lambda: model.predict_proba(row))

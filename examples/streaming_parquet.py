@@ -17,6 +17,7 @@ every epoch and keep the best model. Needs ``pyarrow``
 """
 
 import copy
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -33,9 +34,9 @@ from sklearn_deepfm.datasets import stream_ctr_classification
 # %%
 # A click log on disk
 # -------------------
-# 180,000 synthetic impressions of 8 categorical fields with planted
-# interactions, written as six Parquet files of training rows and one
-# held-out file. The categories are strings, as in a real log; they are
+# 210,000 synthetic impressions of 8 categorical fields with planted
+# interactions, written as six Parquet files of training rows (180,000) and
+# one held-out file (30,000). The categories are strings, as in a real log; they are
 # generated and written 30,000 rows at a time.
 folder = Path(tempfile.mkdtemp()) / "clicks"
 (folder / "train").mkdir(parents=True)
@@ -91,3 +92,7 @@ for epoch in range(1, 6):
 proba = best.predict_proba(X_holdout)[:, 1]
 print(f"kept: held-out log loss {log_loss(y_holdout, proba):.4f}")
 print(best.input_layout_)
+
+# %%
+# The click log was written to a temporary folder: remove it.
+shutil.rmtree(folder.parent)
