@@ -799,7 +799,7 @@ class BaseDeepFM(BaseEstimator):
                 self.__dict__.pop("_callbacks_changed", None)
                 self.net_.set_sparse_gradients(
                     _sparse_gradients(
-                        self._optimizer_class(),
+                        self.net_.optimizer,  # (set_params acts at the next fit)
                         device,
                         self.net_.distributed,
                         callbacks,
