@@ -78,3 +78,26 @@ def assert_served_as_predicted(model, X, n_explained=300):
     _, proba = session.run(None, onnx_inputs(X, session))
     assert_allclose(proba, model.predict_proba(X), atol=1e-5)
     return explanation
+
+
+def torch_onnx_export(model, inputs):
+    """The bytes of ``torch.onnx.export`` (the TorchScript-based exporter,
+    which needs no onnxscript) of ``model``'s inference module, taking the
+    encoded rows ``inputs`` by name."""
+    import io
+    import warnings
+
+    from sklearn_deepfm.export import inference_module
+
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            inference_module(model),
+            (),
+            buffer,
+            kwargs=inputs,
+            input_names=list(inputs),
+            dynamo=False,
+        )
+    return buffer.getvalue()

@@ -22,7 +22,7 @@ from sklearn_deepfm import _base as base
 from sklearn_deepfm._crosses import carry_crosses
 from sklearn_deepfm.export import encode, to_torchscript
 
-from .conftest import assert_served_as_predicted, make_first_order
+from .conftest import assert_served_as_predicted, make_first_order, torch_onnx_export
 
 N_TRAIN = 6000
 
@@ -245,29 +245,13 @@ def test_torch_onnx_export_looks_up_the_crosses(pair_model):
     # torch.onnx.export found no searchsorted, the crosses' lookup
     pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
-    import io
-    import warnings
-
-    from sklearn_deepfm.export import inference_module
-
     model, X_test, _ = pair_model
     X_test = X_test.reset_index(drop=True)
     X_test.loc[:99, "user"] = "never seen"
     inputs = encode(model, X_test)
     assert model.crosses_kept_ and len(model.net_.module_.crosses.keys) > 100
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            inference_module(model),
-            (),
-            buffer,
-            kwargs=inputs,
-            input_names=list(inputs),
-            dynamo=False,
-        )
     session = ort.InferenceSession(
-        buffer.getvalue(), providers=["CPUExecutionProvider"]
+        torch_onnx_export(model, inputs), providers=["CPUExecutionProvider"]
     )
     feeds = {name: tensor.numpy() for name, tensor in inputs.items()}
     (scores,) = session.run(None, feeds)

@@ -22,7 +22,7 @@ from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
 from sklearn_deepfm.datasets import load_adult, make_ctr_classification
 from sklearn_deepfm.export import encode, inference_module, to_torchscript
 
-from .conftest import FAST, make_categorical
+from .conftest import FAST, make_categorical, torch_onnx_export
 
 # What the issue promises: onnxruntime's probabilities equal predict_proba.
 ONNX_TOLERANCE = 1e-5
@@ -592,18 +592,7 @@ def test_torch_onnx_export_without_no_grad_has_no_training_ops(fitted_models):
     model, X = fitted_models["ragged"]
     assert torch.is_grad_enabled()
     inputs = encode(model, X)
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            inference_module(model),
-            (),
-            buffer,
-            kwargs=inputs,
-            input_names=list(inputs),
-            dynamo=False,
-        )
-    graph = onnx.load_from_string(buffer.getvalue())
+    graph = onnx.load_from_string(torch_onnx_export(model, inputs))
     assert "Unique" not in _op_types(graph)
     feeds = {name: tensor.numpy() for name, tensor in inputs.items()}
     (scores,) = _session(graph).run(None, feeds)
