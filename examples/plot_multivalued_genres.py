@@ -81,7 +81,7 @@ print(f"crosses' share in the binary columns' model: {flag_model.crosses_share_}
 # %%
 # Here the 12 binary columns win, and by much: the label is a user-by-genre
 # table, which the recipe's pairwise crosses (see the training guide) learn
-# exactly, one weight per user and genre, when each genre is a field of its
+# closely, one weight per user and genre, when each genre is a field of its
 # own. A multi-valued field is not crossed: the factorization machine and
 # the deep part must learn the table through embeddings, a low-rank
 # approximation of it. The one field remains the way to read a list column

@@ -458,6 +458,25 @@ def test_onnx_inputs_refuses_what_predict_refuses(visits_model):
     assert_allclose(proba, model.predict_proba(rows), atol=ONNX_TOLERANCE)
 
 
+def test_onnx_inputs_reads_a_column_of_no_value_as_predict_reads_it():
+    # a codes column with no value, typed string by its reader, is missing
+    # for predict; onnx_inputs refused it as strings ("such as None")
+    _onnx()
+    pd = pytest.importorskip("pandas")
+    from sklearn_deepfm.onnx import onnx_inputs
+
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 6, 1500).astype(float)
+    X = pd.DataFrame({"c": codes, "x": rng.normal(size=1500)})
+    y = ((codes % 2) + X.x > 0.5).astype(int)
+    model = DeepFMClassifier(**_fast(categorical_features=["c"])).fit(X, y)
+    session = _session(_convert(model, X[:1], options={"zipmap": False}))
+    rows = X[:5].assign(c=pd.Series([pd.NA] * 5, dtype="string"))
+    _, proba = session.run(None, onnx_inputs(rows, session))
+    assert_allclose(proba, model.predict_proba(rows), atol=ONNX_TOLERANCE)
+    assert_allclose(proba, model.predict_proba(X[:5].assign(c=np.nan)), atol=1e-5)
+
+
 def test_onnx_missing_strings_where_the_empty_string_is_a_category():
     _onnx()
     pd = pytest.importorskip("pandas")
