@@ -658,7 +658,14 @@ class BaseDeepFM(BaseEstimator):
             batch_size = _auto_batch_size(n_samples)
         self._built_batch_size = batch_size  # what a later 'auto' call keeps
         params = self._net_params(
-            device, hidden_units, optimizer, n_outputs, criterion, classes, shared
+            device,
+            hidden_units,
+            optimizer,
+            n_outputs,
+            criterion,
+            classes,
+            shared,
+            callbacks,
         )
         if valid is None:
             # no recipe: every part learns by gradient steps, as in partial_fit
@@ -667,7 +674,6 @@ class BaseDeepFM(BaseEstimator):
             batch_size=batch_size,
             iterator_valid__batch_size=predict_rows(device, batch_size),
             max_epochs=self.max_epochs,
-            callbacks=callbacks,
             shuffle_seed=int(shuffle_seed),
         )
         self._announce_layout()
@@ -870,7 +876,14 @@ class BaseDeepFM(BaseEstimator):
             batch_size = _auto_batch_size(n_samples)
         self._built_batch_size = batch_size  # what a later 'auto' call keeps
         params = self._net_params(
-            device, hidden_units, optimizer, n_outputs, criterion, classes, shared
+            device,
+            hidden_units,
+            optimizer,
+            n_outputs,
+            criterion,
+            classes,
+            shared,
+            self._user_callbacks(),
         )
         self._n_partial_fit_calls = 0
         self.net_ = DeepFMNet(
@@ -879,7 +892,6 @@ class BaseDeepFM(BaseEstimator):
             batch_size=batch_size,
             iterator_valid__batch_size=predict_rows(device, batch_size),
             max_epochs=1,
-            callbacks=self._user_callbacks(),
             init_seed=self._partial_fit_seed(),
         )
         self._announce_layout()
@@ -910,7 +922,15 @@ class BaseDeepFM(BaseEstimator):
         self.is_categorical_ = self.input_layout_.is_categorical
 
     def _net_params(
-        self, device, hidden_units, optimizer, n_outputs, criterion, classes, shared
+        self,
+        device,
+        hidden_units,
+        optimizer,
+        n_outputs,
+        criterion,
+        classes,
+        shared,
+        callbacks,
     ):
         """The skorch net's settings that fit and partial_fit share."""
         return {
@@ -922,9 +942,7 @@ class BaseDeepFM(BaseEstimator):
             "module__n_outputs": n_outputs,
             "module__dropout": self.dropout,
             "module__batch_norm": self.batch_norm,
-            "module__sparse": _sparse_gradients(
-                optimizer, device, shared, self._user_callbacks()
-            ),
+            "module__sparse": _sparse_gradients(optimizer, device, shared, callbacks),
             "module__mlp_dtype": self._decide_precision(device, shared),
             # a table's multi-valued fields arrive as bags, the others as slots
             "module__bag_fields": ()
@@ -938,6 +956,7 @@ class BaseDeepFM(BaseEstimator):
             "train_split": None,
             "device": str(device),
             "verbose": self.verbose,
+            "callbacks": callbacks,
             "classes": classes,
             "distributed": shared,
         }
