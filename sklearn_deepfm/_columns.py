@@ -257,16 +257,12 @@ def _as_float(column):
     missing values as NaN.  Strings are a TypeError, not numbers: parsed,
     '01', '1.0' and '1' were all the code 1 of a column fitted on codes."""
     if hasattr(column, "to_numpy"):
-        polars = type(column).__module__.split(".")[0] == "polars"
-        missing = column.null_count() if polars else int(column.isna().sum())
-        if len(column) and missing == len(column):
-            # no value, whatever the type a reader gave it (polars types a
-            # CSV chunk's empty column String): every one missing
-            return np.full(len(column), np.nan)
-        if polars:
+        if type(column).__module__.split(".")[0] == "polars":
             import polars as pl
 
-            if column.dtype == pl.String:
+            # (a column of no value holds no string, whatever the type a
+            # reader gave it: polars types a CSV chunk's empty column String)
+            if column.dtype == pl.String and column.null_count() < len(column):
                 raise TypeError("strings are not numbers")
             return column.cast(pl.Float64).to_numpy()
         if _holds_strings(column):
@@ -286,6 +282,10 @@ def _holds_strings(column):
     among the objects of an object column)."""
     dtype = column.dtype
     if getattr(dtype, "kind", "O") in "biufc":
+        return False
+    if column.isna().all():
+        # no value, whatever the type a reader gave it (pandas' str and
+        # string types of a CSV chunk's empty column): missing, not strings
         return False
     from pandas.api.types import infer_dtype
 

@@ -971,11 +971,6 @@ def _numbers(column, name, dtype):
     values = column.to_numpy()
     if values.dtype.kind in "biuf":  # plain NumPy numbers, no pandas NA
         return _numpy_numbers(column, values, name, dtype)
-    missing = column.isna().to_numpy()
-    if missing.all():  # no value, whatever type a reader gave it, as predict
-        if np.issubdtype(dtype, np.floating):
-            return np.full(len(column), np.nan, dtype=dtype)
-        raise ValueError(_inexact_message(column, missing, name, dtype))
     if _holds_strings(column):
         # parsed, '01', '1.0' and '1' were all the code 1
         example = next((v for v in values if isinstance(v, (str, bytes))), None)
