@@ -237,8 +237,7 @@ class _LabelColumn:
         """Labels among ``labels`` (prepared) that have no row yet, sorted."""
         candidates = labels[self.local_rows(labels) == UNKNOWN]
         unseen = _object_array(_sorted_labels(candidates))
-        # refused here, before any field grows (see extend)
-        _check_one_kind(np.concatenate([self.categories, unseen]), name)
+        self._check_kinds_with(unseen, name)  # before any field grows
         return unseen
 
     def extend(self, categories, name="a column"):
@@ -246,11 +245,22 @@ class _LabelColumn:
         text beside values of another kind is refused, as in ``fit`` (a
         stream whose first call held no value, or another process's
         values, had learnt '4' beside 4)."""
-        categories = np.concatenate([self.categories, _object_array(categories)])
-        _check_one_kind(categories, name)
-        self.categories = categories
+        categories = _object_array(categories)
+        kind = self._check_kinds_with(categories, name)
+        self.categories = np.concatenate([self.categories, categories])
         self.size = len(self.categories) + 1
-        self.__dict__.pop("_kind", None)
+        if kind is None or any(_kind_of(new) != kind for new in categories):
+            self.__dict__.pop("_kind", None)  # (else every category is still one)
+
+    def _check_kinds_with(self, categories, name):
+        """Refuse ``categories`` where they and the learnt ones mix text with
+        other kinds (see :func:`_check_one_kind`); the learnt ones' kind,
+        where they share one, stands for them (a stream's vocabulary is not
+        read again at every call).  Returns that kind."""
+        kind = self._label_kind()
+        known = self.categories[:1] if kind is not None else self.categories
+        _check_one_kind(np.concatenate([known, categories]), name)
+        return kind
 
     def local_rows(self, labels):
         """Each label's local row (the unknown row for labels not learnt);
