@@ -263,7 +263,7 @@ def _numeric_data(data):
                 raise TypeError
             numeric[present, f] = np.asarray(values, dtype=np.float64)
         except (TypeError, ValueError):
-            labels = np.array([str(value) for value in column[present]], dtype=object)
+            labels = np.array([str(value) for value in values], dtype=object)
             numeric[present, f] = np.unique(labels, return_inverse=True)[1]
     return numeric
 
