@@ -797,27 +797,39 @@ class FeatureEncoder:
             prepared.append((slot, field, name, spec, source, table.kind == "array"))
         offsets = [layout.offset for layout in self.layout_.fields]
         fractions = {}  # slot: non-integer codes read as unknown, and one
+
+        def encode_block(entry, rows):
+            slot, field, name, spec, source, raw = entry
+            block = source[rows]
+            if raw and not isinstance(spec, (_IndicatorBlock, _LabelColumn)):
+                block = spec.prepare(block, name)
+            if isinstance(spec, _NumericColumn):
+                indices[rows, slot] = offsets[field]
+                values[rows, slot] = spec.scaled(block)
+                return
+            with _readable_text(name):
+                local = spec.local_rows(block)
+            indices[rows, slot] = offsets[field] + local
+            if isinstance(spec, _CategoricalColumn):
+                found = spec.fractions(block, local)
+                if found.size:
+                    count, first = fractions.get(slot, (0, found[0]))
+                    fractions[slot] = (count + found.size, first)
+
         # Row blocks outer, columns inner: a block of X and of the output stay
-        # in cache, where whole strided columns would not.
+        # in cache, where whole strided columns would not.  Codes looked up in
+        # a hash go column by column instead, so that each hash table stays in
+        # cache: the wide prediction benchmark's nine hashed columns took 0.050
+        # s per 100,000 rows by blocks and 0.026 s by columns.
+        hashed = [entry for entry in prepared if _hashes(entry[3])]
+        for entry in hashed:
+            for start in range(0, n_rows, ROW_BLOCK):
+                encode_block(entry, slice(start, start + ROW_BLOCK))
+        blocked = [entry for entry in prepared if not _hashes(entry[3])]
         for start in range(0, n_rows, ROW_BLOCK):
-            rows = slice(start, start + ROW_BLOCK)
-            for slot, field, name, spec, source, raw in prepared:
-                block = source[rows]
-                if raw and not isinstance(spec, (_IndicatorBlock, _LabelColumn)):
-                    block = spec.prepare(block, name)
-                if isinstance(spec, _NumericColumn):
-                    indices[rows, slot] = offsets[field]
-                    values[rows, slot] = spec.scaled(block)
-                else:
-                    with _readable_text(name):
-                        local = spec.local_rows(block)
-                    indices[rows, slot] = offsets[field] + local
-                    if isinstance(spec, _CategoricalColumn):
-                        found = spec.fractions(block, local)
-                        if found.size:
-                            count, first = fractions.get(slot, (0, found[0]))
-                            fractions[slot] = (count + found.size, first)
-        for slot, (count, example) in fractions.items():
+            for entry in blocked:
+                encode_block(entry, slice(start, start + ROW_BLOCK))
+        for slot, (count, example) in sorted(fractions.items()):
             _CategoricalColumn.warn_of_fractions(count, example, prepared[slot][2])
         if len(single) == self.n_fields_:
             return RegularRows(indices, values)
@@ -958,3 +970,8 @@ class FeatureEncoder:
             elif isinstance(spec, _NumericColumn):
                 spec.mean, spec.scale = numeric
         self._describe_columns()
+
+
+def _hashes(spec):
+    """Whether ``spec`` looks its codes up in a hash table."""
+    return isinstance(spec, _CategoricalColumn) and spec.hashes

@@ -1,6 +1,7 @@
 """Every input kind a user brings: sparse matrices from scikit-learn's
 encoders, label-encoded arrays and DataFrames, with unknown categories."""
 
+import pickle
 import warnings
 
 import numpy as np
@@ -258,6 +259,38 @@ def test_large_sparse_codes_behave_like_small_codes():
     # many rows at once take a hash lookup rather than a binary search
     many_large, many_small = np.tile(odd_large, (50, 1)), np.tile(odd_small, (50, 1))
     assert_allclose(large.predict_proba(many_large), small.predict_proba(many_small))
+
+
+def test_hashed_integer_codes_give_the_rows_of_their_float_values():
+    # Hashed codes are looked up by a hash of their own kind (int64 keys for
+    # integer codes, float64 for the others) and column by column, the other
+    # columns by row blocks: the same codes give the same rows in every dtype,
+    # after a later partial_fit has learnt new codes, and after a pickle.
+    X, y = make_categorical(n_samples=2_000)
+    X[1_000:, :2] += 6  # the second call brings codes the first never saw
+    ids = X[:, :2] * 7_919_000_003 + 12_345
+    mixed = np.column_stack([ids, X[:, 2:]])  # two hashed, two tabled columns
+    model = DeepFMClassifier(**FAST)
+    model.partial_fit(mixed[:1_000], y[:1_000], classes=[0, 1])
+    rng = np.random.default_rng(1)
+    codes = mixed[rng.integers(0, 2_000, size=10_000)]
+    codes[rng.random(codes.shape) < 0.02] = -1
+    codes[rng.random(codes.shape) < 0.02] = 99 * 7_919_000_003  # never seen
+    model.predict_proba(codes)  # hashes the codes of the first call
+    model.partial_fit(mixed[1_000:], y[1_000:])
+    expected = model.predict_proba(codes.astype(np.float64))
+    assert_allclose(model.predict_proba(codes), expected)
+    # uint64: the negative codes wrap to 2**64 - 1, a code never seen
+    assert_allclose(model.predict_proba(codes.astype(np.uint64)), expected)
+    assert_allclose(model.predict_proba(pd.DataFrame(codes)), expected)
+    restored = pickle.loads(pickle.dumps(model))
+    assert_allclose(restored.predict_proba(codes), expected)
+    # the codes learnt by the second call are found, not read as unknown
+    late = codes[:, 0] >= 6 * 7_919_000_003 + 12_345
+    late &= codes[:, 0] < 99 * 7_919_000_003
+    unknown = codes[late].copy()
+    unknown[:, 0] = -1
+    assert np.abs(expected[late] - model.predict_proba(unknown)).max() > 1e-3
 
 
 def test_codes_above_2_to_the_53_are_refused_rather_than_merged():
