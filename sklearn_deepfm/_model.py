@@ -29,6 +29,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from . import _seeding
 from ._cpu_linear import Linear
 from ._crosses import PairCrosses, single_rows
 
@@ -117,6 +118,28 @@ class FactorizationMachine(nn.Module):
         return pairs.masked_fill(diagonal[:, :, None], 0.0)
 
 
+class Dropout(nn.Dropout):
+    """:class:`torch.nn.Dropout` whose masks, in training, come from the
+    fit's own generator where one is drawing (:mod:`~sklearn_deepfm._seeding`)
+    rather than from torch's global one, with the same kernel: the masks of a
+    generator in the global one's state are the same bits."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Float ``(batch, width)``."""
+        if self.training and not torch.jit.is_scripting():
+            return self._drop(x)
+        return x
+
+    @torch.jit.unused
+    def _drop(self, x: Tensor) -> Tensor:
+        generator = _seeding.generator()
+        if generator is None or generator.device != x.device:
+            return super().forward(x)
+        # what F.dropout computes on the CPU, with the generator given
+        keep = torch.empty_like(x).bernoulli_(1 - self.p, generator=generator)
+        return x * keep.div_(1 - self.p)
+
+
 class MultiLayerPerceptron(nn.Module):
     """Fully connected ReLU layers with optional batch norm and dropout.
 
@@ -133,7 +156,7 @@ class MultiLayerPerceptron(nn.Module):
                 layers.append(nn.BatchNorm1d(width, dtype=FLOAT))
             layers.append(nn.ReLU(inplace=True))
             if dropout > 0:
-                layers.append(nn.Dropout(dropout))
+                layers.append(Dropout(dropout))
             n_inputs = width
         output = Linear(n_inputs, n_outputs, dtype=FLOAT)
         # Starting at zero, the deep part adds nothing until it has learnt

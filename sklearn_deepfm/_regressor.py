@@ -206,7 +206,9 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         also where fits of this package run at once in threads (joblib's
         threading backend); other code that seeds or draws from torch's
         global generator in another thread meanwhile can still move the
-        initialisation.  The global torch random state is left untouched.
+        initialisation, though not dropout's masks, which come from a
+        generator of the fit's own.  The global torch random state is left
+        untouched.
     verbose : int, default=0
         1 prints what ``fit`` decided about the input (``input_layout_``),
         then skorch's per-epoch table (coloured only on a terminal).

@@ -1,16 +1,17 @@
-"""Torch's global random state, used by one fit at a time.
+"""Torch's random draws of a fit: its own, whatever other threads draw.
 
-Torch draws a new module's weights, and dropout its masks, from one
-generator per device, global to the process.  A fit seeds it from
-``random_state`` for its draws and restores it afterwards.  Fits running at
-once in threads (``GridSearchCV(n_jobs=2)`` under joblib's threading
-backend) seeded it in turn and drew from each other's streams: the same
-``random_state`` gave another model (predictions moved by up to 0.04 where a
-second thread reseeded torch during a fit).  Here every seeded block takes
-one lock of the process, and the draws of training (dropout's masks) go on
-from a stream of the fit's own (:class:`Stream`), so that training, where a
-fit spends its time, holds the lock only for the forward passes of a model
-with dropout.
+Torch draws a new module's weights from one generator per device, global to
+the process.  A fit seeds it from ``random_state`` for those draws and
+restores it afterwards.  Fits running at once in threads
+(``GridSearchCV(n_jobs=2)`` under joblib's threading backend) seeded it in
+turn and drew from each other's streams: the same ``random_state`` gave
+another model (predictions moved by up to 0.04 where a second thread
+reseeded torch during a fit).  Here every seeded block takes one lock of the
+process, and the draws of training (dropout's masks) come from a generator
+of the fit's own (:class:`Stream`), which no other thread draws from: the
+global one, swapped for the fit's stream during each forward pass, gave a
+user's thread the fit's draws and the fit the user's (30 of 54 seeded draws
+of a thread beside a fit with dropout differed).
 """
 
 import contextlib
@@ -58,30 +59,41 @@ class Stream:
 
     Made inside :func:`seeded`, it goes on from where the block's draws
     stopped: a training that draws from it draws what it drew when it ran
-    inside the block.
+    on torch's global generator inside the block.
     """
 
     def __init__(self, device=None):
-        self.devices = _cuda_devices(device)
-        self._states = self._current()
-
-    def _current(self):
-        cuda = [torch.cuda.get_rng_state(device) for device in self.devices]
-        return torch.get_rng_state(), cuda
+        device = torch.device("cpu") if device is None else torch.device(device)
+        if device.type == "cuda":
+            index = device.index or 0
+            device = torch.device("cuda", index)
+            state = torch.cuda.get_rng_state(index)
+        else:
+            device = torch.device("cpu")
+            state = torch.get_rng_state()
+        self.generator = torch.Generator(device=device)
+        self.generator.set_state(state)
 
     @contextlib.contextmanager
     def drawing(self):
-        """Run the block's draws on this stream, alone among the blocks of
-        this module in the process; torch's generators are restored after."""
-        with _LOCK, torch.random.fork_rng(devices=self.devices):
-            cpu, cuda = self._states
-            torch.set_rng_state(cpu)
-            for device, state in zip(self.devices, cuda, strict=True):
-                torch.cuda.set_rng_state(state, device)
-            try:
-                yield
-            finally:
-                self._states = self._current()
+        """Run the block's draws (:func:`generator` in this thread) on this
+        stream; torch's global generators are not touched."""
+        previous = getattr(_DRAWING, "generator", None)
+        _DRAWING.generator = self.generator
+        try:
+            yield
+        finally:
+            _DRAWING.generator = previous
+
+
+# the generator of the Stream drawing in each thread
+_DRAWING = threading.local()
+
+
+def generator():
+    """The generator of the :class:`Stream` drawing in this thread, or None
+    (draws then come from torch's global generator)."""
+    return getattr(_DRAWING, "generator", None)
 
 
 def stream_from(seed, device=None):

@@ -7,6 +7,7 @@ import platform
 import subprocess
 import sys
 import threading
+import time
 import warnings
 
 import joblib
@@ -251,6 +252,45 @@ def test_fits_running_at_once_in_threads_give_the_models_of_their_seeds():
         fit(settings[-1])
         with pytest.raises(ConvergenceWarning):
             LogisticRegression(max_iter=1).fit(X, y)
+
+
+def test_a_training_with_dropout_and_a_thread_drawing_beside_it_keep_apart():
+    # Dropout's masks come from the fit's own generator: a thread seeding and
+    # drawing from torch's global generator meanwhile neither gets the fit's
+    # draws nor moves the fit's masks (the global generator, swapped for the
+    # fit's stream at every forward pass, had done both)
+    X, y = make_categorical(n_samples=1_000)
+    params = {**FAST, "dropout": 0.3, "early_stopping": False, "n_jobs": 1}
+    expected = DeepFMClassifier(**params).fit(X, y).predict_proba(X)
+    torch.manual_seed(7)
+    reference = torch.rand(64)
+    training, stop, differed, draws = threading.Event(), threading.Event(), [], []
+
+    class Training(Callback):
+        def on_train_begin(self, net, **kwargs):
+            training.set()
+
+        def on_train_end(self, net, **kwargs):
+            stop.set()
+
+    def draw():
+        training.wait(60)
+        while not stop.is_set():
+            torch.manual_seed(7)
+            draws.append(1)
+            if not torch.equal(torch.rand(64), reference):
+                differed.append(1)
+            time.sleep(0.001)  # leave the fit the interpreter
+
+    drawer = threading.Thread(target=draw, daemon=True)
+    drawer.start()
+    try:
+        model = DeepFMClassifier(**params, callbacks=[Training()]).fit(X, y)
+    finally:
+        stop.set()
+        drawer.join(60)
+    assert len(draws) > 20 and not differed
+    assert_array_equal(model.predict_proba(X), expected)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() only")
