@@ -158,7 +158,8 @@ class _CategoricalColumn:
         Keys of the codes' own kind spare pandas a conversion of every batch:
         the lookups of the wide prediction benchmark's nine hashed columns
         took 0.075 s per 100,000 rows with float64 keys for int64 codes and
-        0.035 s with int64 keys (``benchmarks/results/predict_breakdown*``).
+        0.050 s with int64 keys, on an Intel Xeon (the encoding as a whole:
+        ``benchmarks/results/predict_breakdown_wide_intel*.md``).
         """
         key = "_int_hash" if integers else "_hash"
         index = self.__dict__.get(key)
