@@ -575,7 +575,11 @@ class BaseDeepFM(BaseEstimator):
     def _user_callbacks(self):
         callbacks = list(self.callbacks or [])
         for callback in callbacks:
-            instance = callback[1] if isinstance(callback, tuple) else callback
+            instance = callback
+            if isinstance(callback, tuple):
+                # a pair of a name and a callback, as skorch takes them
+                named = len(callback) == 2 and isinstance(callback[0], str)
+                instance = callback[1] if named else None
             if not isinstance(instance, Callback) and not (
                 isinstance(instance, type) and issubclass(instance, Callback)
             ):

@@ -1011,6 +1011,11 @@ def test_cuda_training_and_loading_on_cpu():
         ("optimizer", "lbfgs", "optimizer"),
         ("early_stopping", "yes", "early_stopping"),
         ("callbacks", ["not a callback"], "callbacks"),
+        # tuples that are not (name, callback) pairs: had met an IndexError,
+        # a TypeError and 'too many values to unpack'
+        ("callbacks", [("name",)], "callbacks"),
+        ("callbacks", [(1, EpochScoring("accuracy"))], "callbacks"),
+        ("callbacks", [("name", EpochScoring("accuracy"), 5)], "callbacks"),
         ("device", "tpu", "device"),
         ("mixed_precision", "bf16", "mixed_precision"),
         ("n_jobs", 0, "n_jobs"),  # joblib's: no meaning (it was read as 1)
