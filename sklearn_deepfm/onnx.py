@@ -93,6 +93,9 @@ MISSING_STRING = "\x00"
 # float32 holds every integer up to 2**24 exactly; a float32 input would
 # read the code 20000005 as 20000004, another category.
 FLOAT32_EXACT = 2**24
+# and float64 up to 2**53: 64-bit ids held as integer labels go beyond
+FLOAT64_EXACT = 2**53
+INT64_MAX = np.iinfo(np.int64).max
 INPUT_TYPES = (
     FloatTensorType,
     DoubleTensorType,
@@ -361,16 +364,22 @@ def _slots(graph, columns, layout):
 
 
 def _check_exact_codes(columns, field):
-    """Refuse a float32 input for a field whose codes it cannot hold."""
-    if columns.proto_type(field.columns[0]) != TensorProto.FLOAT:
+    """Refuse a float32 or float64 input for a field whose codes it cannot
+    hold."""
+    proto = columns.proto_type(field.columns[0])
+    exact, name, other = {
+        TensorProto.FLOAT: (FLOAT32_EXACT, "float32", "float64 or int64"),
+        TensorProto.DOUBLE: (FLOAT64_EXACT, "float64", "int64"),
+    }.get(proto, (None, None, None))
+    if exact is None:
         return
     codes = _integer_categories(field)
-    if codes is not None and codes.size and codes.max() >= FLOAT32_EXACT:
+    if codes is not None and codes.size and codes.max() >= exact:
         raise RuntimeError(
             f"Field {field.field} ({field.names[0]!r}) has codes up to "
-            f"{int(codes.max())}, which a float32 input cannot hold exactly "
-            f"(from {FLOAT32_EXACT:,} on, it reads neighbouring codes as one); "
-            "convert from an example whose column is float64 or int64."
+            f"{int(codes.max())}, which a {name} input cannot hold exactly "
+            f"(from {exact:,} on, it reads neighbouring codes as one); "
+            f"convert from an example whose column is {other}."
         )
 
 
@@ -383,19 +392,37 @@ def _in_order(graph, slots, order):
 
 
 def _integer_categories(field):
-    """The categories of a field as int64 codes, or None when they are not
-    all non-negative integers."""
-    categories = field.categories
-    if not all(
-        isinstance(category, (int, float, np.number))
-        and not isinstance(category, (bool, np.bool_))
-        for category in categories
-    ):
-        return None
-    codes = np.asarray(categories, dtype=np.float64)
-    if np.any(codes < 0) or np.any(codes != np.round(codes)):
-        return None
-    return codes.astype(np.int64)
+    """The categories of a field as int64 codes, exactly, or None when they
+    are not all non-negative integers within int64 (integer labels above
+    2**53, 64-bit ids, had gone through float64 and merged)."""
+    values = np.asarray(field.categories)
+    if values.dtype.kind == "O":
+        codes = []
+        for category in values:
+            if isinstance(category, (bool, np.bool_)) or not isinstance(
+                category, (int, float, np.number)
+            ):
+                return None
+            value = category.item() if isinstance(category, np.generic) else category
+            if isinstance(value, float):
+                if not value.is_integer():
+                    return None
+                value = int(value)
+            codes.append(value)
+        if any(not 0 <= value <= INT64_MAX for value in codes):
+            return None
+        return np.asarray(codes, dtype=np.int64)
+    if values.dtype.kind == "f":
+        if not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
+            return None
+        if values.size and (values.min() < 0 or values.max() >= 2.0**63):
+            return None
+        return values.astype(np.int64)
+    if values.dtype.kind in "iu":
+        if values.size and (values.min() < 0 or values.max() > INT64_MAX):
+            return None
+        return values.astype(np.int64)
+    return None  # strings, booleans
 
 
 def _tabulated(columns, field):

@@ -544,6 +544,33 @@ def test_onnx_float32_input_refuses_codes_it_cannot_hold():
     )
 
 
+def test_onnx_integer_labels_beyond_2_to_the_53_keep_apart():
+    # 64-bit ids held as integer labels (a category column): the graph's keys
+    # are the exact ints (they went through float64 and merged into one key:
+    # every row differed, by up to 0.47); a float64 input, which cannot hold
+    # them, is refused
+    _onnx()
+    pd = pytest.importorskip("pandas")
+    from sklearn_deepfm.onnx import onnx_inputs
+
+    rng = np.random.default_rng(0)
+    ids = 2**60 + rng.integers(0, 40, 3000) * 3 + 1
+    other = rng.integers(0, 10, 3000)
+    y = (((ids - 2**60) % 2 == 0) ^ (other % 3 == 0)).astype(int)
+    X = pd.DataFrame({"other": other, "id": pd.Series(ids).astype("category")})
+    model = DeepFMClassifier(**_fast()).fit(X, y)
+    rows = pd.DataFrame({"other": other[:300], "id": ids[:300]})
+    options = {"zipmap": False}
+    session = _session(_convert(model, rows[:1], options=options))
+    assert_allclose(
+        session.run(None, onnx_inputs(rows, session))[1],
+        model.predict_proba(rows),
+        atol=ONNX_TOLERANCE,
+    )
+    with pytest.raises(RuntimeError, match="float64 input cannot hold"):
+        _convert(model, rows[:1].astype(np.float64), options=options)
+
+
 # TorchScript and torch.export --------------------------------------------------
 @pytest.fixture(scope="module")
 def fitted_models():
