@@ -79,6 +79,8 @@ class _NumberOfCategories(_NumericColumn):
     def prepare(self, column, name):
         values = _fitted_numbers(column, name, "integer codes", _as_float)
         _check_no_infinity(values, name)
+        # as a numeric column: 1e20 had given P = 1, 1e39 an infinite logit
+        _check_in_range(values, self.mean, self.scale, name)
         return values
 
     def scaled(self, values):

@@ -101,6 +101,17 @@ def test_missing_values_of_the_number_are_its_mean(age_model):
     assert np.isfinite(model.decision_function(missing)).all()
 
 
+def test_the_number_is_refused_far_beyond_its_range_as_a_numeric_column(age_model):
+    # a fill value such as 1e20 had given P = 1 and 1e39 an infinite logit,
+    # where a numeric column refuses it and the ONNX graph gives NaN
+    model, X_test = age_model
+    for fill in (1e17, 1e20, 1e39):
+        with pytest.raises(ValueError, match="standard deviations"):
+            model.predict_proba(X_test[:3].astype({"age": float}).assign(age=fill))
+    # an unseen age in range is an unknown category and a number, silently
+    assert np.isfinite(model.decision_function(X_test[:3].assign(age=500))).all()
+
+
 def test_the_number_is_served_saved_and_explained(age_model):
     model, X_test = age_model
     X_test = X_test.astype({"age": float}).reset_index(drop=True)
