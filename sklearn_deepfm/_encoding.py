@@ -655,10 +655,13 @@ class FeatureEncoder:
         for columns, spec in self._columns:
             name = table.describe(columns[0])
             if not hasattr(spec, "unseen"):
+                # checked before any category is learnt: a call that then
+                # failed on a number, or on a one-hot block's infinity, had
+                # grown the vocabulary all the same
                 if isinstance(spec, _NumericColumn):
-                    # checked before any category is learnt: a call that then
-                    # failed on a number had grown the vocabulary all the same
                     spec.prepare(table.column(columns[0]), name)
+                elif isinstance(spec, _IndicatorBlock):
+                    spec.prepare([table.column(c) for c in columns], name)
                 found.append([])
                 continue
             column = table.column(columns[0])

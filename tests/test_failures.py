@@ -121,6 +121,28 @@ def test_a_refused_first_call_leaves_the_estimator_unfitted(call):
     )
 
 
+def test_a_later_partial_fit_refused_for_a_one_hot_cell_learns_no_category():
+    # the infinity of a dense one-hot block is found before the new city
+    # gets a row: it had got one (input_layout_ grew, and rows of that city
+    # left the unknown row for an untrained one) in a call that trained on
+    # nothing
+    X, y = _table()
+    rng = np.random.default_rng(1)
+    device = pd.get_dummies(pd.Series(rng.choice(list("abc"), len(X))), dtype=float)
+    X = pd.concat([X, device.add_prefix("device_")], axis=1)
+    model = DeepFMClassifier(**{**FAST, "early_stopping": False}).fit(X, y)
+    probe = X[:3].assign(city="paris")
+    before = model.predict_proba(probe)
+    layout = str(model.input_layout_)
+    batch = X[:50].copy()
+    batch.loc[0, "city"] = "paris"
+    batch.loc[1, "device_a"] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        model.partial_fit(batch, y[:50])
+    assert str(model.input_layout_) == layout
+    assert_array_equal(model.predict_proba(probe), before)
+
+
 def test_ctrl_c_in_the_first_solve_leaves_the_estimator_as_it_was(monkeypatch):
     # the solve runs before the first epoch and can take minutes: the model
     # predicted 0.5 for every row and looked fitted
