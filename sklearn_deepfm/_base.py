@@ -450,13 +450,18 @@ class BaseDeepFM(BaseEstimator):
                 return X.sparse.to_coo().tocsr()
         else:
             kind = getattr(getattr(X, "dtype", None), "kind", None)
+            dtype = None
             if kind is None and not sp.issparse(X):
                 kind = np.asarray(X).dtype.kind
+                # a list of rows mixing numbers and text keeps its numbers, as
+                # in scikit-learn's encoders (NumPy makes every cell text: a
+                # column of floats became 1,000 categories)
+                dtype = object if kind in ("U", "S") else None
             checked = check_array(
                 X,
                 accept_sparse=True,
                 accept_large_sparse=True,
-                dtype=None if kind in ("O", "U", "S") else "numeric",
+                dtype=dtype if kind in ("O", "U", "S") else "numeric",
                 ensure_all_finite=False,
                 estimator=self,
                 input_name="X",

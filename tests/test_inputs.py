@@ -261,6 +261,25 @@ def test_large_sparse_codes_behave_like_small_codes():
     assert_allclose(large.predict_proba(many_large), small.predict_proba(many_small))
 
 
+def test_a_list_of_rows_mixing_numbers_and_text_reads_as_its_object_array():
+    # NumPy makes every cell of such a list text: the float column had become
+    # a thousand categories; scikit-learn's encoders keep the list as objects
+    rng = np.random.default_rng(0)
+    size = rng.normal(size=1_000)
+    city = rng.choice(["oslo", "rome"], 1_000)
+    y = ((size > 0) ^ (city == "rome")).astype(int)
+    rows = [[float(a), b] for a, b in zip(size, city, strict=True)]
+    objects = np.array(rows, dtype=object)
+    from_list = DeepFMClassifier(**FAST).fit(rows, y)
+    from_objects = DeepFMClassifier(**FAST).fit(objects, y)
+    kinds = [field.kind for field in from_list.input_layout_.fields]
+    assert kinds == ["numeric", "categorical"]
+    assert_array_equal(from_list.predict_proba(rows), from_objects.predict_proba(rows))
+    assert_array_equal(
+        from_objects.predict_proba(rows), from_objects.predict_proba(objects)
+    )
+
+
 def test_hashed_integer_codes_give_the_rows_of_their_float_values():
     # Hashed codes are looked up by a hash of their own kind (int64 keys for
     # integer codes, float64 for the others) and column by column, the other
