@@ -2,7 +2,7 @@
 
 import numpy as np
 import torch
-from scipy.special import expit, softmax
+from scipy.special import expit, log_softmax, softmax
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
@@ -546,9 +546,13 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         return softmax(scores, axis=1)
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`."""
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+        """Logarithm of :meth:`predict_proba`, computed from the logits: finite
+        where a probability rounds to 0 (the log of the rounded probability
+        was -inf from a logit of about 37 on)."""
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return -np.logaddexp(0.0, np.column_stack([scores, -scores]))
+        return log_softmax(scores, axis=1)
 
     def predict(self, X):
         """Most probable class of each row.

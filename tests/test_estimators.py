@@ -346,6 +346,23 @@ def test_a_callback_may_fit_another_model_in_a_thread_as_it_initialises():
     assert callback.finished
 
 
+def test_log_probabilities_stay_finite_where_probabilities_round_to_zero():
+    # computed from the logits, not as the log of rounded probabilities
+    # (-inf from a logit of about 37 on)
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"code": rng.integers(0, 4, 600), "size": rng.normal(size=600)})
+    for y in ((X["size"] > 0).astype(int), (X["size"] > 0) + (X["code"] == 1)):
+        model = DeepFMClassifier(**FAST).fit(X, y)
+        far = X[:2].assign(size=[1e9, -1e9])  # within what predict accepts
+        rows = pd.concat([X[:50], far])
+        log_proba, proba = model.predict_log_proba(rows), model.predict_proba(rows)
+        assert np.isfinite(log_proba).all() and (proba == 0).any()
+        # (1 - expit(logit), predict_proba's, is the less exact one near 0)
+        assert_allclose(np.exp(log_proba), proba, rtol=1e-6, atol=1e-15)
+        plain = proba > 1e-3
+        assert_allclose(log_proba[plain], np.log(proba[plain]), rtol=1e-9, atol=1e-12)
+
+
 def test_multiclass_with_string_labels():
     X, y = make_categorical(n_samples=900)
     names = np.array(["cat", "dog", "emu"])
