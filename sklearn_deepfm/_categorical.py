@@ -7,11 +7,14 @@ labels of any hashable kind (:class:`_LabelColumn`) and dense one-hot blocks
 (:class:`_IndicatorBlock`) are the three ways such a field is read.
 """
 
+import datetime
+
 import numpy as np
 
 from ._caller import warn
 from ._columns import (
     LIST_TYPES,
+    TEMPORAL_KINDS,
     _as_codes,
     _as_float,
     _as_labels,
@@ -19,6 +22,7 @@ from ._columns import (
     _fitted_numbers,
     _is_missing,
     _is_number,
+    _raise_temporal,
     holds_lists,
     index_dtype,
 )
@@ -235,17 +239,18 @@ class _LabelColumn:
                 f"as {labels[0]!r}. Pass the same kind of values as in fit, or "
                 "refit on the lists (a column of lists is one multi-valued field)."
             )
+        # as scikit-learn's encoders refuse a mix of strings and numbers:
+        # pandas reads a column of digits as integers in one chunk of a CSV
+        # and as strings in another, and 4 went to the unknown row where '4'
+        # had one (in an object column too, and '4' where fit saw the number
+        # 4); bytes where fit saw strings (a Parquet file without its UTF-8
+        # mark) went there too; and dates, which fit refuses, silently
         fitted = self._label_kind()
-        if fitted is not None:
-            # as scikit-learn's encoders refuse a mix of strings and
-            # numbers: pandas reads a column of digits as integers in one
-            # chunk of a CSV and as strings in another, and 4 went to the
-            # unknown row where '4' had one (in an object column too, and
-            # '4' where fit saw the number 4); bytes where fit saw strings
-            # (a Parquet file without its UTF-8 mark) went there too
-            wrong = _first_of_other_kind(column, labels, fitted)
-            if wrong is not None:
-                raise _other_kind_error(name, fitted, wrong)
+        wrong = _first_of_other_kind(column, labels, fitted)
+        if wrong is not None:
+            if _kind_of(wrong) == "dates":
+                _raise_temporal(name, f"objects such as {wrong!r}")
+            raise _other_kind_error(name, fitted, wrong)
         return labels
 
     def _label_kind(self):
@@ -335,6 +340,7 @@ KIND_WORDS = {
     "bytes": "bytes",
     "numbers": "numbers",
     "booleans": "booleans",
+    "dates": "dates, times or durations",
 }
 
 # pandas' inference of an object column, as a kind of value ('mixed': the
@@ -349,26 +355,42 @@ _INFERRED_KINDS = {
     "decimal": "numbers",
     "mixed-integer": "mixed",
     "mixed": "mixed",
+    **{kind: "dates" for kind in TEMPORAL_KINDS},
 }
+TEMPORAL_TYPES = (
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    np.datetime64,
+    np.timedelta64,
+)
 
 
 def _kind_of(value):
-    """'strings', 'bytes', 'booleans' or 'numbers'; None for other labels."""
+    """'strings', 'bytes', 'booleans', 'numbers' or 'dates'; None for other
+    labels."""
     if isinstance(value, str):
         return "strings"
     if isinstance(value, bytes):
         return "bytes"
     if isinstance(value, (bool, np.bool_)):
         return "booleans"
+    if isinstance(value, TEMPORAL_TYPES):
+        # NaT (not equal to itself) stays what it was: a label of its own
+        return "dates" if value == value else None
     return "numbers" if _is_number(value) else None
 
 
 def _other_kind(fitted, kind):
     """Whether a value of ``kind`` is refused where fit saw ``fitted``
-    values: text (strings or bytes) against anything else.  Numbers and
-    booleans meet as Python compares them (True is 1)."""
+    values (None: of no one kind): text (strings or bytes) against anything
+    else, and dates, times and durations always, as fit refuses a column of
+    them.  Numbers and booleans meet as Python compares them (True is 1)."""
+    if kind == "dates":
+        return True
     return (
-        kind is not None
+        fitted is not None
+        and kind is not None
         and kind != fitted
         and ("strings" in (fitted, kind) or "bytes" in (fitted, kind))
     )
@@ -411,6 +433,8 @@ def _check_one_kind(categories, name):
         first.setdefault(_kind_of(category), category)
     first.pop(None, None)
     name = name or "a column"
+    if "dates" in first:  # beside labels (a column of them alone is refused)
+        _raise_temporal(name, f"objects such as {first['dates']!r}")
     text = [kind for kind in ("strings", "bytes") if kind in first]
     if text and len(first) > 1:
         other = next(kind for kind in first if kind != text[0])

@@ -207,11 +207,15 @@ def test_dates_times_and_durations_are_an_error_in_fit_and_predict(kind):
     # a column that held numbers or labels in fit
     for fitted in (np.arange(100.0), np.array(["x", "y"] * 50, dtype=object)):
         model = DeepFMClassifier(**FAST).fit(frame.assign(when=fitted), y)
-        if kind == "objects" and fitted.dtype == object:
-            continue  # labels: an object column is not scanned at predict
+        # (an object column of dates had been read as unknown labels)
         refused = r"column 4 \('when'\) (holds dates|held integer codes in fit)"
         with pytest.raises(TypeError, match=refused):
             model.predict(with_dates)
+    # dates among labels are refused too (each had been a category)
+    labels = pd.Series(["x", "y"] * 50, dtype=object)
+    labels[::10] = _dates(kind, 100)[::10].astype(object)
+    with pytest.raises(TypeError, match=r"column 4 \('when'\) holds dates"):
+        DeepFMClassifier(**FAST).fit(frame.assign(when=labels), y)
 
 
 def test_polars_dates_times_and_durations_are_an_error_in_fit_and_predict():
