@@ -86,7 +86,10 @@ class Explanation:
         sparse columns, the name(s) of the active column(s) (None when none
         is set).
     feature_names : list of str
-        The name of each field, as in ``input_layout_``.
+        The name of each field: a DataFrame's column names (``feature_names_in_``,
+        which holds string names only), the labels given in ``fields``, else
+        ``"field 0"``, ``"field 1"``, ... (see the user guide, "Explaining
+        predictions").
     output_names : list of str or None
         The class of each output (multiclass), else None.
     method : {'exact', 'permutation'}
