@@ -126,7 +126,9 @@ class Dropout(nn.Dropout):
 
     def forward(self, x: Tensor) -> Tensor:
         """Float ``(batch, width)``."""
-        if self.training and not torch.jit.is_scripting():
+        if torch.jit.is_scripting():
+            return F.dropout(x, self.p, self.training)
+        if self.training:
             return self._drop(x)
         return x
 

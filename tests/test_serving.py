@@ -595,6 +595,19 @@ def _scores(model, X):
     return model.decision_function(X)
 
 
+def test_a_scripted_network_with_dropout_drops_out_in_training_mode():
+    # as torch's Dropout does under TorchScript (the package's had returned
+    # its input whenever scripted); in evaluation mode it is the identity
+    X, y = make_categorical()
+    model = DeepFMClassifier(**{**FAST, "dropout": 0.5, "max_epochs": 1}).fit(X, y)
+    mlp = torch.jit.script(model.net_.module_.mlp)
+    rows = torch.randn(256, mlp.layers[0].in_features)
+    mlp.train()
+    assert not torch.equal(mlp(rows), mlp(rows))
+    mlp.eval()
+    assert torch.equal(mlp(rows), model.net_.module_.mlp.eval()(rows))
+
+
 @pytest.mark.parametrize("kind", ["binary", "multiclass", "regression", "ragged"])
 def test_torchscript_and_torch_export_match_the_estimator(fitted_models, kind):
     model, X = fitted_models[kind]
