@@ -8,6 +8,7 @@ then becomes (categorical, numeric, ...) is decided by the encoder and the
 column kinds' own modules.
 """
 
+import datetime
 import decimal
 import numbers
 
@@ -235,9 +236,11 @@ def _holds_only_numbers(column):
 
 
 def _is_number(value):
-    """Whether ``value`` is a real number (Decimal too), not a boolean."""
+    """Whether ``value`` is a real number (Decimal too), not a boolean nor a
+    NumPy duration (a signed integer to NumPy: 3 hours and 3 days were the
+    code 3)."""
     number = isinstance(value, (numbers.Real, decimal.Decimal))
-    return number and not isinstance(value, (bool, np.bool_))
+    return number and not isinstance(value, (bool, np.bool_, np.timedelta64))
 
 
 def _check_labels(column, name):
@@ -250,6 +253,18 @@ def _check_labels(column, name):
                 "value must be a category label or a number (an argument must "
                 f"be a string or a real number, not {type(value).__name__!r})."
             )
+
+
+# objects that NumPy would cast to numbers, or fail to, and are none
+NOT_NUMBERS = (
+    str,
+    bytes,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    np.datetime64,
+    np.timedelta64,
+)
 
 
 def _as_float(column):
@@ -269,8 +284,9 @@ def _as_float(column):
             raise TypeError("strings are not numbers")
         return column.to_numpy(dtype=np.float64, na_value=np.nan)
     if column.dtype == object:
-        if any(isinstance(v, (str, bytes)) for v in column):
-            raise TypeError("strings are not numbers")
+        # nor are dates and durations (NumPy's timedelta64 cast: 1 day was 1)
+        if any(isinstance(v, NOT_NUMBERS) for v in column):
+            raise TypeError("strings and dates are not numbers")
         return np.array([np.nan if v is None else v for v in column], dtype=np.float64)
     if column.dtype.kind in "US":
         raise TypeError("strings are not numbers")
@@ -315,7 +331,12 @@ def _fitted_numbers(column, name, fitted, convert):
         return convert(column)
     except errors as exc:
         example = next(
-            (v for v in column if not isinstance(v, numbers.Real) and v is not None),
+            (
+                v
+                for v in column
+                if v is not None
+                and (not isinstance(v, numbers.Real) or isinstance(v, NOT_NUMBERS))
+            ),
             None,
         )
         if hasattr(example, "to_list"):  # a polars List cell

@@ -218,6 +218,45 @@ def test_dates_times_and_durations_are_an_error_in_fit_and_predict(kind):
         DeepFMClassifier(**FAST).fit(frame.assign(when=labels), y)
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        pd.Period("2026-01", "M"),
+        np.datetime64("2026-01-01"),
+        np.timedelta64(3, "h"),
+        pd.Timedelta(hours=3),
+    ],
+    ids=repr,
+)
+def test_date_objects_among_labels_are_refused_and_nat_stays_a_label(value):
+    # each had been a category beside strings, or an unknown label at
+    # predict; np.timedelta64, a signed integer to NumPy, had been the code 3
+    X, y = make_categorical(n_samples=100)
+    labels = np.array(["x", "y"] * 50, dtype=object)
+    frame = pd.DataFrame(X, columns=list("abcd")).assign(when=labels)
+    mixed = labels.copy()
+    mixed[::10] = value
+    with pytest.raises(TypeError, match=r"column 4 \('when'\) holds dates"):
+        DeepFMClassifier(**FAST).fit(frame.assign(when=mixed), y)
+    codes = np.empty((100, 2), dtype=object)
+    codes[:, 0], codes[:, 1] = X[:, 0], value
+    with pytest.raises(TypeError, match="column 1 holds"):
+        DeepFMClassifier(**FAST).fit(codes, y)
+    model = DeepFMClassifier(**FAST).fit(frame, y)
+    column = np.empty(100, dtype=object)
+    column[:] = [value] * 100
+    with pytest.raises(TypeError, match=r"column 4 \('when'\) holds dates"):
+        model.predict(frame.assign(when=column))
+    # nor are they numbers where fit saw numbers
+    numbers = DeepFMClassifier(**FAST).fit(codes[:, :1].astype(float), y)
+    with pytest.raises(TypeError, match="column 0 held (numbers|integer codes) in"):
+        numbers.predict(column.reshape(-1, 1))
+    # NaT, missing to pandas, stays the label it was
+    nat = labels.copy()
+    nat[::10] = pd.NaT
+    DeepFMClassifier(**FAST).fit(frame.assign(when=nat), y).predict(frame)
+
+
 def test_polars_dates_times_and_durations_are_an_error_in_fit_and_predict():
     pl = pytest.importorskip("polars")
     X, y = make_categorical(n_samples=100)
