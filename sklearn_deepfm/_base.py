@@ -244,7 +244,7 @@ AUTO_BATCH_MIN, AUTO_BATCH_MAX = 64, 1024
 
 
 # the parameters a later partial_fit call reads again, as MLPClassifier's does
-_REREAD = ("alpha", "batch_size", "verbose")
+_REREAD = ("alpha", "batch_size", "verbose", "dropout", "embedding_dim", "batch_norm")
 
 
 def _auto_batch_size(n_samples):
@@ -515,6 +515,10 @@ class BaseDeepFM(BaseEstimator):
     def _settings(self):
         """The checked device, hidden layer widths and optimizer class."""
         device = _check_device(self.device)
+        return device, self._hidden_units(), self._optimizer_class()
+
+    def _hidden_units(self):
+        """The checked hidden layer widths, as a tuple of ints."""
         hidden_units = tuple(int(width) for width in self.hidden_units)
         whole = all(float(width).is_integer() for width in self.hidden_units)
         if any(width < 1 for width in hidden_units) or not whole:
@@ -523,7 +527,7 @@ class BaseDeepFM(BaseEstimator):
                 "hidden_units must be positive whole layer widths, got "
                 f"{self.hidden_units!r}."
             )
-        return device, hidden_units, self._optimizer_class()
+        return hidden_units
 
     def _fit_encoder(self, X, feature_names, shared, sample_weight, warn=True):
         """Learn the input layout of X (of every process's X when shared),
@@ -596,6 +600,38 @@ class BaseDeepFM(BaseEstimator):
 
     def _warm(self):
         return self.warm_start and hasattr(self, "net_")
+
+    def _check_kept_network(self, hidden_units):
+        """Refuse, before any change, a warm fit or later partial_fit call
+        whose settings ask for another network than the fitted one, which
+        they train (a new embedding_dim, hidden_units, batch_norm, or dropout
+        turned on or off had been ignored without a word); a new dropout
+        rate applies (:meth:`DeepFMNet.set_dropout`)."""
+        net = self.net_
+        built = {
+            "embedding_dim": net.module__embedding_dim,
+            "hidden_units": tuple(net.module__hidden_units),
+            "batch_norm": net.module__batch_norm,
+            "dropout": net.module__dropout,
+        }
+        wanted = {
+            "embedding_dim": self.embedding_dim,
+            "hidden_units": tuple(hidden_units),
+            "batch_norm": self.batch_norm,
+            "dropout": self.dropout,
+        }
+        if (built["dropout"] > 0) == (wanted["dropout"] > 0):
+            del built["dropout"], wanted["dropout"]
+        changed = [key for key in built if built[key] != wanted[key]]
+        if changed:
+            raise ValueError(
+                f"{type(self).__name__} has a fitted network of "
+                + ", ".join(f"{key}={built[key]!r}" for key in changed)
+                + ", and warm_start=True and partial_fit go on training it: "
+                + ", ".join(f"{key}={wanted[key]!r}" for key in changed)
+                + " would be another network. Set warm_start=False (or clone "
+                "the estimator) to fit it afresh."
+            )
 
     def _train(self, X, y, sample_weight, task, n_outputs, criterion, bias, classes):
         device, hidden_units, optimizer = self._settings()
@@ -687,7 +723,9 @@ class BaseDeepFM(BaseEstimator):
         )
         self._announce_layout()
         if warm:
+            self._check_kept_network(hidden_units)
             self._training_begins()
+            self.net_.set_dropout(self.dropout)
             self.net_.move_to(device)
             self.net_.enable_interactions(int(torch_seed))
             settings = {k: v for k, v in params.items() if not k.startswith("module")}
@@ -800,7 +838,9 @@ class BaseDeepFM(BaseEstimator):
                 )
                 device = _check_device(self.device)
                 callbacks = self._user_callbacks()  # refused before any change
+                self._check_kept_network(self._hidden_units())
                 self._training_begins()
+                self.net_.set_dropout(self.dropout)
                 self._learn_categories(X, feature_names)
                 self.net_.move_to(device)
                 self.net_.distributed = _distributed.enabled(self.distributed)

@@ -121,7 +121,10 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         warm fit tries no crosses, and its keep test compared the FM and
         deep parts with it).  FM and deep
         parts that the previous fit's recipe dropped start afresh, as in
-        ``partial_fit``.
+        ``partial_fit``.  The network is the fitted one: a warm fit (and a
+        later ``partial_fit`` call) refuses a new ``embedding_dim``,
+        ``hidden_units`` or ``batch_norm``, or dropout turned on or off, and
+        trains at a new dropout rate.
     fields : array-like of shape (n_features,), default=None
         Field label of each column of a sparse matrix (or of a numeric array,
         which is then read as a sparse one): columns that share a label form

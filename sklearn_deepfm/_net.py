@@ -689,6 +689,14 @@ class DeepFMNet(NeuralNet):
         for group in self.optimizer_.param_groups:
             group["weight_decay"] = alpha
 
+    def set_dropout(self, rate):
+        """Drop out at ``rate`` from the next step on, in a module built with
+        dropout layers, and rebuild it so after a pickle."""
+        for layer in self.module_.modules():
+            if isinstance(layer, torch.nn.Dropout):
+                layer.p = rate
+        self.module__dropout = rate
+
     def finite(self):
         """Whether every parameter of the module is finite."""
         with torch.no_grad():

@@ -24,6 +24,7 @@ from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 from skorch.callbacks import Callback, EarlyStopping, EpochScoring, ProgressBar
+from torch import nn
 
 from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor, _net
 from sklearn_deepfm._schedule import ReplaySchedule
@@ -1168,6 +1169,44 @@ def test_a_warm_fit_takes_the_alpha_and_lr_set_since():
     stream.partial_fit(X, y, classes=[0, 1]).set_params(lr=1e-4).fit(X, y)
     groups = stream.net_.optimizer_.param_groups
     assert sorted(group["lr"] for group in groups) == [1e-4, 1e-3]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"embedding_dim": 3},
+        {"hidden_units": (4, 4)},
+        {"batch_norm": True},
+        {"dropout": 0.5},
+    ],
+)
+@pytest.mark.parametrize("call", ["fit", "partial_fit"])
+def test_a_warm_fit_refuses_another_network_and_takes_a_new_dropout_rate(change, call):
+    # it had trained the fitted network as it was, the new value reported by
+    # get_params and ignored without a word
+    X, y = make_categorical(n_samples=600)
+    model = DeepFMClassifier(warm_start=True, early_stopping=False, **FAST)
+    model.fit(X, y)
+    before = model.predict_proba(X)
+
+    def again(estimator):
+        if call == "fit":
+            return estimator.fit(X, y)
+        return estimator.partial_fit(X, y)
+
+    with pytest.raises(ValueError, match=f"{next(iter(change))}=.*warm_start=False"):
+        again(model.set_params(**change))
+    assert_array_equal(model.predict_proba(X), before)  # refused before any change
+    # a new rate of dropout, where the network has dropout layers, applies
+    dropping = DeepFMClassifier(warm_start=True, early_stopping=False, **FAST)
+    dropping.set_params(dropout=0.2).fit(X, y)
+    again(dropping.set_params(dropout=0.4))
+    rates = {m.p for m in dropping.net_.module_.modules() if isinstance(m, nn.Dropout)}
+    assert rates == {0.4}
+    restored = pickle.loads(pickle.dumps(dropping))
+    assert {
+        m.p for m in restored.net_.module_.modules() if isinstance(m, nn.Dropout)
+    } == {0.4}
 
 
 @pytest.mark.parametrize(
