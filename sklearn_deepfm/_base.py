@@ -658,6 +658,9 @@ class BaseDeepFM(BaseEstimator):
             n_samples = int(_distributed.all_sum(n_samples)[0])
 
         self._n_partial_fit_calls = 0
+        # callbacks set since the last fit start with this one's net: the
+        # next partial_fit goes on with them (it had initialised them again)
+        self.__dict__.pop("_callbacks_changed", None)
         early_stopping = self.early_stopping
         holdout = None
         if early_stopping == "auto":
@@ -935,6 +938,9 @@ class BaseDeepFM(BaseEstimator):
             self._user_callbacks(),
         )
         self._n_partial_fit_calls = 0
+        # callbacks set since the last fit start with this one's net: the
+        # next partial_fit goes on with them (it had initialised them again)
+        self.__dict__.pop("_callbacks_changed", None)
         self.net_ = DeepFMNet(
             **params,
             optimizer__param_groups=self._linear_group(),
@@ -1586,6 +1592,17 @@ class BaseDeepFM(BaseEstimator):
             allow_all_zero_weights=shared,
         )
         if class_weights is not None:
+            class_weights = np.asarray(class_weights, dtype=np.float64)
+            if not np.all(np.isfinite(class_weights) & (class_weights >= 0)):
+                # (a negative weight trained on negative row weights: P = 1
+                # for every row; NaN read as "every row a weight of 0")
+                bad = class_weights[
+                    ~(np.isfinite(class_weights) & (class_weights >= 0))
+                ]
+                raise ValueError(
+                    f"class_weight must give every class a finite, non-negative "
+                    f"weight; got {float(bad[0])!r}."
+                )
             # before the unit and the test of the sum, which they change
             # (all zero: "training diverged"; 1e308: NaN)
             sample_weight = sample_weight * class_weights

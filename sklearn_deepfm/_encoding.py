@@ -323,8 +323,9 @@ class FeatureEncoder:
     def __init__(self, fields=None, categorical_features="auto", pooling="sum"):
         self.fields = fields
         # the user's field labels (fields becomes the inferred numbering of
-        # a distributed fit's sparse fields)
-        self.labels = fields
+        # a distributed fit's sparse fields), a copy: the caller's list
+        # changed in place after fit had renamed the fields of explanations
+        self.labels = copy.copy(fields)
         self.categorical_features = categorical_features
         self.pooling = pooling
 

@@ -336,8 +336,10 @@ def test_data_and_feature_names():
     model = DeepFMClassifier(**KEEP, fields=fields).fit(X, y)
     explanation = model.explain(X[:20])
     assert explanation.feature_names[0] == "tags"
-    # the fitted labels, whatever is set since
+    # the fitted labels, whatever is set since, or done to the list given
     assert model.set_params(fields=None).explain(X[:1]).feature_names[0] == "tags"
+    fields[:] = ["other"] * len(fields)
+    assert model.explain(X[:1]).feature_names[0] == "tags"
     active = X[:20, :5].toarray() > 0
     for row in range(20):
         expected = ", ".join(f"x{j}" for j in np.flatnonzero(active[row])) or None

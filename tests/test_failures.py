@@ -175,6 +175,13 @@ def test_partial_fit_trains_with_the_callbacks_set_since():
     fitted.set_params(callbacks=[Fails()])
     with pytest.raises(RuntimeError, match="a bug"):
         fitted.partial_fit(X, y)
+    # callbacks set before a refit start with it, and the next partial_fit
+    # goes on with them (it had initialised them again: the count restarted)
+    counts = Counts()
+    refit = DeepFMClassifier(**{**FAST, "max_epochs": 2, "early_stopping": False})
+    refit.fit(X, y).set_params(callbacks=[counts]).fit(X, y)
+    refit.partial_fit(X, y)
+    assert counts.epochs_ == 3
 
 
 class InterruptsItsSave(Callback):

@@ -524,6 +524,14 @@ def test_class_weight_is_sample_weight_by_class():
         zero.partial_fit(X, y, classes=[0, 1])
     huge = DeepFMClassifier(class_weight={0: 1e308, 1: 1.5e308}, **FAST)
     assert np.isfinite(huge.fit(X, y).predict_proba(X)).all()
+    # negative or NaN weights are refused, as negative sample weights are (a
+    # negative one trained on negative row weights: P = 1 for every row)
+    for bad in (-0.1, np.nan):
+        model = DeepFMClassifier(class_weight={0: bad, 1: 1.0}, **FAST)
+        with pytest.raises(ValueError, match="finite, non-negative weight"):
+            model.fit(X, y)
+        with pytest.raises(ValueError, match="finite, non-negative weight"):
+            model.partial_fit(X, y, classes=[0, 1])
 
 
 def test_warm_start_continues_from_the_previous_fit():
