@@ -7,14 +7,13 @@ labels of any hashable kind (:class:`_LabelColumn`) and dense one-hot blocks
 (:class:`_IndicatorBlock`) are the three ways such a field is read.
 """
 
-import datetime
-
 import numpy as np
 
 from ._caller import warn
 from ._columns import (
     LIST_TYPES,
     TEMPORAL_KINDS,
+    TEMPORAL_TYPES,
     _as_codes,
     _as_float,
     _as_labels,
@@ -363,13 +362,6 @@ _INFERRED_KINDS = {
     "mixed": "mixed",
     **{kind: "dates" for kind in TEMPORAL_KINDS},
 }
-TEMPORAL_TYPES = (
-    datetime.date,
-    datetime.time,
-    datetime.timedelta,
-    np.datetime64,
-    np.timedelta64,
-)
 
 
 def _kind_of(value):

@@ -255,16 +255,17 @@ def _check_labels(column, name):
             )
 
 
-# objects that NumPy would cast to numbers, or fail to, and are none
-NOT_NUMBERS = (
-    str,
-    bytes,
+# Python's and NumPy's dates, times and durations (pandas' Timestamp and
+# Timedelta among them)
+TEMPORAL_TYPES = (
     datetime.date,
     datetime.time,
     datetime.timedelta,
     np.datetime64,
     np.timedelta64,
 )
+# objects that NumPy would cast to numbers, or fail to, and are none
+NOT_NUMBERS = (str, bytes, *TEMPORAL_TYPES)
 
 
 def _as_float(column):
