@@ -1593,15 +1593,13 @@ class BaseDeepFM(BaseEstimator):
         )
         if class_weights is not None:
             class_weights = np.asarray(class_weights, dtype=np.float64)
-            if not np.all(np.isfinite(class_weights) & (class_weights >= 0)):
+            valid = np.isfinite(class_weights) & (class_weights >= 0)
+            if not valid.all():
                 # (a negative weight trained on negative row weights: P = 1
                 # for every row; NaN read as "every row a weight of 0")
-                bad = class_weights[
-                    ~(np.isfinite(class_weights) & (class_weights >= 0))
-                ]
                 raise ValueError(
                     f"class_weight must give every class a finite, non-negative "
-                    f"weight; got {float(bad[0])!r}."
+                    f"weight; got {float(class_weights[~valid][0])!r}."
                 )
             # before the unit and the test of the sum, which they change
             # (all zero: "training diverged"; 1e308: NaN)
