@@ -2,6 +2,7 @@
 validation, the default training recipe and raw prediction."""
 
 import functools
+import math
 import numbers
 
 import numpy as np
@@ -519,15 +520,14 @@ class BaseDeepFM(BaseEstimator):
 
     def _hidden_units(self):
         """The checked hidden layer widths, as a tuple of ints."""
-        hidden_units = tuple(int(width) for width in self.hidden_units)
-        whole = all(float(width).is_integer() for width in self.hidden_units)
-        if any(width < 1 for width in hidden_units) or not whole:
-            # (10.7,) was cut to 10 silently
+        widths = list(self.hidden_units)
+        # (10.7,) was cut to 10 silently; nan, inf, [16] and 'a' met int()
+        if not all(_is_width(width) for width in widths):
             raise ValueError(
                 "hidden_units must be positive whole layer widths, got "
                 f"{self.hidden_units!r}."
             )
-        return hidden_units
+        return tuple(int(width) for width in widths)
 
     def _fit_encoder(self, X, feature_names, shared, sample_weight, warn=True):
         """Learn the input layout of X (of every process's X when shared),
@@ -1640,6 +1640,14 @@ class BaseDeepFM(BaseEstimator):
         return sample_weight
 
 
+def _is_width(width):
+    """Whether ``width`` is a positive whole number (not a bool): a layer
+    width."""
+    if isinstance(width, (bool, np.bool_)) or not isinstance(width, numbers.Real):
+        return False
+    return math.isfinite(width) and float(width).is_integer() and width >= 1
+
+
 class _WeightlessSide(ValueError):
     """A side of the hold-out whose sample weights are all zero: the
     ``problem`` 'auto' warns of, and the error of ``early_stopping=True``."""
@@ -1675,6 +1683,10 @@ def fit_context(fit):
     @functools.wraps(fit)
     def fit_or_undo(self, *args, **kwargs):
         vars(self).pop(_SNAPSHOT, None)  # (a model saved during a fit)
+        if fit.__name__ == "partial_fit" and hasattr(self, "net_"):
+            # scikit-learn checks the parameters at the first call only, and
+            # class_weight=5 set between calls met a raw TypeError
+            self._validate_params()
         before = [dict(vars(self))]
         vars(self)[_SNAPSHOT] = before
         try:

@@ -1023,6 +1023,11 @@ def test_cuda_training_and_loading_on_cpu():
         ("embedding_dim", 2.5, "embedding_dim"),
         ("hidden_units", (8, -1), "hidden_units"),
         ("hidden_units", (10.7,), "hidden_units"),
+        # met int()'s own ValueError, OverflowError and TypeError
+        ("hidden_units", (float("nan"),), "hidden_units"),
+        ("hidden_units", (float("inf"),), "hidden_units"),
+        ("hidden_units", [[16]], "hidden_units"),
+        ("hidden_units", (True,), "hidden_units"),
         ("dropout", 1.0, "dropout"),
         ("lr", 0, "lr"),
         ("batch_size", "big", "batch_size"),
@@ -1044,6 +1049,22 @@ def test_bad_parameters_are_reported_at_fit(param, value, match):
     model = DeepFMClassifier(**FAST).set_params(**{param: value})  # init only stores
     with pytest.raises(ValueError, match=match):
         model.fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "param, value",
+    [("class_weight", 5), ("alpha", -1.0), ("hidden_units", 16), ("lr", 0)],
+)
+def test_bad_parameters_set_between_partial_fit_calls_are_reported(param, value):
+    # scikit-learn checks the parameters at the first partial_fit call only:
+    # class_weight=5 met a raw TypeError at the next one
+    X, y = make_categorical(n_samples=60)
+    model = DeepFMClassifier(**FAST).partial_fit(X, y, classes=[0, 1])
+    before = model.predict_proba(X)
+    model.set_params(**{param: value})
+    with pytest.raises(ValueError, match=param):
+        model.partial_fit(X, y)
+    assert_allclose(model.predict_proba(X), before)
 
 
 @pytest.mark.parametrize("Estimator", [DeepFMClassifier, DeepFMRegressor])
