@@ -232,7 +232,7 @@ def _refuse_sets(column, name):
 def _holds_only_numbers(column):
     """Whether an object array holds real numbers (Decimal too) and missing
     values only."""
-    return all(value is None or _is_number(value) for value in column)
+    return all(_is_missing(value) or _is_number(value) for value in column)
 
 
 def _is_number(value):
@@ -247,7 +247,7 @@ def _check_labels(column, name):
     """Raise a TypeError for values of an object array that are neither
     labels nor numbers (dicts, lists, ...)."""
     for value in column:
-        if not (value is None or isinstance(value, (str, bytes, numbers.Number))):
+        if not (_is_missing(value) or isinstance(value, (str, bytes, numbers.Number))):
             raise TypeError(
                 f"{name} holds a value of type {type(value).__name__}; every "
                 "value must be a category label or a number (an argument must "
@@ -288,7 +288,8 @@ def _as_float(column):
         # nor are dates and durations (NumPy's timedelta64 cast: 1 day was 1)
         if any(isinstance(v, NOT_NUMBERS) for v in column):
             raise TypeError("strings and dates are not numbers")
-        return np.array([np.nan if v is None else v for v in column], dtype=np.float64)
+        values = [np.nan if _is_missing(v) else v for v in column]
+        return np.array(values, dtype=np.float64)
     if column.dtype.kind in "US":
         raise TypeError("strings are not numbers")
     return np.asarray(column, dtype=np.float64)

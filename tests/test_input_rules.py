@@ -658,6 +658,32 @@ def test_pandas_na_in_a_string_column_is_missing_in_fit_predict_and_partial_fit(
     assert list(stream.input_layout_.fields[0].categories) == ["a", "b", "c"]
 
 
+def test_pandas_na_in_an_object_array_is_missing_as_in_the_frame():
+    # df.to_numpy() of nullable columns holds pd.NA: fit had refused it as a
+    # value of type NAType, and predict read it as a label of a codes column
+    rng = np.random.default_rng(0)
+    n = 400
+    X = pd.DataFrame(
+        {
+            "colour": pd.array(rng.choice(["red", "blue", None], n), dtype="string"),
+            "code": pd.array(
+                np.where(rng.random(n) < 0.1, None, rng.integers(0, 4, n)),
+                dtype="Int64",
+            ),
+            "size": pd.array(rng.normal(size=n), dtype="Float64"),
+        }
+    )
+    y = rng.integers(0, 2, n)
+    cells = X.to_numpy()
+    assert any(value is pd.NA for value in cells.ravel())
+    from_frame = DeepFMClassifier(**FAST).fit(X, y)
+    from_cells = DeepFMClassifier(**FAST).fit(cells, y)
+    assert_array_equal(from_cells.is_categorical_, [True, True, False])
+    expected = from_frame.predict_proba(X)
+    assert_allclose(from_cells.predict_proba(cells), expected)
+    assert_allclose(from_frame.predict_proba(cells), expected)
+
+
 def test_a_lone_surrogate_names_the_column_and_the_value():
     X = pd.DataFrame(
         {"city": pd.Series(["caf\udce9", "b", "c"] * 20, dtype=object), "n": 1.0}
