@@ -681,7 +681,8 @@ def test_pandas_na_in_an_object_array_is_missing_as_in_the_frame():
     assert_array_equal(from_cells.is_categorical_, [True, True, False])
     expected = from_frame.predict_proba(X)
     assert_allclose(from_cells.predict_proba(cells), expected)
-    assert_allclose(from_frame.predict_proba(cells), expected)
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        assert_allclose(from_frame.predict_proba(cells), expected)
 
 
 def test_a_lone_surrogate_names_the_column_and_the_value():
