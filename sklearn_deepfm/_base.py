@@ -961,14 +961,18 @@ class BaseDeepFM(BaseEstimator):
     def _learn_categories(self, X, feature_names):
         """Give the categories first seen in X their own embedding rows."""
         unseen = self._encoder.unseen_categories(X, feature_names)
+        lists = self._encoder.lists_to_come(X, feature_names)
         if _distributed.enabled(self.distributed):
             unseen = _distributed.share_unseen(unseen)
-        new_rows = self._encoder.extend(unseen)
+            lists = _distributed.share_lists(lists)
+        new_rows = self._encoder.extend(unseen, lists)
         if new_rows is None:
             return
         generator = torch.Generator().manual_seed(self._partial_fit_seed() + 1)
         self.net_.grow(new_rows, self._encoder.n_embeddings_, generator)
         self._set_layout()
+        if lists and not self.input_layout_.sparse:
+            self.net_.set_bag_fields(self.input_layout_.multivalued)
 
     def _set_layout(self):
         self.input_layout_ = self._encoder.layout_

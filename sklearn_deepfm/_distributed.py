@@ -371,6 +371,12 @@ def share_unseen(unseen):
     return merged
 
 
+def share_lists(lists):
+    """The fields that any process's rows turn into multi-valued fields
+    (``FeatureEncoder.lists_to_come`` of every process), sorted."""
+    return sorted(set().union(*gather(list(lists))))
+
+
 def _check_same_reading(parts, categorical_features, feature_names):
     """Raise when the processes read the columns differently; one fit on all
     rows would read them one way."""

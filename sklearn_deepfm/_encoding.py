@@ -671,23 +671,44 @@ class FeatureEncoder:
                 # values that come later, as a multi-valued column waits for
                 # its first value; it turns in extend, once every column of
                 # the call passed
-                spec = _turned(spec, _read_kind(column, name), name)
+                kind = _read_kind(column, name)
+                if kind == LISTS:
+                    spec = _MultiValuedColumn.holding_nothing(self.pooling)
+                else:
+                    spec = _turned(spec, kind, name)
             with _readable_text(name):
                 found.append(spec.unseen(spec.prepare(column, name), name))
         return found
+
+    def lists_to_come(self, X, feature_names=None):
+        """The fields that held no value so far and hold lists in ``X``: they
+        become multi-valued fields (``extend``'s ``lists``)."""
+        if self.layout_.sparse:
+            return []
+        table = _Table(X, feature_names)
+        return [
+            field
+            for field, (columns, spec) in enumerate(self._columns)
+            if (_holds_nothing(spec) or _holds_nothing(spec, _LabelColumn))
+            and _read_kind(table.column(columns[0]), "") == LISTS
+        ]
 
     def _column_name(self, columns):
         """A field's first column as messages name it."""
         name = self._names[columns[0]] if "_names" in vars(self) else None
         return f"column {columns[0]}" + ("" if name is None else f" ({name!r})")
 
-    def extend(self, categories):
+    def extend(self, categories, lists=()):
         """Give new categories their own embedding rows.
 
         Parameters
         ----------
         categories : list with one sequence of unseen categories per field
             As :meth:`unseen_categories` returns them.
+        lists : sequence of int
+            Fields that held no value so far and become multi-valued fields
+            (:meth:`lists_to_come`): a stream whose first call held no tags
+            (every cell None) had refused the lists of the next.
 
         Returns
         -------
@@ -695,11 +716,14 @@ class FeatureEncoder:
             The embedding row each old row moves to (None when nothing was
             added): a field's rows stay contiguous, so later fields move.
         """
-        if not any(len(new) for new in categories):
+        if not lists and not any(len(new) for new in categories):
             return None
         old = [(field.offset, field.n_embeddings) for field in self.layout_.fields]
         for field, new in enumerate(categories):
             columns, spec = self._columns[field]
+            if field in lists:  # (its unknown row stays local row 0)
+                spec = _MultiValuedColumn.holding_nothing(self.pooling)
+                self._columns[field] = (columns, spec)
             if len(new):
                 # (values of this process's call or, distributed, another's)
                 spec = _turned_by(spec, new)

@@ -370,14 +370,7 @@ class DeepFM(nn.Module):
     ):
         super().__init__()
         self.n_fields = n_fields
-        self.bag_fields = tuple(int(field) for field in bag_fields)
-        arrival = [f for f in range(n_fields) if f not in self.bag_fields]
-        arrival += list(self.bag_fields)
-        order = None
-        if arrival != sorted(arrival):
-            order = torch.as_tensor(arrival).argsort()
-        # derived from bag_fields: not part of the saved weights
-        self.register_buffer("field_order", order, persistent=False)
+        self.set_bag_fields(bag_fields)
         self.embedding_init_std = embedding_init_std
         self.mlp_dtype = mlp_dtype
         self.linear_only = False
@@ -393,6 +386,24 @@ class DeepFM(nn.Module):
         self.mlp = MultiLayerPerceptron(
             n_fields * embedding_dim, hidden_units, n_outputs, dropout, batch_norm
         )
+
+    @torch.jit.unused
+    def set_bag_fields(self, bag_fields):
+        """The fields that arrive as bags (see ``bag_fields``): at
+        construction, and where a field that held no value turns into a
+        multi-valued one (``partial_fit``)."""
+        self.bag_fields = tuple(int(field) for field in bag_fields)
+        arrival = [f for f in range(self.n_fields) if f not in self.bag_fields]
+        arrival += list(self.bag_fields)
+        order = None
+        if arrival != sorted(arrival):
+            order = torch.as_tensor(arrival).argsort()
+        # derived from bag_fields: not part of the saved weights
+        if "field_order" in self._buffers:  # (a built module: on its device)
+            device = self.embedding.weight.device
+            self._buffers["field_order"] = None if order is None else order.to(device)
+        else:
+            self.register_buffer("field_order", order, persistent=False)
 
     def forward(
         self,

@@ -589,6 +589,12 @@ class DeepFMNet(NeuralNet):
         elif not module.linear_only:
             module.scale_interactions(1 - share)
 
+    def set_bag_fields(self, bag_fields):
+        """The fields that arrive as bags, after a field that held no value
+        turned into a multi-valued one (see ``FeatureEncoder.extend``)."""
+        self.module__bag_fields = tuple(bag_fields)
+        self.module_.set_bag_fields(bag_fields)
+
     def grow(self, new_rows, n_embeddings, generator):
         """Grow the embedding tables to ``n_embeddings`` rows after the input
         layout gained categories (see ``FeatureEncoder.extend``).

@@ -16,7 +16,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, MultiLabelBinarizer
 
-from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
+from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor, DeepFMWarning
 from sklearn_deepfm.export import encode, to_torchscript
 
 from .conftest import FAST
@@ -185,6 +185,39 @@ def test_a_field_that_held_no_value_yet_learns_its_first_values(values):
     assert_allclose(
         fitted.decision_function(one_value), fitted.decision_function(unknown)
     )
+
+
+@pytest.mark.parametrize("container", ["pandas", "polars"])
+def test_a_column_of_no_value_becomes_multivalued_when_lists_come(container):
+    # a stream's first batch held no tags (every cell None): the lists of the
+    # next were refused as lists where fit had seen single labels
+    tags, genres, y = make_tags(400)
+    user = np.arange(400) % 7
+    first = pd.DataFrame({"user": user, "tags": pd.Series([None] * 400, dtype=object)})
+    later = pd.DataFrame({"user": user, "tags": pd.Series(tags, dtype=object)})
+    if container == "polars":
+        pl = pytest.importorskip("polars")
+        first = pl.DataFrame({"user": user, "tags": [None] * 400})  # type Null
+        later = pl.DataFrame({"user": user, "tags": tags})
+    model = DeepFMClassifier(hidden_units=(8,), random_state=0)
+    with pytest.warns(DeepFMWarning, match="holds no category"):
+        model.partial_fit(first, y, classes=[0, 1])
+    assert model.input_layout_.fields[1].kind == "categorical"
+    for _ in range(4):
+        model.partial_fit(later, y)
+    field = model.input_layout_.fields[1]
+    assert field.kind == "multivalued"
+    assert sorted(field.categories) == sorted(set(TAGS) & set(np.concatenate(tags)))
+    assert model.net_.n_embeddings() == model.input_layout_.n_embeddings
+    # the tags are read (the label depends on them), one row as in a batch,
+    # and the exports and a pickle agree
+    assert roc_auc_score(y, model.predict_proba(later)[:, 1]) > 0.75
+    expected = model.decision_function(later)
+    assert_allclose(model.decision_function(later[:1]), expected[:1], rtol=1e-6)
+    restored = pickle.loads(pickle.dumps(model))
+    assert_allclose(restored.decision_function(later), expected)
+    scripted = to_torchscript(model)
+    assert_allclose(scripted(**encode(model, later)).numpy(), expected, atol=1e-5)
 
 
 def test_a_missing_value_inside_a_list_reads_as_unknown_for_codes_as_for_labels():
