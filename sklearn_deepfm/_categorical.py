@@ -204,7 +204,9 @@ def _known_codes(values, name):
             f"{int(known.max())}: codes are held as float64, in which such "
             "integers cannot all be told apart (2**62 and 2**62 + 1 would be one "
             "category). Pass the column as strings (for example "
-            "X[column].astype(str)), or hash the codes below 2**53."
+            "X[column].astype(str)), or hash the codes below 2**53; if it is a "
+            "quantity, name the other columns in categorical_features to read "
+            "it as a number."
         )
     return np.unique(known).astype(np.float64)
 

@@ -395,6 +395,19 @@ def _check_no_infinity(values, name):
         )
 
 
+def _is_float_column(column):
+    """Whether a column (NumPy, pandas or polars) holds floats: its type, or
+    in an object column every value that is not missing."""
+    if type(column).__module__.split(".")[0] == "polars":
+        return column.dtype.is_float()
+    if getattr(column.dtype, "kind", "") == "O":
+        return all(
+            _is_missing(value) or isinstance(value, (float, np.floating))
+            for value in column
+        )
+    return getattr(column.dtype, "kind", "") == "f"
+
+
 def _integer_codes(values):
     """Whether numeric values look like category codes: integers, with at
     most one distinct negative value (an encoder's unknown or missing code)."""

@@ -50,6 +50,7 @@ import scipy.sparse as sp
 from ._batching import BaggedRows, RegularRows
 from ._caller import warn
 from ._categorical import (
+    MAX_EXACT_CODE,
     _CategoricalColumn,
     _IndicatorBlock,
     _LabelColumn,
@@ -64,6 +65,7 @@ from ._columns import (
     _as_labels,
     _check_no_infinity,
     _integer_codes,
+    _is_float_column,
     _is_missing,
     _read_kind,
     _Table,
@@ -266,6 +268,13 @@ def _all_numbers(values):
     return values.dtype.kind in "iuf" or all(
         isinstance(value, numbers.Real) for value in values
     )
+
+
+def _reaches_inexact_codes(values):
+    """Whether whole-number ``values`` reach 2**53, from where float64 no
+    longer tells integers apart."""
+    finite = values[np.isfinite(values)]
+    return bool(finite.size) and finite.max() >= MAX_EXACT_CODE
 
 
 def _is_binary(column, kind):
@@ -757,6 +766,15 @@ class FeatureEncoder:
             return _NumericColumn(values, name, self._weighted(values))
         _check_no_infinity(values, name)
         codes, n_negative = _integer_codes(values)
+        if codes and _reaches_inexact_codes(values) and _is_float_column(column):
+            # every float from 2**53 on is whole: no evidence of codes (amounts
+            # in wei were refused as codes too large to tell apart)
+            self.guesses_.append(
+                f"{name} holds floats of 2**53 or more (whole numbers, as every "
+                "float of that size is) and was read as numeric; if these are "
+                "category codes, pass the column as strings."
+            )
+            return _NumericColumn(values, name, self._weighted(values))
         if not codes:
             if n_negative > 1:
                 self.guesses_.append(

@@ -312,6 +312,27 @@ def test_hashed_integer_codes_give_the_rows_of_their_float_values():
     assert np.abs(expected[late] - model.predict_proba(unknown)).max() > 1e-3
 
 
+def test_floats_reaching_2_to_the_53_are_numbers_under_auto():
+    # every float from 2**53 on is whole: amounts in wei had been refused as
+    # codes too large to tell apart, with advice for 64-bit ids
+    rng = np.random.default_rng(0)
+    wei = np.round(rng.gamma(2.0, 1.0, 300), 3) * 1e18
+    y = (wei > 2e18).astype(int)
+    colour = rng.choice(["red", "blue"], 300)
+    frames = [
+        pd.DataFrame({"wei": wei, "colour": colour}),
+        np.column_stack([wei.astype(object), colour]),
+    ]
+    for X in frames:
+        with pytest.warns(DeepFMWarning, match=r"floats of 2\*\*53 or more.*numeric"):
+            model = DeepFMClassifier(**FAST).fit(X, y)
+        assert_array_equal(model.is_categorical_, [False, True])
+    # the same amounts as integers are refused, with both ways out
+    ints = pd.DataFrame({"wei": wei.astype(np.int64), "colour": colour})
+    with pytest.raises(ValueError, match="as strings.*categorical_features"):
+        DeepFMClassifier(**FAST).fit(ints, y)
+
+
 def test_codes_above_2_to_the_53_are_refused_rather_than_merged():
     # 64-bit hashed ids: float64, in which codes are held, would merge 2**60
     # and 2**60 + 1 into one category; as strings they stay apart
