@@ -109,10 +109,12 @@ def _read_kind(column, name):
             inferred = _inferred_kind(column)
             if inferred in TEMPORAL_KINDS:
                 _raise_temporal(name, "objects such as dates or timestamps")
-            # Python's Decimal, as pandas reads an arrow decimal from Parquet
-            # (to_pandas, read_parquet): one category per price, where
-            # polars, dask and the arrow type read numbers
-            numeric = inferred == "decimal"
+            # numbers, as in the object array the column came from or goes
+            # to: Python's Decimal, as pandas reads an arrow decimal from
+            # Parquet (to_pandas, read_parquet), and floats (df.astype(object),
+            # JSON) had made one category per price, where polars, dask, the
+            # arrow type and the object array read numbers
+            numeric = inferred in NUMBER_KINDS
     if boolean:
         return BOOLEAN
     return NUMBERS if numeric else LABELS
@@ -173,6 +175,9 @@ def _inferred_kind(column):
 
     return infer_dtype(column, skipna=True)
 
+
+# pandas' inferred kinds of object columns of real numbers (no booleans)
+NUMBER_KINDS = ("decimal", "integer", "floating", "mixed-integer-float")
 
 # pandas' inferred kinds of object columns of dates, times and durations
 TEMPORAL_KINDS = (

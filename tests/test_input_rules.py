@@ -685,6 +685,21 @@ def test_pandas_na_in_an_object_array_is_missing_as_in_the_frame():
         assert_allclose(from_frame.predict_proba(cells), expected)
 
 
+def test_an_object_column_of_floats_is_numeric_in_a_frame_as_in_an_array():
+    # pd.DataFrame(object array) had made one category per price
+    rng = np.random.default_rng(0)
+    price = np.round(rng.gamma(2.0, 10.0, 500), 2)
+    cells = np.column_stack([price.astype(object), rng.choice(["a", "b"], 500)])
+    y = (price > 20).astype(int)
+    from_cells = DeepFMClassifier(**FAST).fit(cells, y)
+    from_frame = DeepFMClassifier(**FAST).fit(pd.DataFrame(cells), y)
+    assert_array_equal(from_cells.is_categorical_, [False, True])
+    assert_array_equal(from_frame.is_categorical_, [False, True])
+    assert_allclose(
+        from_frame.predict_proba(pd.DataFrame(cells)), from_cells.predict_proba(cells)
+    )
+
+
 def test_a_lone_surrogate_names_the_column_and_the_value():
     X = pd.DataFrame(
         {"city": pd.Series(["caf\udce9", "b", "c"] * 20, dtype=object), "n": 1.0}
