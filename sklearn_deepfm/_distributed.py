@@ -305,13 +305,6 @@ def target_spread(y, sample_weight):
     return float(mean), spread
 
 
-def balanced_class_weight(classes, y_index):
-    """class_weight='balanced' over every process's rows, as a dict."""
-    (counts,) = all_sum(np.bincount(y_index, minlength=len(classes)))
-    weights = counts.sum() / (len(classes) * counts)
-    return dict(zip(classes.tolist(), weights.tolist(), strict=True))
-
-
 # the input ----------------------------------------------------------------
 def share_encoder(encoder, X, feature_names):
     """Make the fitted ``encoder`` what ``fit`` would make of every process's

@@ -17,6 +17,7 @@ from sklearn.compose import make_column_transformer
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.utils.class_weight import compute_class_weight
 from skorch.callbacks import Callback, ProgressBar
 
 from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
@@ -532,6 +533,31 @@ def test_class_weight_is_sample_weight_by_class():
             model.fit(X, y)
         with pytest.raises(ValueError, match="finite, non-negative weight"):
             model.partial_fit(X, y, classes=[0, 1])
+
+
+def test_balanced_class_weight_counts_the_classes_by_sample_weight():
+    # as LogisticRegression: rows of weight 0 count nowhere, and weighted
+    # rows count by their weight (every row had counted once)
+    X, y = make_categorical(n_samples=600)
+    weights = np.where(y == 0, 2.0, 1.0)
+    weights[:150] = 0.0
+    expected = compute_class_weight(
+        "balanced", classes=np.unique(y), y=y, sample_weight=weights
+    )
+    by_dict = DeepFMClassifier(class_weight=dict(enumerate(expected)), **FAST)
+    balanced = DeepFMClassifier(class_weight="balanced", **FAST)
+    assert_allclose(
+        balanced.fit(X, y, sample_weight=weights).predict_proba(X),
+        by_dict.fit(X, y, sample_weight=weights).predict_proba(X),
+    )
+    # without weights it is scikit-learn's count of the rows
+    plain = compute_class_weight("balanced", classes=np.unique(y), y=y)
+    assert_allclose(
+        balanced.fit(X, y).predict_proba(X),
+        by_dict.set_params(class_weight=dict(enumerate(plain)))
+        .fit(X, y)
+        .predict_proba(X),
+    )
 
 
 def test_warm_start_continues_from_the_previous_fit():
