@@ -568,7 +568,17 @@ class BaseDeepFM(BaseEstimator):
         other, and class_weight did nothing there)."""
         rows = self._encoder.transform(X, feature_names)
         weight = (sample_weight / self._weight_scale).astype(np.float32)
-        return EncodedDataset(rows, y, weight)
+        dataset = EncodedDataset(rows, y, weight)
+        weighted = np.flatnonzero(weight > 0)
+        if weighted.size < weight.size and not _distributed.enabled(self.distributed):
+            # rows of weight 0 count nowhere: in the batches they divided
+            # every loss (half of the rows at 0 halved the steps and read a
+            # validation log loss of 0.249 for 0.462) and took steps; they
+            # keep their places on a process of a distributed fit, whose
+            # steps every process takes together
+            dataset = dataset.subset(weighted)
+        dataset.n_weightless = weight.size - len(dataset)
+        return dataset
 
     def _optimizer_class(self):
         optimizer = self.optimizer
@@ -882,6 +892,11 @@ class BaseDeepFM(BaseEstimator):
             self.net_.shuffle_seed = seed
             self.net_.random_stream_ = _seeding.stream_from(seed, device)
             self._training_begins()
+            if not len(dataset) and not _distributed.enabled(self.distributed):
+                # every row of weight 0 (by class_weight): no step (Adam had
+                # stepped on its moments, predictions moved by up to 0.065),
+                # nor an epoch without a loss in the history
+                return self
             try:
                 self.net_.partial_fit(dataset, epochs=1)
             except KeyboardInterrupt:
@@ -1119,12 +1134,15 @@ class BaseDeepFM(BaseEstimator):
         stratified (``classes`` given), every class needs a row on each side;
         else each side a row."""
         n_valid = int(np.ceil(self.validation_fraction * len(dataset)))
+        weighed = ""
+        if getattr(dataset, "n_weightless", 0):
+            weighed = " of positive weight (rows of weight 0 count nowhere)"
         if classes is None:
             if len(dataset) - n_valid < 1:
                 return (
                     f"early stopping holds out validation_fraction="
                     f"{self.validation_fraction} of the rows, which leaves no "
-                    f"training row of {len(dataset)}"
+                    f"training row of {len(dataset)}{weighed}"
                 )
             return None
         counts = np.bincount(dataset.y.astype(np.int64), minlength=len(classes))
@@ -1136,7 +1154,7 @@ class BaseDeepFM(BaseEstimator):
                 f"early stopping holds out a stratified validation_fraction="
                 f"{self.validation_fraction} of the rows, which needs at least 2 "
                 f"rows of every class and at least one row per class on each "
-                f"side; the smallest class has {counts.min()} row(s) and the "
+                f"side; the smallest class has {counts.min()} row(s){weighed} and the "
                 f"hold-out would have {n_valid} and the training rows {n_train} "
                 f"row(s) for {len(classes)} classes"
             )
@@ -1144,13 +1162,15 @@ class BaseDeepFM(BaseEstimator):
 
     def _holdout(self, dataset, classes, seed):
         stratify = classes is not None
-        if stratify:
-            problem = self._holdout_problem(dataset, classes)
-            if problem is not None:
-                raise ValueError(
-                    f"{problem[0].upper()}{problem[1:]}. Set early_stopping=False, "
-                    "change validation_fraction, or merge the rarest classes."
-                )
+        problem = self._holdout_problem(dataset, classes)
+        if problem is not None:  # (scikit-learn's split had said "n_samples=1")
+            advice = (
+                "Set early_stopping=False, change validation_fraction, or merge "
+                "the rarest classes."
+                if stratify
+                else "Set early_stopping=False or change validation_fraction."
+            )
+            raise ValueError(f"{problem[0].upper()}{problem[1:]}. {advice}")
         train, valid = HoldoutSplit(self.validation_fraction, stratify, seed)(dataset)
         for rows, which in ((train, "training"), (valid, "validation")):
             total = rows.sample_weight.sum()

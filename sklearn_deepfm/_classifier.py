@@ -645,15 +645,17 @@ def _targets(y_index, n_classes, sample_weight, shared, pseudo_rows=0):
     """Encoded targets, the loss and the output bias at the class prior, of
     every process's rows when ``shared`` (a process's own rows may hold
     another mix of classes), with ``pseudo_rows`` rows of mean weight added
-    to each class: a first ``partial_fit`` batch may lack a class that the
+    to each class (the mean over the rows of positive weight): a first
+    ``partial_fit`` batch may lack a class that the
     stream holds, and a bias at the log of 1e-6 (-13.8) was never unlearnt
     (a stream of 10,000 rows at 30% clicks ended predicting 0.0001)."""
     prior = np.bincount(y_index, weights=sample_weight, minlength=n_classes)
-    n_rows = sample_weight.size
+    n_rows = np.count_nonzero(sample_weight)  # (rows of weight 0 count nowhere)
     if shared:
         prior, n_rows = _distributed.all_sum(prior, n_rows)
     prior = prior + pseudo_rows * prior.sum() / max(n_rows, 1)
-    prior = np.clip(prior / prior.sum(), 1e-6, 1)
+    # (a later partial_fit call may weigh nothing: its bias is not used)
+    prior = np.clip(prior / max(prior.sum(), np.finfo(float).tiny), 1e-6, 1)
     if n_classes == 2:
         target, criterion = y_index.astype(np.float32), torch.nn.BCEWithLogitsLoss
         bias = np.log(prior[1:] / prior[:1])

@@ -574,11 +574,16 @@ class FeatureEncoder:
         # enough categories and rows per category over all of them (rows of
         # weight 0 count nowhere)
         n_weighted = float(np.count_nonzero(sample_weight))
-        candidate, n_processes, n_rows = add(candidate, 1.0, n_weighted)
+        candidate, n_processes, n_rows, n_all = add(
+            candidate, 1.0, n_weighted, float(len(sample_weight))
+        )
+        # (with rows of weight 0, a category may have none of weight: the
+        # test counts the others, once their sums are known)
         fields = [
             field
             for field in np.flatnonzero(candidate == n_processes)
-            if may_be_quantity(self._columns[field][1].size - 1, n_rows)
+            if n_rows < n_all
+            or may_be_quantity(self._columns[field][1].size - 1, n_rows)
         ]
         if not fields:
             return []

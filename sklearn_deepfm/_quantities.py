@@ -111,7 +111,12 @@ def is_quantity(sums, n_rows, classification, seed):
     """Whether the value order of the categories (rows of ``sums``, summed
     over ``n_rows`` rows) predicts the held-out rows better than each of
     N_ORDERS random orders, and recovers at least SHARE of what the
-    categories themselves add to the overall mean there."""
+    categories themselves add to the overall mean there.  Categories of no
+    weight (seen on rows of weight 0 only) are left out: they had counted
+    towards the test's size, and two of them made a column of 10 categories
+    one to test."""
+    weight = sums.sum(axis=2) if classification else sums[..., 0]
+    sums = sums[:, weight.sum(axis=0) > 0]
     n_categories = sums.shape[1]
     if not may_be_quantity(n_categories, n_rows):
         return False

@@ -458,6 +458,34 @@ def test_rows_of_weight_zero_count_nowhere_in_the_solved_model():
     assert 100 < model.history_[-1, "interactions_validation_rows"] < 200
 
 
+@pytest.mark.parametrize("Estimator", [DeepFMClassifier, DeepFMRegressor])
+def test_rows_of_weight_zero_leave_the_model_of_the_other_rows(Estimator):
+    # they had divided every batch's loss (and the validation loss read in
+    # the history) and taken steps: 600 such rows moved predictions by 0.16
+    X, y = make_categorical(n_samples=1200)
+    padded = np.vstack([X, X[:600]])
+    padded_y = np.concatenate([y, y[:600]])
+    weights = np.r_[np.ones(1200), np.zeros(600)]
+    plain = Estimator(random_state=0).fit(X, y)
+    weighted = Estimator(random_state=0).fit(padded, padded_y, sample_weight=weights)
+    assert_allclose(weighted.predict(X), plain.predict(X))
+    if Estimator is DeepFMClassifier:
+        assert_allclose(weighted.predict_proba(X), plain.predict_proba(X))
+    assert_allclose(weighted.history_[:, "valid_loss"], plain.history_[:, "valid_loss"])
+
+
+def test_a_partial_fit_call_whose_rows_all_weigh_zero_takes_no_step():
+    # by class_weight (sample_weight of zeros is refused): Adam had stepped
+    # on its moments and moved predictions by up to 0.065
+    X, y = make_categorical(n_samples=1200)
+    model = DeepFMClassifier(class_weight={0: 0.0, 1: 1.0}, **FAST)
+    model.partial_fit(X, y, classes=[0, 1])
+    before, epochs = model.predict_proba(X), len(model.history_)
+    model.partial_fit(X[y == 0], y[y == 0])
+    assert_allclose(model.predict_proba(X), before)
+    assert len(model.history_) == epochs
+
+
 @pytest.mark.parametrize("how", ["fit", "partial_fit"])
 def test_rows_of_weight_zero_do_not_set_the_scaling_of_numbers(how):
     # as in the loss: 10 rows of weight 0 holding 1e7 scaled the column by
@@ -488,17 +516,18 @@ def test_weights_all_zero_on_one_side_of_the_hold_out_are_an_error():
     # as SGDClassifier: with no weighted validation row every decision fell
     # to its default, silently; with no weighted training row scikit-learn's
     # solver said the user's weights were all zero
+    # (rows of weight 0 count nowhere: one row of weight cannot be split)
     X, y = make_categorical(n_samples=1200)
     weights = np.zeros(len(y))
     weights[7] = 1.0  # one side of the hold-out or the other has none
     for Estimator in (DeepFMClassifier, DeepFMRegressor):
         model = Estimator(**{**FAST, "early_stopping": True})
-        with pytest.raises(ValueError, match="weights of the (training|validation)"):
+        with pytest.raises(ValueError, match="of positive weight"):
             model.fit(X, y, sample_weight=weights)
         # 'auto' trains without the recipe, and says why (on small data
         # with weights of 0 the few held-out rows often had none: it raised)
         model = Estimator(**FAST)
-        with pytest.warns(UserWarning, match="weights of the (training|valid)") as w:
+        with pytest.warns(UserWarning, match="of positive weight") as w:
             model.fit(X, y, sample_weight=weights)
         assert model.linear_C_ is None
         assert w[0].filename == __file__  # it points at the caller's line
