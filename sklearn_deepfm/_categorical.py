@@ -590,7 +590,19 @@ class _IndicatorBlock:
         self.size = len(names) + 1
 
     def prepare(self, columns, name):
-        block = np.column_stack([_as_float(column) for column in columns])
+        # each column named where it holds labels (a bare "strings are not
+        # numbers" had named none)
+        block = np.column_stack(
+            [
+                _fitted_numbers(
+                    column,
+                    f"column {label!r} of the one-hot block starting at {name}",
+                    "0/1 values",
+                    _as_float,
+                )
+                for column, label in zip(columns, self.categories, strict=True)
+            ]
+        )
         _check_no_infinity(block, name)
         return block
 

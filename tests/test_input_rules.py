@@ -370,6 +370,11 @@ def test_rows_setting_two_columns_of_a_dense_one_hot_block_warn():
     assert sum("several 0/1 columns" in str(w.message) for w in caught) == 1
     separate = DeepFMClassifier(**{**FAST, "categorical_features": None})
     assert separate.fit(frame, y).n_fields_ == 3
+    # strings in one of the block's columns: the error names it (a bare
+    # "strings are not numbers" had named none)
+    text = both.assign(b=["False", "True"])
+    with pytest.raises(TypeError, match="column 'b' of the one-hot block.*'False'"):
+        model.predict(text)
 
 
 def test_a_frame_of_pandas_sparse_columns_is_read_as_the_sparse_matrix():
