@@ -898,7 +898,7 @@ class FeatureEncoder:
             name = table.describe(columns[0])
             lists = spec.prepare(table.column(columns[0]), name)
             with _readable_text(name):
-                rows, lengths, weights = spec.bags(lists, layout.offset)
+                rows, lengths, weights = spec.bags(lists, layout.offset, name)
             indptr = np.concatenate([[0], np.cumsum(lengths)])
             shape = (table.n_rows, self.n_embeddings_)
             bags = bags + sp.csr_matrix((weights, rows, indptr), shape=shape)

@@ -28,7 +28,7 @@ from ._categorical import (
     _LabelColumn,
     _sorted_labels,
 )
-from ._columns import LIST_TYPES, _is_missing, _is_number
+from ._columns import LIST_TYPES, _check_no_infinity, _is_missing, _is_number
 from ._layout import MULTIVALUED
 
 UNKNOWN, EMPTY = 0, 1  # local rows of a multi-valued field
@@ -232,6 +232,8 @@ class _MultiValuedColumn:
                 f"{wrong!r}; no such value has a row of its own. Pass the "
                 "values as in fit."
             )
+        if self.labels is False:  # codes: as a column of codes reads them
+            _check_no_infinity(flat.astype(np.float64), name)
         return lists
 
     def unseen(self, lists, name):
@@ -263,14 +265,20 @@ class _MultiValuedColumn:
     def _flat(self, lists):
         return lists.flat if self.labels else lists.flat.astype(np.float64)
 
-    def bags(self, lists, offset):
+    def bags(self, lists, offset, name="a column"):
         """Each row's bag: the embedding ``rows`` (values, or the unknown or
         empty-list row), the bag ``lengths`` (each at least 1) and the
-        ``weights`` (``1 / n`` for the mean, else 1)."""
+        ``weights`` (``1 / n`` for the mean, else 1).  Codes that are not
+        whole numbers are unknown values, with the warning of a column of
+        codes (they had gone to the unknown row without a word)."""
         if self.labels is None:  # no value was learnt: each is unknown
             local = np.full(lists.flat.size, UNKNOWN, dtype=np.int64)
         else:
             local = self._values.local_rows(self._flat(lists))
+        if self.labels is False:
+            found = self._values.fractions(self._flat(lists), local)
+            if found.size:
+                _CategoricalColumn.warn_of_fractions(found.size, found[0], name)
         local = np.where(local == UNKNOWN, UNKNOWN, local + 1)
         lengths = np.maximum(lists.lengths, 1)
         nothing = lists.lengths == 0

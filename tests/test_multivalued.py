@@ -220,6 +220,25 @@ def test_a_column_of_no_value_becomes_multivalued_when_lists_come(container):
     assert_allclose(scripted(**encode(model, later)).numpy(), expected, atol=1e-5)
 
 
+def test_lists_of_codes_at_predict_refuse_infinity_and_warn_of_fractions():
+    # as a column of codes: both had gone to the unknown row without a word
+    rng = np.random.default_rng(0)
+    tags = [list(rng.integers(0, 5, rng.integers(1, 3))) for _ in range(300)]
+    y = np.array([int(0 in t) for t in tags])
+    model = DeepFMClassifier(**FAST).fit(
+        pd.DataFrame({"t": pd.Series(tags, dtype=object)}), y
+    )
+
+    def cells(*values):
+        return pd.DataFrame({"t": pd.Series([list(values)], dtype=object)})
+
+    with pytest.raises(ValueError, match="infinity in column 0"):
+        model.predict_proba(cells(1, np.inf))
+    with pytest.warns(DeepFMWarning, match="such as 0.5, are not whole numbers"):
+        fraction = model.decision_function(cells(1, 0.5))
+    assert_allclose(fraction, model.decision_function(cells(1, 99)))  # unknown
+
+
 def test_a_missing_value_inside_a_list_reads_as_unknown_for_codes_as_for_labels():
     rng = np.random.default_rng(0)
     codes = [list(rng.integers(0, 5, rng.integers(1, 3))) for _ in range(300)]
