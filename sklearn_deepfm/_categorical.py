@@ -51,6 +51,8 @@ class _CategoricalColumn:
     """
 
     kind = CATEGORICAL
+    # what fit read, as messages name it: "booleans" for a boolean column
+    holds = "integer codes"
 
     def __init__(self, values, name):
         self.categories = _known_codes(values, name)
@@ -76,7 +78,7 @@ class _CategoricalColumn:
 
     def prepare(self, column, name):
         try:
-            values = _fitted_numbers(column, name, "integer codes", _as_codes)
+            values = _fitted_numbers(column, name, self.holds, _as_codes)
         except TypeError:
             if self.categories.size or holds_lists(column):
                 raise

@@ -764,7 +764,9 @@ class FeatureEncoder:
             return _LabelColumn(_as_labels(column), name)
         values = _as_float(column)
         if kind == BOOLEAN:
-            return _CategoricalColumn(values, name)
+            spec = _CategoricalColumn(values, name)
+            spec.holds = "booleans"  # (its errors had said "integer codes")
+            return spec
         if marked is not None:
             if marked[j]:
                 return _CategoricalColumn(values, name)

@@ -798,6 +798,11 @@ def test_bytes_where_fit_saw_strings_and_strings_where_it_saw_booleans_are_refus
             model.predict(other)
     with pytest.raises(TypeError, match="held booleans in fit and holds string"):
         model.predict(X.assign(flag=X["flag"].astype(str)))
+    # a column of the bool type read as 0/1 codes: its error had said
+    # "held integer codes"
+    typed = DeepFMClassifier(**FAST).fit(X.assign(flag=flags), y)
+    with pytest.raises(TypeError, match="held booleans in fit and holds labels"):
+        typed.predict(X.assign(flag=flags.astype(str)))
     # as Python compares them, the numbers 0 and 1 are the booleans
     assert_array_equal(
         model.predict_proba(X.assign(flag=X["flag"].map({True: 1, False: 0}))),
