@@ -570,12 +570,12 @@ class BaseDeepFM(BaseEstimator):
         weight = (sample_weight / self._weight_scale).astype(np.float32)
         dataset = EncodedDataset(rows, y, weight)
         weighted = np.flatnonzero(weight > 0)
-        if weighted.size < weight.size and not _distributed.enabled(self.distributed):
+        if weighted.size < weight.size:
             # rows of weight 0 count nowhere: in the batches they divided
             # every loss (half of the rows at 0 halved the steps and read a
-            # validation log loss of 0.249 for 0.462) and took steps; they
-            # keep their places on a process of a distributed fit, whose
-            # steps every process takes together
+            # validation log loss of 0.249 for 0.462) and took steps (a
+            # process of a distributed fit left with none takes the others'
+            # steps on empty batches, as a small shard does)
             dataset = dataset.subset(weighted)
         dataset.n_weightless = weight.size - len(dataset)
         return dataset

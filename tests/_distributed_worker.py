@@ -368,6 +368,15 @@ def weights(rank):
         model = DeepFMClassifier(distributed=True, **TINY)
         model.fit(X[rows], y[rows], sample_weight=weight[rows])
         out[name] = model.predict_proba(X)
+    # rows of weight 0 added to rank 1's: the model of the other rows
+    model = DeepFMClassifier(distributed=True, **TINY)
+    out["plain"] = model.fit(X[rows], y[rows]).predict_proba(X)
+    padded = pd.concat([X[rows], X[rows][:200]]) if rank == 1 else X[rows]
+    padded_y = np.concatenate([y[rows], y[rows][:200]]) if rank == 1 else y[rows]
+    weight = np.r_[np.ones(400), np.zeros(len(padded) - 400)]
+    model = DeepFMClassifier(distributed=True, **TINY)
+    model.fit(padded, padded_y, sample_weight=weight)
+    out["padded"] = model.predict_proba(X)
     return out
 
 
