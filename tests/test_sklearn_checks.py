@@ -9,8 +9,8 @@ from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor
 pytestmark = pytest.mark.slow
 
 # Mini-batch training visits rows in a shuffled order and normalises the loss
-# per batch, so a row with weight 2 is not the same as that row twice, and a
-# row with weight 0 still changes which rows share a batch with which.
+# per batch, so a row with weight 2 is not the same as that row twice (rows of
+# weight 0 are left out, as if absent).
 SAMPLE_WEIGHT_EXPECTED_FAILURES = {
     "check_sample_weight_equivalence_on_dense_data": (
         "mini-batch SGD: weighting a row is not equivalent to repeating it, "
