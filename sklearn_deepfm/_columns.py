@@ -115,6 +115,11 @@ def _read_kind(column, name):
             # JSON) had made one category per price, where polars, dask, the
             # arrow type and the object array read numbers
             numeric = inferred in NUMBER_KINDS
+        if numeric and kind == "O" and _holds_inexact_integers(column):
+            # Python's integers from 2**53 on (64-bit ids) are exact labels in
+            # an object column, where as numbers they are codes that float64
+            # cannot tell apart, and refused
+            numeric = False
     if boolean:
         return BOOLEAN
     return NUMBERS if numeric else LABELS
@@ -232,6 +237,17 @@ def _refuse_sets(column, name):
             "multi-valued field: pass each cell as a list, for example "
             "X[column].map(sorted)."
         )
+
+
+def _holds_inexact_integers(column):
+    """Whether an object column holds integers (not booleans) of 2**53 or
+    more in magnitude, from where float64 no longer tells them apart."""
+    return any(
+        isinstance(value, numbers.Integral)
+        and not isinstance(value, (bool, np.bool_))
+        and abs(int(value)) >= 2**53
+        for value in column
+    )
 
 
 def _holds_only_numbers(column):

@@ -333,6 +333,21 @@ def test_floats_reaching_2_to_the_53_are_numbers_under_auto():
         DeepFMClassifier(**FAST).fit(ints, y)
 
 
+def test_python_integers_from_2_to_the_53_in_an_object_column_are_exact_labels():
+    # as numbers they would be codes float64 cannot tell apart (refused): in
+    # an object column they are labels, kept apart exactly
+    rng = np.random.default_rng(0)
+    ids = [2**60 + int(i) for i in rng.integers(0, 5, 300)]
+    y = np.array([i % 2 for i in ids])
+    for X in (
+        pd.DataFrame({"id": pd.Series(ids, dtype=object)}),
+        np.array(ids, dtype=object)[:, None],
+    ):
+        model = DeepFMClassifier(**FAST).fit(X, y)
+        assert sorted(model.input_layout_.fields[0].categories) == sorted(set(ids))
+        assert model.score(X, y) == 1.0
+
+
 def test_codes_above_2_to_the_53_are_refused_rather_than_merged():
     # 64-bit hashed ids: float64, in which codes are held, would merge 2**60
     # and 2**60 + 1 into one category; as strings they stay apart
