@@ -570,12 +570,13 @@ class BaseDeepFM(BaseEstimator):
         weight = (sample_weight / self._weight_scale).astype(np.float32)
         dataset = EncodedDataset(rows, y, weight)
         weighted = np.flatnonzero(weight > 0)
-        if weighted.size < weight.size:
+        if weighted.size < weight.size and not _distributed.enabled(self.distributed):
             # rows of weight 0 count nowhere: in the batches they divided
             # every loss (half of the rows at 0 halved the steps and read a
-            # validation log loss of 0.249 for 0.462) and took steps (a
-            # process of a distributed fit left with none takes the others'
-            # steps on empty batches, as a small shard does)
+            # validation log loss of 0.249 for 0.462) and took steps.  They
+            # keep their places on a process of a distributed fit, which
+            # needs rows on each side of its hold-out (a process whose rows
+            # all weigh 0 fits with the others)
             dataset = dataset.subset(weighted)
         dataset.n_weightless = weight.size - len(dataset)
         return dataset
@@ -892,7 +893,7 @@ class BaseDeepFM(BaseEstimator):
             self.net_.shuffle_seed = seed
             self.net_.random_stream_ = _seeding.stream_from(seed, device)
             self._training_begins()
-            if not len(dataset) and not _distributed.enabled(self.distributed):
+            if not self._weighs_something(dataset):
                 # every row of weight 0 (by class_weight): no step (Adam had
                 # stepped on its moments, predictions moved by up to 0.065),
                 # nor an epoch without a loss in the history
@@ -905,6 +906,14 @@ class BaseDeepFM(BaseEstimator):
         self.history_ = self.net_.history
         self._check_converged()
         return self
+
+    def _weighs_something(self, dataset):
+        """Whether the rows of ``dataset`` (every process's, distributed)
+        weigh anything."""
+        total = float(dataset.sample_weight.sum()) if len(dataset) else 0.0
+        if _distributed.enabled(self.distributed):
+            total = float(_distributed.all_sum(total)[0])
+        return total > 0
 
     def _keep_interrupted(self):
         """After Ctrl-C (or an error once training has begun): the model
