@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator, _fit_context, is_classifier
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import (
     Interval,
@@ -554,7 +554,9 @@ class BaseDeepFM(BaseEstimator):
             None if classes is None else len(classes),
             seed,
             _distributed.all_sum if shared else None,
-            _distributed.row_offset(len(y)) if shared else 0,
+            _distributed.row_offset(int(np.count_nonzero(sample_weight)))
+            if shared
+            else 0,
         )
         if added:
             self._set_layout()
@@ -569,15 +571,24 @@ class BaseDeepFM(BaseEstimator):
         rows = self._encoder.transform(X, feature_names)
         weight = (sample_weight / self._weight_scale).astype(np.float32)
         dataset = EncodedDataset(rows, y, weight)
-        weighted = np.flatnonzero(weight > 0)
-        if weighted.size < weight.size and not _distributed.enabled(self.distributed):
+        kept = weight > 0
+        if not kept.all() and not _distributed.enabled(self.distributed):
             # rows of weight 0 count nowhere: in the batches they divided
             # every loss (half of the rows at 0 halved the steps and read a
             # validation log loss of 0.249 for 0.462) and took steps.  They
             # keep their places on a process of a distributed fit, which
             # needs rows on each side of its hold-out (a process whose rows
             # all weigh 0 fits with the others)
-            dataset = dataset.subset(weighted)
+            if is_classifier(self):
+                # but two rows of a class that no row of weight holds stay,
+                # one for each side of the stratified hold-out (without
+                # them, class_weight={2: 0} turned the recipe off)
+                labels = np.asarray(y).astype(np.int64)
+                for label in np.unique(labels[~kept]):
+                    rows = np.flatnonzero(labels == label)
+                    if not kept[rows].any():
+                        kept[rows[:2]] = True
+            dataset = dataset.subset(np.flatnonzero(kept))
         dataset.n_weightless = weight.size - len(dataset)
         return dataset
 
@@ -946,7 +957,8 @@ class BaseDeepFM(BaseEstimator):
             self._encoder.forget_rows()
         batch_size = self.batch_size
         if batch_size == "auto":
-            n_samples = X.shape[0]
+            # (rows of weight 0 count nowhere, as in fit)
+            n_samples = int(np.count_nonzero(sample_weight))
             if shared:
                 n_samples = int(_distributed.all_sum(n_samples)[0])
             batch_size = _auto_batch_size(n_samples)

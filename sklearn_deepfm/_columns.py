@@ -115,6 +115,10 @@ def _read_kind(column, name):
             # JSON) had made one category per price, where polars, dask, the
             # arrow type and the object array read numbers
             numeric = inferred in NUMBER_KINDS
+            if inferred in ("mixed", "mixed-integer"):
+                # Decimals beside ints or floats (fillna(0) of a Decimal
+                # column): numbers too; strings beside numbers are not
+                numeric = _holds_only_numbers(column)
         if numeric and kind == "O" and _holds_inexact_integers(column):
             # Python's integers from 2**53 on (64-bit ids) are exact labels in
             # an object column, where as numbers they are codes that float64
@@ -335,8 +339,10 @@ def _holds_strings(column):
         column = dtype.categories.take(codes[codes >= 0])
     elif str(getattr(dtype, "pyarrow_dtype", "")).startswith("dictionary"):
         column = column.astype(object)
-    kinds = ("string", "bytes", "mixed", "mixed-integer")
-    return infer_dtype(column, skipna=True) in kinds
+    inferred = infer_dtype(column, skipna=True)
+    if inferred in ("mixed", "mixed-integer"):  # (Decimals beside ints: none)
+        return not _holds_only_numbers(column)
+    return inferred in ("string", "bytes")
 
 
 def _fitted_numbers(column, name, fitted, convert):
@@ -357,7 +363,7 @@ def _fitted_numbers(column, name, fitted, convert):
             (
                 v
                 for v in column
-                if v is not None
+                if not _is_missing(v)
                 and (not isinstance(v, numbers.Real) or isinstance(v, NOT_NUMBERS))
             ),
             None,

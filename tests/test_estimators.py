@@ -28,6 +28,7 @@ from torch import nn
 
 from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor, _net
 from sklearn_deepfm._schedule import ReplaySchedule
+from sklearn_deepfm.datasets import load_adult
 
 from .conftest import FAST, make_categorical, make_first_order
 
@@ -472,6 +473,51 @@ def test_rows_of_weight_zero_leave_the_model_of_the_other_rows(Estimator):
     if Estimator is DeepFMClassifier:
         assert_allclose(weighted.predict_proba(X), plain.predict_proba(X))
     assert_allclose(weighted.history_[:, "valid_loss"], plain.history_[:, "valid_loss"])
+
+
+def test_rows_of_weight_zero_among_the_others_leave_the_recipe_decisions():
+    # scattered among Adult's rows, with its whole-number quantities: their
+    # draws had moved the quantity test's held-out rows (5 of 40 tables read
+    # a column otherwise)
+    X, y = load_adult(return_X_y=True)
+    X, y = X.iloc[:3000].reset_index(drop=True), np.asarray(y)[:3000]
+    rng = np.random.default_rng(0)
+    weighted = np.ones(4000, dtype=bool)
+    weighted[rng.choice(4000, 1000, replace=False)] = False
+    rows = np.empty(4000, dtype=np.int64)
+    rows[weighted] = np.arange(3000)
+    rows[~weighted] = rng.integers(0, 3000, 1000)
+    plain = DeepFMClassifier(random_state=0).fit(X, y)
+    padded = DeepFMClassifier(random_state=0).fit(
+        X.iloc[rows], y[rows], sample_weight=weighted.astype(float)
+    )
+    assert str(padded.input_layout_) == str(plain.input_layout_)
+    assert_allclose(padded.predict_proba(X), plain.predict_proba(X))
+    # and partial_fit's batch_size='auto' counts the rows of weight too
+    with pytest.warns(UserWarning, match="fnlwgt"):
+        stream = DeepFMClassifier(random_state=0).partial_fit(
+            X.iloc[rows], y[rows], classes=[0, 1], sample_weight=weighted.astype(float)
+        )
+    with pytest.warns(UserWarning, match="fnlwgt"):
+        alone = DeepFMClassifier(random_state=0).partial_fit(X, y, classes=[0, 1])
+    assert stream.net_.batch_size == alone.net_.batch_size
+
+
+def test_a_class_whose_rows_all_weigh_zero_keeps_the_recipe():
+    # its rows left out, the stratified hold-out had found the class empty
+    # and early stopping (and the recipe) went off, with a warning
+    X, y = make_categorical(n_samples=1200)
+    y = np.where(X[:, 0] == 0, 2, y)  # three classes
+    for model in (
+        DeepFMClassifier(class_weight={2: 0.0}, **FAST),
+        DeepFMClassifier(**FAST),
+    ):
+        weights = None if model.class_weight else np.where(y == 2, 0.0, 1.0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            model.fit(X, y, sample_weight=weights)
+        assert model.linear_C_ is not None
+        assert model.predict_proba(X).shape == (1200, 3)
 
 
 def test_a_partial_fit_call_whose_rows_all_weigh_zero_takes_no_step():

@@ -729,6 +729,17 @@ def test_an_object_column_of_floats_is_numeric_in_a_frame_as_in_an_array():
     assert_allclose(
         from_frame.predict_proba(pd.DataFrame(cells)), from_cells.predict_proba(cells)
     )
+    # Decimals beside ints (a Decimal column's fillna(0)): pandas infers
+    # "mixed-integer", as for ints beside strings, which are no numbers
+    decimals = [Decimal(str(p)) for p in price]
+    decimals[::10] = [0] * len(decimals[::10])
+    frame = pd.DataFrame({"price": pd.Series(decimals, dtype=object), "c": cells[:, 1]})
+    assert_array_equal(
+        DeepFMClassifier(**FAST).fit(frame, y).is_categorical_, [False, True]
+    )
+    words = frame.assign(price=[str(p) if i % 2 else 1 for i, p in enumerate(price)])
+    with pytest.raises(TypeError, match="string labels and numbers"):
+        DeepFMClassifier(**FAST).fit(words, y)
 
 
 def test_a_lone_surrogate_names_the_column_and_the_value():
@@ -895,8 +906,11 @@ def test_strings_where_fit_saw_integers_name_the_column_and_both_kinds():
                 model.predict(digits)
     for column, kind in (("code", "integer codes"), ("amount", "numbers")):
         changed = X.astype({column: object})
-        changed.loc[0, column] = "three"
+        changed.loc[0, column] = pd.NA  # missing: the example is the label
+        changed.loc[1, column] = "three"
         with pytest.raises(
-            TypeError, match=f"'{column}'\\) held {kind} in fit and holds labels"
+            TypeError,
+            match=f"'{column}'\\) held {kind} in fit and holds labels now, such "
+            "as 'three'",
         ):
             model.predict(changed)
