@@ -2,6 +2,7 @@
 validation, the default training recipe and raw prediction."""
 
 import functools
+import inspect
 import math
 import numbers
 
@@ -516,7 +517,17 @@ class BaseDeepFM(BaseEstimator):
     def _settings(self):
         """The checked device, hidden layer widths and optimizer class."""
         device = _check_device(self.device)
+        self._check_batches()
         return device, self._hidden_units(), self._optimizer_class()
+
+    def _check_batches(self):
+        """Refuse batches of one row with batch normalisation, which cannot
+        train on one row (torch's error came mid-training)."""
+        if self.batch_norm and self.batch_size == 1:
+            raise ValueError(
+                "batch_norm=True needs batches of 2 rows or more; got "
+                "batch_size=1. Use a larger batch_size, or batch_norm=False."
+            )
 
     def _hidden_units(self):
         """The checked hidden layer widths, as a tuple of ints."""
@@ -601,7 +612,18 @@ class BaseDeepFM(BaseEstimator):
                 f"optimizer must be one of {sorted(OPTIMIZERS)} or a subclass of "
                 f"torch.optim.Optimizer, got {optimizer!r}."
             )
+        self._check_weight_decay(optimizer)
         return optimizer
+
+    def _check_weight_decay(self, optimizer):
+        """Refuse an ``alpha`` that ``optimizer`` has no ``weight_decay`` for
+        (Rprop, SparseAdam: torch's TypeError came at the first step)."""
+        if self.alpha > 0 and not _takes_weight_decay(optimizer):
+            raise ValueError(
+                f"alpha={self.alpha} is an L2 penalty applied as the optimizer's "
+                f"weight_decay, which {optimizer.__name__} does not take; use "
+                "alpha=0 or another optimizer."
+            )
 
     def _user_callbacks(self):
         callbacks = list(self.callbacks or [])
@@ -750,7 +772,7 @@ class BaseDeepFM(BaseEstimator):
         if warm:
             self._check_kept_network(hidden_units)
             self._training_begins()
-            self.net_.set_dropout(self.dropout)
+            self.net_.set_dropout(float(self.dropout))
             self.net_.move_to(device)
             self.net_.enable_interactions(int(torch_seed))
             settings = {k: v for k, v in params.items() if not k.startswith("module")}
@@ -862,10 +884,11 @@ class BaseDeepFM(BaseEstimator):
                     caller_name=type(self).__name__,
                 )
                 device = _check_device(self.device)
+                self._check_batches()
                 callbacks = self._user_callbacks()  # refused before any change
                 self._check_kept_network(self._hidden_units())
                 self._training_begins()
-                self.net_.set_dropout(self.dropout)
+                self.net_.set_dropout(float(self.dropout))
                 self._learn_categories(X, feature_names)
                 self.net_.move_to(device)
                 self.net_.distributed = _distributed.enabled(self.distributed)
@@ -886,7 +909,8 @@ class BaseDeepFM(BaseEstimator):
                     )
                 )
                 # what MLPClassifier.partial_fit reads at every call
-                self.net_.set_weight_decay(self.alpha)
+                self._check_weight_decay(self.net_.optimizer)
+                self.net_.set_weight_decay(float(self.alpha))
                 self.net_.verbose = self.verbose
                 self.net_.batch_size = (
                     self.batch_size
@@ -1032,10 +1056,10 @@ class BaseDeepFM(BaseEstimator):
             "module": DeepFM,
             "module__n_embeddings": self._encoder.n_embeddings_,
             "module__n_fields": self.n_fields_,
-            "module__embedding_dim": self.embedding_dim,
+            "module__embedding_dim": int(self.embedding_dim),
             "module__hidden_units": hidden_units,
             "module__n_outputs": n_outputs,
-            "module__dropout": self.dropout,
+            "module__dropout": float(self.dropout),
             "module__batch_norm": self.batch_norm,
             "module__sparse": _sparse_gradients(optimizer, device, shared, callbacks),
             "module__mlp_dtype": self._decide_precision(device, shared),
@@ -1046,19 +1070,24 @@ class BaseDeepFM(BaseEstimator):
             "criterion": criterion,
             "criterion__reduction": "none",
             "optimizer": optimizer,
-            "optimizer__weight_decay": self.alpha,
-            "lr": self.lr,
+            # Python numbers (np.float32's lr stepped Adam in float32: up to
+            # 0.018 off; TorchScript refuses NumPy scalars in a module)
+            "lr": float(self.lr),
             "train_split": None,
             "device": str(device),
             "verbose": self.verbose,
             "callbacks": callbacks,
             "classes": classes,
             "distributed": shared,
-        }
+        } | (
+            {"optimizer__weight_decay": float(self.alpha)}
+            if _takes_weight_decay(optimizer)
+            else {}
+        )
 
     def _linear_group(self):
         """The first-order weights learn LINEAR_LR_FACTOR times faster."""
-        return [("linear.*", {"lr": self.lr * LINEAR_LR_FACTOR})]
+        return [("linear.*", {"lr": float(self.lr) * LINEAR_LR_FACTOR})]
 
     def _announce_layout(self):
         """With verbose, print what fit decided about the input, first."""
@@ -1683,6 +1712,14 @@ class BaseDeepFM(BaseEstimator):
                 "to smaller numbers."
             )
         return sample_weight
+
+
+def _takes_weight_decay(optimizer):
+    """Whether the optimizer class takes a ``weight_decay`` argument."""
+    try:
+        return "weight_decay" in inspect.signature(optimizer).parameters
+    except (TypeError, ValueError):  # (no signature to read: assume so)
+        return True
 
 
 def _is_width(width):

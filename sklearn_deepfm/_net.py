@@ -704,9 +704,18 @@ class DeepFMNet(NeuralNet):
         self.module__dropout = rate
 
     def finite(self):
-        """Whether every parameter of the module is finite."""
+        """Whether every parameter the module predicts with is finite: those
+        of the first-order part alone where the interactions were dropped
+        (a deep part that diverged and was dropped had failed the fit of a
+        model that predicts)."""
+        module = self.module_
+        parts = [module.linear, module.crosses] if module.linear_only else [module]
         with torch.no_grad():
-            return all(bool(torch.isfinite(p).all()) for p in self.module_.parameters())
+            return all(
+                bool(torch.isfinite(p).all())
+                for part in parts
+                for p in part.parameters()
+            )
 
     def linear_only(self):
         """Whether the module predicts with the first-order part alone."""

@@ -34,8 +34,13 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
     alpha : float, default=0.0
         L2 penalty of the FM and deep parts: ``alpha * w`` is added to the
         gradient of the batch's mean loss for every trained weight, biases
-        included (for the embeddings, of the rows a batch uses), as torch's
-        ``weight_decay``.  :class:`~sklearn.neural_network.MLPRegressor`
+        included, as torch's ``weight_decay``.  With ``optimizer='adam'``
+        (the default) it reaches only the embedding rows a batch uses
+        (sparse gradients); with 'sgd', 'adagrad' and 'rmsprop' it decays
+        every row at every step, used or not, and 'adamw' decouples it
+        from the gradient (every step shrinks every weight by ``lr *
+        alpha``).  An optimizer class without ``weight_decay`` takes only
+        ``alpha=0``.  :class:`~sklearn.neural_network.MLPRegressor`
         divides its ``alpha`` by the batch's rows and spares the biases, so
         its ``alpha`` is about ``batch_size`` times this one.  Where the
         recipe solves the first-order part (``early_stopping``), it is
@@ -88,8 +93,9 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
            which watched the first training; see the user guide).
 
         'auto' enables it wherever a hold-out can be drawn (every training
-        set of 2 rows or more); where none can, it warns and trains
-        without it.
+        set of 2 rows or more that ``validation_fraction`` leaves a
+        training row: ``ceil(validation_fraction * n_samples) < n_samples``);
+        where none can, it warns and trains without it.
         With False, there is no hold-out and nothing is solved: every part
         learns by gradient steps on all rows for ``max_epochs`` epochs (the
         first-order weights with 10 times the learning rate), as in
@@ -118,7 +124,14 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         ``partial_fit``.  The network is the fitted one: a warm fit (and a
         later ``partial_fit`` call) refuses a new ``embedding_dim``,
         ``hidden_units`` or ``batch_norm``, or dropout turned on or off, and
-        trains at a new dropout rate.
+        trains at a new dropout rate.  With early stopping, the warm fit
+        holds out rows as a first fit would and its first epoch starts the
+        schedule (the model it starts from is not a candidate for the
+        best).  Refitted on the previous fit's rows, those held-out rows
+        were seen in training (the recipe's last trainings use every row):
+        its validation losses then read low, and do not say how the model
+        does on new rows; continue on new rows, or with
+        ``early_stopping=False`` and a fixed ``max_epochs``.
     fields : array-like of shape (n_features,), default=None
         Field label of each column of a sparse matrix (or of a numeric array,
         which is then read as a sparse one): columns that share a label form

@@ -1126,6 +1126,67 @@ def test_bad_parameters_are_reported_at_fit(param, value, match):
         model.fit(X, y)
 
 
+def test_numpy_scalars_as_parameters_train_and_export_as_python_numbers():
+    # a grid over np.linspace / np.arange: np.float32's lr stepped Adam in
+    # float32 (probabilities up to 0.018 off), and TorchScript refused the
+    # module's NumPy embedding_dim and dropout
+    from sklearn_deepfm.export import encode, to_torchscript
+
+    X, y = make_categorical(n_samples=600)
+    python = {"lr": 2**-7, "embedding_dim": 6, "dropout": 0.25, "alpha": 2**-10}
+    numpy = {
+        "lr": np.float32(2**-7),
+        "embedding_dim": np.int64(6),
+        "dropout": np.float32(0.25),
+        "alpha": np.float32(2**-10),
+    }
+    expected = DeepFMClassifier(**FAST, **python).fit(X, y).predict_proba(X)
+    model = DeepFMClassifier(**FAST, **numpy).fit(X, y)
+    assert_allclose(model.predict_proba(X), expected)
+    scripted = to_torchscript(model)
+    assert_allclose(
+        scripted(**encode(model, X)).numpy(), model.decision_function(X), atol=1e-5
+    )
+
+
+def test_batch_norm_with_batches_of_one_row_is_refused_before_training():
+    # torch's "Expected more than 1 value per channel" came mid-training, and
+    # the failed fit left a model that predicted
+    X, y = make_categorical(n_samples=200)
+    model = DeepFMClassifier(batch_norm=True, batch_size=1, **FAST)
+    for call in (lambda: model.fit(X, y), lambda: model.partial_fit(X, y, [0, 1])):
+        with pytest.raises(ValueError, match="batch_norm=True needs batches of 2"):
+            call()
+        assert not hasattr(model, "net_")
+    model.set_params(batch_size=8).partial_fit(X, y, classes=[0, 1])
+    with pytest.raises(ValueError, match="batches of 2 rows"):
+        model.set_params(batch_size=1).partial_fit(X, y)
+
+
+def test_an_optimizer_without_weight_decay_trains_at_alpha_zero():
+    # weight_decay was passed even at alpha=0: Rprop met a raw TypeError
+    X, y = make_categorical(n_samples=600)
+    model = DeepFMClassifier(optimizer=torch.optim.Rprop, **FAST).fit(X, y)
+    assert np.isfinite(model.predict_proba(X)).all()
+    with pytest.raises(ValueError, match="Rprop does not take"):
+        model.set_params(alpha=1e-3).fit(X, y)
+
+
+def test_a_diverged_deep_part_that_the_recipe_dropped_does_not_fail_the_fit():
+    # sgd at lr=100 sends the deep part to NaN; the recipe drops it and the
+    # model is the first-order part, whose predictions are finite: the fit
+    # had raised "training diverged", advising to keep early stopping on
+    X, y = make_categorical(n_samples=2000)
+    model = DeepFMClassifier(optimizer="sgd", lr=100.0, max_epochs=5, random_state=0)
+    model.fit(X, y)
+    assert not model.interactions_kept_
+    assert np.isfinite(model.predict_proba(X)).all()
+    # without the recipe the same training still fails, as MLPClassifier's
+    plain = model.set_params(early_stopping=False)
+    with pytest.raises(ValueError, match="training diverged"):
+        plain.fit(X, y)
+
+
 @pytest.mark.parametrize(
     "param, value",
     [("class_weight", 5), ("alpha", -1.0), ("hidden_units", 16), ("lr", 0)],
