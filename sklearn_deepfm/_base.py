@@ -572,13 +572,14 @@ class BaseDeepFM(BaseEstimator):
         if added:
             self._set_layout()
 
-    def _dataset(self, X, y, sample_weight, feature_names):
+    def _dataset(self, X, y, sample_weight, feature_names, holdout=False):
         """X encoded, with its targets and its sample weights divided by the
         mean weight of ``fit``'s rows or of the first ``partial_fit`` call's
         (``_weight_scale``): the loss keeps its scale, and the weights of
         later calls keep theirs relative to the first (divided by each
         call's own mean, a call of one row or one class weighed as any
-        other, and class_weight did nothing there)."""
+        other, and class_weight did nothing there).  Rows of weight 0 are
+        left out (but where ``holdout``, see below)."""
         rows = self._encoder.transform(X, feature_names)
         weight = (sample_weight / self._weight_scale).astype(np.float32)
         dataset = EncodedDataset(rows, y, weight)
@@ -590,7 +591,7 @@ class BaseDeepFM(BaseEstimator):
             # keep their places on a process of a distributed fit, which
             # needs rows on each side of its hold-out (a process whose rows
             # all weigh 0 fits with the others)
-            if is_classifier(self):
+            if holdout and is_classifier(self):
                 # but two rows of a class that no row of weight holds stay,
                 # one for each side of the stratified hold-out (without
                 # them, class_weight={2: 0} turned the recipe off)
@@ -696,8 +697,9 @@ class BaseDeepFM(BaseEstimator):
             self._add_numbers(
                 X, y, sample_weight / self._weight_scale, classes, split_seed, shared
             )
-        dataset = self._dataset(X, y, sample_weight, feature_names)
-        n_samples = len(dataset)
+        holdout = self.early_stopping is not False  # (a stratified one)
+        dataset = self._dataset(X, y, sample_weight, feature_names, holdout)
+        n_samples = int(np.count_nonzero(dataset.sample_weight))
         if shared:  # every process decides as one fit on all rows would
             n_samples = int(_distributed.all_sum(n_samples)[0])
 
@@ -737,7 +739,7 @@ class BaseDeepFM(BaseEstimator):
                     task, X, feature_names, train, valid, split_seed
                 )
                 if read:
-                    dataset = self._dataset(X, y, sample_weight, feature_names)
+                    dataset = self._dataset(X, y, sample_weight, feature_names, True)
                     train, valid = self._holdout(dataset, classes, split_seed)
             callbacks.append(
                 (SCHEDULE, TrainingSchedule(patience=self.n_iter_no_change))
@@ -775,6 +777,9 @@ class BaseDeepFM(BaseEstimator):
             self.net_.set_dropout(float(self.dropout))
             self.net_.move_to(device)
             self.net_.enable_interactions(int(torch_seed))
+            if "optimizer__weight_decay" not in params:
+                # (the previous fit's, which Rprop refused with a TypeError)
+                vars(self.net_).pop("optimizer__weight_decay", None)
             settings = {k: v for k, v in params.items() if not k.startswith("module")}
             # quietly: skorch announced re-initialising what every warm fit
             # sets ("Re-initializing criterion because ..."), even unchanged
@@ -798,6 +803,7 @@ class BaseDeepFM(BaseEstimator):
             for key, value in params.items():
                 if key.startswith("optimizer__"):
                     setattr(self.net_, key, value)
+
             self.net_.initialize_optimizer()
             self.net_.initialize_callbacks()
             # training's draws (dropout) start from the seed
@@ -1717,9 +1723,14 @@ class BaseDeepFM(BaseEstimator):
 def _takes_weight_decay(optimizer):
     """Whether the optimizer class takes a ``weight_decay`` argument."""
     try:
-        return "weight_decay" in inspect.signature(optimizer).parameters
+        parameters = inspect.signature(optimizer).parameters
     except (TypeError, ValueError):  # (no signature to read: assume so)
         return True
+    # (a subclass may pass its keywords on: **kwargs)
+    return "weight_decay" in parameters or any(
+        parameter.kind is inspect.Parameter.VAR_KEYWORD
+        for parameter in parameters.values()
+    )
 
 
 def _is_width(width):

@@ -66,12 +66,14 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         L2 penalty of the FM and deep parts: ``alpha * w`` is added to the
         gradient of the batch's mean loss for every trained weight, biases
         included, as torch's ``weight_decay``.  With ``optimizer='adam'``
-        (the default) it reaches only the embedding rows a batch uses
-        (sparse gradients); with 'sgd', 'adagrad' and 'rmsprop' it decays
-        every row at every step, used or not, and 'adamw' decouples it
-        from the gradient (every step shrinks every weight by ``lr *
-        alpha``).  An optimizer class without ``weight_decay`` takes only
-        ``alpha=0``.  :class:`~sklearn.neural_network.MLPClassifier`
+        (the default) it reaches only the embedding rows a batch uses,
+        where the embeddings' gradients are sparse (not so with a
+        gradient-reading callback, see the speed guide); with 'sgd',
+        'adagrad' and 'rmsprop' it decays every row at every step, used
+        or not, and 'adamw' decouples it from the gradient (every step
+        shrinks each weight by its learning rate times ``alpha``).  An
+        optimizer class without ``weight_decay`` takes only ``alpha=0``.
+        :class:`~sklearn.neural_network.MLPClassifier`
         divides its ``alpha`` by the batch's rows and spares the biases, so
         its ``alpha`` is about ``batch_size`` times this one.  Where the
         recipe solves the first-order part (``early_stopping``), it is

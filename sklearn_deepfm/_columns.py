@@ -360,12 +360,7 @@ def _fitted_numbers(column, name, fitted, convert):
         return convert(column)
     except errors as exc:
         example = next(
-            (
-                v
-                for v in column
-                if not _is_missing(v)
-                and (not isinstance(v, numbers.Real) or isinstance(v, NOT_NUMBERS))
-            ),
+            (v for v in column if not _is_missing(v) and not _is_number(v)),
             None,
         )
         if hasattr(example, "to_list"):  # a polars List cell

@@ -520,6 +520,27 @@ def test_a_class_whose_rows_all_weigh_zero_keeps_the_recipe():
         assert model.predict_proba(X).shape == (1200, 3)
 
 
+def test_a_class_whose_rows_all_weigh_zero_is_left_out_without_a_hold_out():
+    # its two rows kept for the hold-out had gone into partial_fit's and
+    # early_stopping=False's batches too (predictions moved by 0.05)
+    X, y = make_categorical(n_samples=1200)
+    y = np.where(np.random.default_rng(0).random(1200) < 0.1, 2, y)
+    other = y != 2
+    stream = DeepFMClassifier(class_weight={2: 0.0}, **FAST)
+    alone = DeepFMClassifier(class_weight={2: 0.0}, **FAST)
+    for part in np.array_split(np.arange(1200), 3):
+        stream.partial_fit(X[part], y[part], classes=[0, 1, 2])
+        kept = part[other[part]]
+        alone.partial_fit(X[kept], y[kept], classes=[0, 1, 2])
+    assert_allclose(stream.predict_proba(X), alone.predict_proba(X))
+    plain = {**FAST, "early_stopping": False, "class_weight": {2: 0.0}}
+    weighted = DeepFMClassifier(**plain).fit(X, y)
+    padded = DeepFMClassifier(**plain).fit(
+        np.vstack([X, X[~other][:40]]), np.r_[y, y[~other][:40]]
+    )
+    assert_allclose(padded.predict_proba(X), weighted.predict_proba(X))
+
+
 def test_a_partial_fit_call_whose_rows_all_weigh_zero_takes_no_step():
     # by class_weight (sample_weight of zeros is refused): Adam had stepped
     # on its moments and moved predictions by up to 0.065
@@ -1170,6 +1191,20 @@ def test_an_optimizer_without_weight_decay_trains_at_alpha_zero():
     assert np.isfinite(model.predict_proba(X)).all()
     with pytest.raises(ValueError, match="Rprop does not take"):
         model.set_params(alpha=1e-3).fit(X, y)
+    # a warm fit that switches to it from adam (the previous fit's
+    # weight_decay met Rprop's TypeError), and a subclass that passes its
+    # keywords on (refused as taking none)
+    warm = DeepFMClassifier(warm_start=True, **FAST).fit(X, y)
+    warm.set_params(optimizer=torch.optim.Rprop).fit(X, y)
+    assert isinstance(warm.net_.optimizer_, torch.optim.Rprop)
+
+    class Passing(torch.optim.Adam):
+        def __init__(self, params, **kwargs):
+            super().__init__(params, **kwargs)
+
+    passing = DeepFMClassifier(optimizer=Passing, alpha=1e-3, **FAST).fit(X, y)
+    groups = passing.net_.optimizer_.param_groups
+    assert {group["weight_decay"] for group in groups} == {1e-3}
 
 
 def test_a_diverged_deep_part_that_the_recipe_dropped_does_not_fail_the_fit():
