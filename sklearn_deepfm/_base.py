@@ -777,6 +777,7 @@ class BaseDeepFM(BaseEstimator):
             self.net_.set_dropout(float(self.dropout))
             self.net_.move_to(device)
             self.net_.enable_interactions(int(torch_seed))
+            schedules = self.net_.lr_schedule_keys()  # (set_params renews it)
             if "optimizer__weight_decay" not in params:
                 # (the previous fit's, which Rprop refused with a TypeError)
                 vars(self.net_).pop("optimizer__weight_decay", None)
@@ -805,6 +806,7 @@ class BaseDeepFM(BaseEstimator):
                     setattr(self.net_, key, value)
 
             self.net_.initialize_optimizer()
+            self.net_.resume_lr_schedules(schedules)
             self.net_.initialize_callbacks()
             # training's draws (dropout) start from the seed
             self.net_.random_stream_ = _seeding.stream_from(torch_seed, device)

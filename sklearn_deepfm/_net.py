@@ -427,6 +427,14 @@ class DeepFMNet(NeuralNet):
             super().partial_fit(X, y, classes, **fit_params)
         except _Interrupted as interrupted:
             interrupt = interrupted.__cause__
+        except Exception:
+            # an error (a callback's) leaves the model as Ctrl-C does, at the
+            # schedule's best epoch (it kept the failing step's weights and a
+            # second copy of the best ones)
+            schedule = dict(getattr(self, "callbacks_", [])).get(SCHEDULE)
+            if schedule is not None:
+                schedule.on_train_end(self)
+            raise
         else:
             if self.distributed:
                 _distributed.broadcast_buffers(self.module_)
@@ -474,10 +482,23 @@ class DeepFMNet(NeuralNet):
                 raise
         except StopTraining:
             if method_name == "on_epoch_end":
+                self._schedule_sees_the_epoch(cb_kwargs)
                 for _, callback in self.callbacks_:
                     if isinstance(callback, PrintLog):
                         callback.on_epoch_end(self, **cb_kwargs)
             raise
+
+    def _schedule_sees_the_epoch(self, cb_kwargs):
+        """Give the recipe's schedule the epoch that a callback before it
+        ended training with: it had not weighed that epoch (the best one,
+        kept epoch 2 for 3) nor recorded its ``best_epoch``."""
+        schedule = dict(self.callbacks_).get(SCHEDULE)
+        if schedule is None or "best_epoch" in self.history[-1]:
+            return
+        try:
+            schedule.on_epoch_end(self, **cb_kwargs)
+        except StopTraining:
+            pass  # (training ends all the same)
 
     def train_step_single(self, batch, **fit_params):
         """skorch's step; when distributed, the gradient is that of this
@@ -688,6 +709,28 @@ class DeepFMNet(NeuralNet):
         for table in self._embedding_tables():
             table.sparse = sparse
         self.module__sparse = sparse
+
+    def lr_schedule_keys(self):
+        """What torch's learning-rate schedulers left in each parameter group
+        of the optimizer (``initial_lr``, OneCycleLR's ``max_lr``, ...): the
+        keys a fresh optimizer's groups lack."""
+        fresh = set(self.optimizer_.defaults) | {"params", "lr"}
+        return [
+            {key: value for key, value in group.items() if key not in fresh}
+            for group in self.optimizer_.param_groups
+        ]
+
+    def resume_lr_schedules(self, keys):
+        """Let a skorch ``LRScheduler`` go on from the history in a warm fit's
+        fresh optimizer: torch's schedulers resume from keys of the groups
+        (``initial_lr``; the warm fit had met torch's KeyError), the previous
+        optimizer's ``keys`` (:meth:`lr_schedule_keys`), else this fit's
+        rate."""
+        for group, previous in zip(self.optimizer_.param_groups, keys, strict=False):
+            for key, value in previous.items():
+                group.setdefault(key, value)
+        for group in self.optimizer_.param_groups:
+            group.setdefault("initial_lr", group["lr"])
 
     def set_weight_decay(self, alpha):
         """Use the L2 penalty ``alpha`` from the next step on, as

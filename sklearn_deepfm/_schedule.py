@@ -208,6 +208,8 @@ class TrainingSchedule(Callback):
             group["lr"] *= self.factor
 
     def on_train_end(self, net, **kwargs):
+        if "_stepped" not in vars(self):  # (an error before training began)
+            return
         self._swap_out()
         if self.best_state_ is not None:
             net.module_.load_state_dict(self.best_state_)

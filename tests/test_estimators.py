@@ -27,7 +27,7 @@ from skorch.callbacks import Callback, EarlyStopping, EpochScoring, ProgressBar
 from torch import nn
 
 from sklearn_deepfm import DeepFMClassifier, DeepFMRegressor, _net
-from sklearn_deepfm._schedule import ReplaySchedule
+from sklearn_deepfm._schedule import SCHEDULE, ReplaySchedule
 from sklearn_deepfm.datasets import load_adult
 
 from .conftest import FAST, make_categorical, make_first_order
@@ -598,6 +598,61 @@ def test_weights_all_zero_on_one_side_of_the_hold_out_are_an_error():
             model.fit(X, y, sample_weight=weights)
         assert model.linear_C_ is None
         assert w[0].filename == __file__  # it points at the caller's line
+
+
+def test_a_callback_that_ends_training_leaves_the_schedule_its_epoch():
+    # it ran before the recipe's schedule, which never weighed the epoch that
+    # ended training: the best one (epoch 3) was not the one kept
+    class StopAfter(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            if len(net.history) >= 3:
+                raise KeyboardInterrupt  # as skorch's EarlyStopping ends it
+
+    X, y = make_categorical(n_samples=1500)
+    model = DeepFMClassifier(
+        callbacks=[StopAfter()], **{**FAST, "early_stopping": True, "max_epochs": 10}
+    ).fit(X, y)
+    history = model.history_
+    assert len(history) == 3
+    losses = history[:, "valid_loss"]
+    assert history[-1, "best_epoch"] == int(np.argmin(losses)) + 1
+    assert "lr_cut" in history[-1]
+
+
+def test_an_error_in_a_callback_leaves_the_best_epoch_as_ctrl_c_does():
+    class FailAfter(Callback):
+        def on_epoch_end(self, net, **kwargs):
+            if len(net.history) >= 2:
+                raise RuntimeError("a logging service is down")
+
+    X, y = make_categorical(n_samples=1500)
+    model = DeepFMClassifier(
+        callbacks=[FailAfter()], **{**FAST, "early_stopping": True, "max_epochs": 10}
+    )
+    with pytest.raises(RuntimeError, match="logging service"):
+        model.fit(X, y)
+    schedule = dict(model.net_.callbacks_)[SCHEDULE]
+    assert schedule.best_state_ is None  # restored, and no second copy kept
+    assert np.isfinite(model.predict_proba(X)).all()
+
+
+@pytest.mark.parametrize("early_stopping", [False, "auto"])
+def test_a_warm_fit_goes_on_with_a_learning_rate_scheduler(early_stopping):
+    # torch's schedulers resume from the groups' initial_lr, which the warm
+    # fit's fresh optimizer lacked: KeyError
+    from skorch.callbacks import LRScheduler
+    from torch.optim.lr_scheduler import StepLR
+
+    X, y = make_categorical(n_samples=1200)
+    model = DeepFMClassifier(
+        warm_start=True,
+        early_stopping=early_stopping,
+        callbacks=[LRScheduler(StepLR, step_size=1, gamma=0.5)],
+        **{**FAST, "max_epochs": 2},
+    ).fit(X, y)
+    epochs = len(model.history_)
+    model.fit(X, y)
+    assert len(model.history_) > epochs
 
 
 def test_skorch_callbacks_and_history():
