@@ -9,12 +9,12 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 import torch
+from sklearn import get_config
 from sklearn.base import BaseEstimator, _fit_context, is_classifier
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import (
     Interval,
     StrOptions,
-    validate_parameter_constraints,
 )
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -243,10 +243,6 @@ def _reads_gradients(callback):
 # learning-rate cut.
 AUTO_BATCH_STEPS = 200
 AUTO_BATCH_MIN, AUTO_BATCH_MAX = 64, 1024
-
-
-# the parameters a later partial_fit call reads again, as MLPClassifier's does
-_REREAD = ("alpha", "batch_size", "verbose", "dropout", "embedding_dim", "batch_norm")
 
 
 def _auto_batch_size(n_samples):
@@ -804,7 +800,6 @@ class BaseDeepFM(BaseEstimator):
             for key, value in params.items():
                 if key.startswith("optimizer__"):
                     setattr(self.net_, key, value)
-
             self.net_.initialize_optimizer()
             self.net_.resume_lr_schedules(schedules)
             self.net_.initialize_callbacks()
@@ -883,14 +878,8 @@ class BaseDeepFM(BaseEstimator):
                     X, sample_weight, n_outputs, criterion, classes, bias
                 )
             else:
-                # scikit-learn validates parameters in the first call only:
-                # those read again now are checked before any change (a
-                # batch_size of -1 trained on no batch, without a word)
-                validate_parameter_constraints(
-                    {key: self._parameter_constraints[key] for key in _REREAD},
-                    {key: getattr(self, key) for key in _REREAD},
-                    caller_name=type(self).__name__,
-                )
+                # (every parameter was checked by fit_context, before any
+                # change: a batch_size of -1 had trained on no batch)
                 device = _check_device(self.device)
                 self._check_batches()
                 callbacks = self._user_callbacks()  # refused before any change
@@ -1778,7 +1767,8 @@ def fit_context(fit):
     @functools.wraps(fit)
     def fit_or_undo(self, *args, **kwargs):
         vars(self).pop(_SNAPSHOT, None)  # (a model saved during a fit)
-        if fit.__name__ == "partial_fit" and hasattr(self, "net_"):
+        later_call = fit.__name__ == "partial_fit" and hasattr(self, "net_")
+        if later_call and not get_config()["skip_parameter_validation"]:
             # scikit-learn checks the parameters at the first call only, and
             # class_weight=5 set between calls met a raw TypeError
             self._validate_params()
