@@ -1767,11 +1767,6 @@ def fit_context(fit):
     @functools.wraps(fit)
     def fit_or_undo(self, *args, **kwargs):
         vars(self).pop(_SNAPSHOT, None)  # (a model saved during a fit)
-        later_call = fit.__name__ == "partial_fit" and hasattr(self, "net_")
-        if later_call and not get_config()["skip_parameter_validation"]:
-            # scikit-learn checks the parameters at the first call only, and
-            # class_weight=5 set between calls met a raw TypeError
-            self._validate_params()
         before = [dict(vars(self))]
         vars(self)[_SNAPSHOT] = before
         try:
@@ -1788,4 +1783,16 @@ def fit_context(fit):
         finally:
             vars(self).pop(_SNAPSHOT, None)
 
-    return _validated(fit_or_undo)
+    validated = _validated(fit_or_undo)
+
+    @functools.wraps(fit)
+    def checked(self, *args, **kwargs):
+        # scikit-learn checks the parameters at the first partial_fit call
+        # only (class_weight=5 set between calls met a raw TypeError); here,
+        # outside its wrapper, which turns the checks off for what it calls
+        later_call = fit.__name__ == "partial_fit" and hasattr(self, "net_")
+        if later_call and not get_config()["skip_parameter_validation"]:
+            self._validate_params()
+        return validated(self, *args, **kwargs)
+
+    return checked
