@@ -12,6 +12,7 @@ import numpy as np
 from ._caller import warn
 from ._columns import (
     LIST_TYPES,
+    MAX_EXACT_CODE,
     TEMPORAL_KINDS,
     TEMPORAL_TYPES,
     _as_codes,
@@ -29,8 +30,6 @@ from ._layout import CATEGORICAL, INDICATOR
 from ._packing import packed_strings, unpacked_strings
 
 UNKNOWN = 0  # local row of the unknown category within a categorical field
-# Integers above this are not all exact in float64, in which codes are held.
-MAX_EXACT_CODE = 2**53
 
 # A categorical column whose largest code is below
 # max(LOOKUP_TABLE_MIN_SIZE, LOOKUP_TABLE_RATIO * n_categories) maps codes to

@@ -75,6 +75,9 @@ LABELS, BOOLEAN, NUMBERS, LISTS = "labels", "boolean", "numbers", "lists"
 # Cells of these types make a column multi-valued.
 LIST_TYPES = (list, tuple, np.ndarray)
 
+# Integers from here on are not all exact in float64, in which codes are held.
+MAX_EXACT_CODE = 2**53
+
 
 def _read_kind(column, name):
     """How a column's values are read: LABELS, BOOLEAN, NUMBERS or LISTS
@@ -249,7 +252,7 @@ def _holds_inexact_integers(column):
     return any(
         isinstance(value, numbers.Integral)
         and not isinstance(value, (bool, np.bool_))
-        and abs(int(value)) >= 2**53
+        and abs(int(value)) >= MAX_EXACT_CODE
         for value in column
     )
 

@@ -50,7 +50,6 @@ import scipy.sparse as sp
 from ._batching import BaggedRows, RegularRows
 from ._caller import warn
 from ._categorical import (
-    MAX_EXACT_CODE,
     _CategoricalColumn,
     _IndicatorBlock,
     _LabelColumn,
@@ -60,6 +59,7 @@ from ._columns import (
     BOOLEAN,
     LABELS,
     LISTS,
+    MAX_EXACT_CODE,
     NUMBERS,
     _as_float,
     _as_labels,

@@ -233,7 +233,7 @@ class _MultiValuedColumn:
                 "values as in fit."
             )
         if self.labels is False:  # codes: as a column of codes reads them
-            _check_no_infinity(flat.astype(np.float64), name)
+            _check_no_infinity(self._flat(lists), name)
         return lists
 
     def unseen(self, lists, name):
@@ -263,7 +263,9 @@ class _MultiValuedColumn:
             self._values.extend(np.unique(known.astype(np.float64)))
 
     def _flat(self, lists):
-        return lists.flat if self.labels else lists.flat.astype(np.float64)
+        if self.labels:
+            return lists.flat
+        return lists.flat.astype(np.float64, copy=False)
 
     def bags(self, lists, offset, name="a column"):
         """Each row's bag: the embedding ``rows`` (values, or the unknown or
@@ -274,9 +276,10 @@ class _MultiValuedColumn:
         if self.labels is None:  # no value was learnt: each is unknown
             local = np.full(lists.flat.size, UNKNOWN, dtype=np.int64)
         else:
-            local = self._values.local_rows(self._flat(lists))
+            flat = self._flat(lists)
+            local = self._values.local_rows(flat)
         if self.labels is False:
-            found = self._values.fractions(self._flat(lists), local)
+            found = self._values.fractions(flat, local)
             if found.size:
                 _CategoricalColumn.warn_of_fractions(found.size, found[0], name)
         local = np.where(local == UNKNOWN, UNKNOWN, local + 1)
