@@ -725,11 +725,16 @@ class DeepFMNet(NeuralNet):
         fresh optimizer: torch's schedulers resume from keys of the groups
         (``initial_lr``; the warm fit had met torch's KeyError), the previous
         optimizer's ``keys`` (:meth:`lr_schedule_keys`), else this fit's
-        rate."""
-        for group, previous in zip(self.optimizer_.param_groups, keys, strict=False):
+        rate. A group the previous optimizer did not have (a fit whose
+        interactions the recipe dropped ended with one) takes the first
+        group's keys but its own rate: OneCycleLR resumes from ``max_lr`` in
+        every group (torch's KeyError)."""
+        first = dict(keys[0]) if keys else {}
+        first.pop("initial_lr", None)
+        for i, group in enumerate(self.optimizer_.param_groups):
+            previous = keys[i] if i < len(keys) else first
             for key, value in previous.items():
                 group.setdefault(key, value)
-        for group in self.optimizer_.param_groups:
             group.setdefault("initial_lr", group["lr"])
 
     def set_weight_decay(self, alpha):
