@@ -737,8 +737,11 @@ class BaseDeepFM(BaseEstimator):
                 if read:
                     dataset = self._dataset(X, y, sample_weight, feature_names, True)
                     train, valid = self._holdout(dataset, classes, split_seed)
-            callbacks.append(
-                (SCHEDULE, TrainingSchedule(patience=self.n_iter_no_change))
+            # before the user's callbacks, which then read its best_epoch and
+            # lr_cut (a logger never logged them; a Checkpoint monitoring
+            # best_epoch met a KeyError); its stop waits for them to run
+            callbacks.insert(
+                0, (SCHEDULE, TrainingSchedule(patience=self.n_iter_no_change))
             )
         if not warm:
             self._encoder.warn_guesses(type(self).__name__)

@@ -466,39 +466,52 @@ class DeepFMNet(NeuralNet):
         callback's ``on_epoch_end`` raises itself (skorch's ``EarlyStopping``)
         ends training as :class:`StopTraining` does.  The epoch that ends
         training is still printed: skorch calls the ``PrintLog`` callbacks
-        last, after the one that stopped it.  At the end of training the
+        last, after the one that stopped it.  The recipe's schedule has seen
+        every epoch by then: it runs before the user's callbacks
+        (:meth:`_notify_epoch_end`; one that ended training before it had
+        kept an older epoch than the best).  At the end of training the
         recipe's schedule goes first, restoring the best epoch's weights
         before the other callbacks see the model: a user's ``on_train_end``
         that raised (Ctrl-C during a checkpoint's save) left the last
         epoch's weights and a second copy of the best ones."""
         if method_name == "on_train_end" and SCHEDULE in dict(self.callbacks_):
             dict(self.callbacks_)[SCHEDULE].on_train_end(self, **cb_kwargs)
+        stop = None
         try:
             try:
-                super().notify(method_name, **cb_kwargs)
-            except KeyboardInterrupt as stop:
-                if method_name == "on_epoch_end" and _raised_by_callback(stop):
-                    raise StopTraining from stop
+                if method_name == "on_epoch_end":
+                    stop = self._notify_epoch_end(cb_kwargs)
+                else:
+                    super().notify(method_name, **cb_kwargs)
+            except KeyboardInterrupt as interrupt:
+                if method_name == "on_epoch_end" and _raised_by_callback(interrupt):
+                    raise StopTraining from interrupt
                 raise
         except StopTraining:
             if method_name == "on_epoch_end":
-                self._schedule_sees_the_epoch(cb_kwargs)
                 for _, callback in self.callbacks_:
                     if isinstance(callback, PrintLog):
                         callback.on_epoch_end(self, **cb_kwargs)
             raise
+        if stop is not None:  # the schedule's, once every callback has run
+            raise stop
 
-    def _schedule_sees_the_epoch(self, cb_kwargs):
-        """Give the recipe's schedule the epoch that a callback before it
-        ended training with: it had not weighed that epoch (the best one,
-        kept epoch 2 for 3) nor recorded its ``best_epoch``."""
-        schedule = dict(self.callbacks_).get(SCHEDULE)
-        if schedule is None or "best_epoch" in self.history[-1]:
-            return
-        try:
-            schedule.on_epoch_end(self, **cb_kwargs)
-        except StopTraining:
-            pass  # (training ends all the same)
+    def _notify_epoch_end(self, cb_kwargs):
+        """skorch's dispatch of ``on_epoch_end``, except that the recipe's
+        schedule, which runs before the user's callbacks so that they read
+        its ``best_epoch`` and ``lr_cut``, ends training only once they have
+        all seen the epoch: its :class:`StopTraining` is returned, for
+        :meth:`notify` to raise."""
+        self.on_epoch_end(self, **cb_kwargs)
+        stop = None
+        for name, callback in self.callbacks_:
+            try:
+                callback.on_epoch_end(self, **cb_kwargs)
+            except StopTraining as schedule_stop:
+                if name != SCHEDULE:
+                    raise
+                stop = schedule_stop
+        return stop
 
     def train_step_single(self, batch, **fit_params):
         """skorch's step; when distributed, the gradient is that of this

@@ -619,6 +619,37 @@ def test_a_callback_that_ends_training_leaves_the_schedule_its_epoch():
     assert "lr_cut" in history[-1]
 
 
+def test_the_users_callbacks_read_the_schedules_keys_at_every_epoch():
+    # the schedule ran after them: a logger never saw best_epoch or lr_cut,
+    # and a Checkpoint monitoring best_epoch met a KeyError. The epoch at
+    # which the schedule ends training is still theirs to see
+    class Logger(Callback):
+        def initialize(self):
+            self.rows = []
+            return self
+
+        def on_epoch_end(self, net, **kwargs):
+            self.rows.append(
+                {k: net.history[-1].get(k) for k in ("best_epoch", "lr_cut")}
+            )
+
+    X, y = make_categorical(n_samples=1500)
+    logger = Logger()
+    model = DeepFMClassifier(
+        callbacks=[logger],
+        n_iter_no_change=1,
+        **{**FAST, "early_stopping": True, "max_epochs": 30},
+    ).fit(X, y)
+    epochs = len(model.history_)
+    assert epochs < 30  # the schedule ended training
+    assert len(logger.rows) == epochs
+    assert logger.rows == [
+        {k: model.history_[e, k] for k in ("best_epoch", "lr_cut")}
+        for e in range(epochs)
+    ]
+    assert all(row["best_epoch"] is not None for row in logger.rows)
+
+
 def test_an_error_in_a_callback_leaves_the_best_epoch_as_ctrl_c_does():
     class FailAfter(Callback):
         def on_epoch_end(self, net, **kwargs):
