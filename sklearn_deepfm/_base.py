@@ -959,10 +959,14 @@ class BaseDeepFM(BaseEstimator):
 
     def _training_begins(self):
         """From here, an error in this call leaves the model as training
-        leaves it, not as it was before the call (see :func:`fit_context`)."""
+        leaves it, not as it was before the call (see :func:`fit_context`).
+        The estimator describes the training under way: pickled from a
+        callback, it had the previous fit's ``history_`` and
+        ``interactions_kept_`` (or none) beside this one's net."""
         before = vars(self).pop(_SNAPSHOT, None)
         if before:
             before.clear()
+        self._keep_interrupted()
 
     def _partial_fit_seed(self):
         """A seed for this call, from random_state and the number of calls."""

@@ -100,6 +100,43 @@ def test_persistence_round_trip_gives_identical_predictions(dump, tmp_path):
     assert_array_equal(loaded.classes_, model.classes_)
 
 
+class SaveEstimator(Callback):
+    """Pickles the estimator ``holder[0]`` into ``holder[1]`` at every epoch."""
+
+    def __init__(self, holder=None):
+        self.holder = holder
+
+    def on_epoch_end(self, net, **kwargs):
+        model, saved = self.holder
+        saved.append((len(net.history), pickle.dumps(model)))
+
+
+def test_an_estimator_pickled_during_a_fit_describes_that_training():
+    # saved from a callback at every epoch, it had no history_ in a first fit
+    # and, in a refit, the previous fit's history_ and interactions_kept_
+    # beside this fit's net
+    X, _ = make_categorical(n_samples=1200)
+    y = np.random.default_rng(0).integers(0, 2, len(X))  # interactions dropped
+    first = DeepFMClassifier(**{**FAST, "max_epochs": 3})
+    refit = DeepFMClassifier(**{**FAST, "max_epochs": 2}).fit(X, y)
+    assert not refit.interactions_kept_
+    for model in (first, refit):
+        holder = [model, []]
+        model.set_params(
+            callbacks=[SaveEstimator(holder)], max_epochs=3, random_state=1
+        )
+        model.fit(X, y)
+        assert [epoch for epoch, _ in holder[1]] == [1, 2, 3]
+        for epoch, saved in holder[1]:
+            loaded = pickle.loads(saved)
+            assert len(loaded.history_) == epoch
+            assert (
+                loaded.history_[-1, "train_loss"]
+                == model.history_[epoch - 1, "train_loss"]
+            )
+            assert loaded.interactions_kept_ == (not loaded.net_.linear_only())
+
+
 def test_predictions_do_not_depend_on_batching():
     X, y = make_categorical(n_samples=1000)
     model = DeepFMClassifier(**FAST).fit(X, y)
