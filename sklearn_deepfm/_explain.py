@@ -42,7 +42,7 @@ MLP_ROWS = 4096
 # exact values up to 6 fields (2**6 - 2 = 62 coalitions), else as many pairs of
 # permutations as fit (at least one).  An evaluation costs the layers after
 # the first (the first is shared, see _DeepByField); on the default network
-# explain then took 23 (39 fields) and 25 (8 fields) times as long as
+# explain then took 21.9 (39 fields) and 27.2 (8 fields) times as long as
 # predict_proba (benchmarks/results/explain.md).
 AUTO_EVALUATIONS = 64
 
@@ -87,7 +87,9 @@ class Explanation:
         is set).
     feature_names : list of str
         The name of each field: a DataFrame's column names (``feature_names_in_``,
-        which holds string names only), the labels given in ``fields``, else
+        which holds string names only; a field of several columns is named
+        ``"<first column>..."``, a whole-number column's numeric reading
+        ``"<column> (number)"``), the labels given in ``fields``, else
         ``"field 0"``, ``"field 1"``, ... (see the user guide, "Explaining
         predictions").
     output_names : list of str or None
@@ -189,7 +191,8 @@ class Explanation:
         )
 
     def pair_strength(self):
-        """Mean absolute FM term of every pair of fields over the rows.
+        """Mean absolute term of every pair of fields over the rows (the FM
+        term, plus the pair's cross weight where crosses were mixed in).
 
         Returns
         -------

@@ -389,8 +389,9 @@ class FieldInteractionDisplay:
         im_kw=None,
         text_kw=None,
     ):
-        """Plot the mean absolute FM term of every pair of fields in the rows
-        of an explanation.
+        """Plot the mean absolute pair term (FM term, plus the cross weight
+        where crosses were mixed in) of every pair of fields in the rows of
+        an explanation.
 
         The cell of fields ``f`` and ``g`` is the mean over the explained
         rows (and outputs) of ``|interaction_values[:, f, g]| * 2``, the
