@@ -314,7 +314,7 @@ def _as_float(column):
         return column.to_numpy(dtype=np.float64, na_value=np.nan)
     if column.dtype == object:
         # nor are dates and durations (NumPy's timedelta64 cast: 1 day was 1)
-        if any(isinstance(v, NOT_NUMBERS) for v in column):
+        if any(isinstance(v, NOT_NUMBERS) and not _is_missing(v) for v in column):
             raise TypeError("strings and dates are not numbers")
         values = [np.nan if _is_missing(v) else v for v in column]
         return np.array(values, dtype=np.float64)
@@ -397,18 +397,24 @@ def _as_labels(column):
 
 
 def _is_missing(value):
-    """None, NaN, or pandas' NA, which the cells of nullable, ``string`` and
+    """None, NaN, pandas' NA, which the cells of nullable, ``string`` and
     arrow columns hold (read as a label, NA was a category of its own that
     training never reached: a missing cell predicted alone took 0.38 where
-    the unknown row gave 0.89)."""
+    the unknown row gave 0.89), or a not-a-time (pandas' NaT, NumPy's): as
+    ``pd.isna`` reads them (NaT among labels was a category, and a batch of
+    NaT alone met a KeyError at predict)."""
     if value is None:
         return True
     if isinstance(value, (float, np.floating)):  # NumPy's float32 NaN too
         return bool(value != value)
     if isinstance(value, decimal.Decimal):
         return value.is_nan()
+    if isinstance(value, (np.datetime64, np.timedelta64)):
+        return bool(np.isnat(value))
     kind = type(value)
-    return kind.__name__ == "NAType" and kind.__module__.split(".")[0] == "pandas"
+    return kind.__name__ in ("NAType", "NaTType") and (
+        kind.__module__.split(".")[0] == "pandas"
+    )
 
 
 def _check_no_infinity(values, name):

@@ -229,7 +229,7 @@ def test_dates_times_and_durations_are_an_error_in_fit_and_predict(kind):
     ],
     ids=repr,
 )
-def test_date_objects_among_labels_are_refused_and_nat_stays_a_label(value):
+def test_date_objects_among_labels_are_refused_and_nat_is_missing(value):
     # each had been a category beside strings, or an unknown label at
     # predict; np.timedelta64, a signed integer to NumPy, had been the code 3
     X, y = make_categorical(n_samples=100)
@@ -252,10 +252,31 @@ def test_date_objects_among_labels_are_refused_and_nat_stays_a_label(value):
     numbers = DeepFMClassifier(**FAST).fit(codes[:, :1].astype(float), y)
     with pytest.raises(TypeError, match="column 0 held (numbers|integer codes) in"):
         numbers.predict(column.reshape(-1, 1))
-    # NaT, missing to pandas, stays the label it was
+    # NaT is missing, as to pandas: it was a category, and a batch of NaT
+    # alone met a KeyError at predict; an object array of it was refused
     nat = labels.copy()
     nat[::10] = pd.NaT
-    DeepFMClassifier(**FAST).fit(frame.assign(when=nat), y).predict(frame)
+    model = DeepFMClassifier(**FAST).fit(frame.assign(when=nat), y)
+    assert list(model.input_layout_.fields[4].categories) == ["x", "y"]
+    missing = frame.assign(when=None)
+    for not_a_time in (pd.NaT, np.datetime64("NaT"), np.timedelta64("NaT")):
+        column = np.empty(100, dtype=object)
+        column[:] = [not_a_time] * 100
+        assert_array_equal(
+            model.decision_function(
+                frame.assign(when=pd.Series(column, dtype=object))[:1]
+            ),
+            model.decision_function(missing[:1]),
+        )
+    none = labels.copy()
+    none[::10] = None
+    for given in (frame.assign(when=nat), frame.assign(when=nat).to_numpy()):
+        assert_array_equal(
+            DeepFMClassifier(**FAST).fit(given, y).decision_function(given),
+            DeepFMClassifier(**FAST)
+            .fit(frame.assign(when=none), y)
+            .decision_function(frame.assign(when=none)),
+        )
 
 
 def test_polars_dates_times_and_durations_are_an_error_in_fit_and_predict():
