@@ -390,6 +390,9 @@ def _as_labels(column):
     """Any column as an object ndarray of labels (None or NaN when missing)."""
     module = type(column).__module__.split(".")[0]
     if module == "polars":
+        if column.dtype.is_integer() and column.null_count():
+            # to_numpy gives floats there, which merge 64-bit ids
+            return np.array(column.to_list(), dtype=object)
         return column.to_numpy().astype(object, copy=False)
     if module == "pandas":
         return column.astype(object).to_numpy()

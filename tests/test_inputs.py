@@ -346,6 +346,18 @@ def test_python_integers_from_2_to_the_53_in_an_object_column_are_exact_labels()
         model = DeepFMClassifier(**FAST).fit(X, y)
         assert sorted(model.input_layout_.fields[0].categories) == sorted(set(ids))
         assert model.score(X, y) == 1.0
+    # the ids from a polars integer column with a null: polars' to_numpy
+    # gives floats there, and every row had read another category
+    pl = pytest.importorskip("polars")
+    frame = pd.DataFrame({"id": pd.Series(ids, dtype=object)})
+    model = DeepFMClassifier(**FAST).fit(frame, y)
+    holed = frame.copy()
+    holed.loc[0, "id"] = None
+    expected = model.predict_proba(holed)
+    assert_allclose(expected[1:], model.predict_proba(frame)[1:])
+    column = pl.Series("id", [None, *ids[1:]], dtype=pl.Int64)
+    for dtype in (pl.Int64, pl.UInt64):
+        assert_allclose(model.predict_proba(column.cast(dtype).to_frame()), expected)
 
 
 def test_codes_above_2_to_the_53_are_refused_rather_than_merged():
