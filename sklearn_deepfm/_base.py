@@ -397,7 +397,7 @@ class BaseDeepFM(BaseEstimator):
         net = getattr(self, "net_", None)
         if (
             net is not None
-            and torch.device(self.device).type == "cuda"
+            and _device_type(self.device) == "cuda"
             and not torch.cuda.is_available()
         ):
             # skorch has mapped the weights to the CPU (with a DeviceWarning);
@@ -422,8 +422,10 @@ class BaseDeepFM(BaseEstimator):
                 )
         if "callbacks" in params and hasattr(self, "net_"):
             # partial_fit trains with them from its next call (it went on
-            # with the callbacks it had, one that raised included)
-            self._callbacks_changed = True
+            # with the callbacks it had, one that raised included); the same
+            # list, as set_params(**get_params()) gives, goes on as it was
+            if params["callbacks"] is not self.callbacks:
+                self._callbacks_changed = True
         return super().set_params(**params)
 
     # input ----------------------------------------------------------------
@@ -1716,6 +1718,16 @@ class BaseDeepFM(BaseEstimator):
                 "to smaller numbers."
             )
         return sample_weight
+
+
+def _device_type(device):
+    """The type of a ``device`` parameter, None for one that names no device
+    (set since the fit, refused at the next: a file saved then could not
+    be loaded)."""
+    try:
+        return torch.device(device).type
+    except (RuntimeError, TypeError, ValueError):
+        return None
 
 
 def _takes_weight_decay(optimizer):

@@ -8,12 +8,14 @@ of plain values.  Loading rebuilds the net from them.  skops can then save a
 fitted model with no types to trust but this package's own, and store the
 weights as ``.npy`` arrays rather than a pickle.
 
-What is not kept: the net's callback instances (``net_.callbacks_``); the
-loaded net has skorch's default callbacks and the estimator's
-``callbacks``, initialised afresh.  History entries that are not numbers,
+What is not kept: the net's callback instances (``net_.callbacks_``) and
+what training left on the estimator's ``callbacks``; the loaded net has
+skorch's default callbacks and the estimator's ``callbacks``, initialised
+afresh.  History entries that are not numbers,
 strings, booleans or containers of them are left out.
 """
 
+import copy
 import numbers
 
 import numpy as np
@@ -56,7 +58,29 @@ def plain_state(state):
         state["net_"] = _net_state(net)
     if isinstance(state.get("history_"), History):
         state["history_"] = _plain(list(state["history_"]))
+    if isinstance(state.get("callbacks"), list):
+        state["callbacks"] = [_unfitted(item) for item in state["callbacks"]]
     return state
+
+
+def _unfitted(callback):
+    """A copy of a callback of the ``callbacks`` parameter (or of a
+    ``(name, callback)`` pair) without what training left on it, skorch's
+    attributes ending in ``_``: the loaded net initialises it afresh, and
+    skops cannot save a live torch scheduler (an ``LRScheduler``'s)."""
+    if isinstance(callback, tuple):
+        return tuple(_unfitted(item) for item in callback)
+    fitted = [
+        key
+        for key in getattr(callback, "__dict__", ())
+        if key.endswith("_") and not key.startswith("__")
+    ]
+    if isinstance(callback, type) or not fitted:
+        return callback
+    callback = copy.copy(callback)
+    for key in fitted:
+        delattr(callback, key)
+    return callback
 
 
 def restore(estimator):
@@ -94,13 +118,19 @@ def _net_state(net):
         "frozen": net.frozen(),
         "linear_only": bool(net.linear_only()),
         "optimizer": _arrays(net.optimizer_.state_dict()),
-        # the optimizer the state is of, by name (a class of the user's is
-        # not named: the estimator's is taken)
-        "optimizer_name": next(
-            (name for name, kind in OPTIMIZERS.items() if kind is net.optimizer),
-            None,
+        # the optimizer the state is of, by name, or the class of the user's
+        # itself (the estimator's optimizer, set since, had been taken: a
+        # file that could not be loaded after set_params(alpha=0.1) of an
+        # Rprop, or SGD rebuilt holding a subclass of Adam's state)
+        "optimizer_name": _optimizer_name(net.optimizer),
+        **(
+            {} if _optimizer_name(net.optimizer) else {"optimizer_class": net.optimizer}
         ),
     }
+
+
+def _optimizer_name(optimizer):
+    return next((name for name, kind in OPTIMIZERS.items() if kind is optimizer), None)
 
 
 def _rebuild_net(state, estimator):
@@ -118,6 +148,7 @@ def _rebuild_net(state, estimator):
     # the optimizer the model was trained with, not one set since (Adam's
     # state in an SGD raised a KeyError at the next partial_fit)
     optimizer = OPTIMIZERS.get(state.get("optimizer_name"))
+    optimizer = optimizer or state.get("optimizer_class")
     try:
         callbacks = estimator._user_callbacks()
     except ValueError:  # set since, and not callbacks: the next fit says so
@@ -168,9 +199,12 @@ def _arrays(value):
 
 
 def _tensors(value):
-    """The inverse of :func:`_arrays`."""
+    """The inverse of :func:`_arrays`, with tensors of their own memory: the
+    optimizer steps on them in place (they had shared it with a file mapped
+    by ``joblib.load(mmap_mode=...)``, a read-only one crashing Python, and
+    with pickle's out-of-band buffers)."""
     if isinstance(value, np.ndarray):
-        return torch.from_numpy(value)
+        return torch.tensor(value)
     if isinstance(value, dict):
         return {key: _tensors(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):

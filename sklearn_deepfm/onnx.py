@@ -295,7 +295,9 @@ def _scaled_values(graph, columns, field):
     if columns.proto_type(field.columns[0]) == TensorProto.STRING:
         raise RuntimeError(
             f"Field {field.field} ({field.names[0]!r}) is numeric; its ONNX input "
-            "cannot be a string."
+            "cannot be a string. An object column of numbers is typed as "
+            "strings from a DataFrame example: give skl2onnx initial_types "
+            "with a DoubleTensorType([None, 1]) for it."
         )
     values = columns.take([field.columns[0]], TensorProto.DOUBLE)
     if field.number_of is not None:  # missing values at the mean, as in fit

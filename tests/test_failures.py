@@ -182,6 +182,11 @@ def test_partial_fit_trains_with_the_callbacks_set_since():
     refit.fit(X, y).set_params(callbacks=[counts]).fit(X, y)
     refit.partial_fit(X, y)
     assert counts.epochs_ == 3
+    # the same callbacks, as set_params(**get_params()) gives, go on as they
+    # were (they started again: scikit-learn's round trip changed the model)
+    refit.set_params(**refit.get_params(deep=False))
+    refit.partial_fit(X, y)
+    assert counts.epochs_ == 4
 
 
 class InterruptsItsSave(Callback):

@@ -2,11 +2,13 @@
 scored by onnxruntime, the network under TorchScript and torch.export, and
 safe persistence with skops."""
 
+import copy
 import io
 import pickle
 import warnings
 import zipfile
 
+import joblib
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -896,3 +898,75 @@ def test_a_loaded_model_trains_on_with_the_optimizer_it_was_trained_with():
     live.partial_fit(X, y)
     loaded.partial_fit(X, y)
     assert_array_equal(loaded.predict_proba(X), live.predict_proba(X))
+
+
+class _Adam(torch.optim.Adam):
+    """An optimizer class of the user's (not one the estimators name)."""
+
+
+@pytest.mark.parametrize(
+    "optimizer, later",
+    [
+        (_Adam, {"optimizer": "sgd"}),
+        (torch.optim.Rprop, {"alpha": 0.1}),
+        ("adam", {"device": "gpu"}),
+    ],
+)
+def test_a_model_saved_after_set_params_loads_and_trains_on(optimizer, later):
+    # a class of the user's was rebuilt as the estimator's optimizer set
+    # since (SGD holding Adam's state: a KeyError at partial_fit; Rprop
+    # refusing alpha: the file could not be loaded), and an unknown device
+    # failed at loading
+    sio = _skops()
+    X, y = make_categorical(n_samples=300)
+    settings = {**FAST, "early_stopping": False, "optimizer": optimizer}
+    live = DeepFMClassifier(**settings).fit(X, y)
+    model = copy.deepcopy(live).set_params(**later)
+    data = sio.dumps(model)
+    for loaded in (
+        pickle.loads(pickle.dumps(model)),
+        copy.deepcopy(model),
+        sio.loads(data, trusted=sio.get_untrusted_types(data=data)),
+    ):
+        assert type(loaded.net_.optimizer_) is type(live.net_.optimizer_)
+        if "device" in later:  # (refused at predict, as by the live model)
+            loaded.set_params(device="cpu")
+        assert_array_equal(loaded.predict_proba(X), live.predict_proba(X))
+    if "optimizer" in later:  # (partial_fit takes the one it trained with)
+        live.partial_fit(X, y)
+        loaded.partial_fit(X, y)
+        assert_array_equal(loaded.predict_proba(X), live.predict_proba(X))
+
+
+def test_a_loaded_model_steps_on_an_optimizer_state_of_its_own(tmp_path):
+    # the state shared the memory of a file mapped by joblib (a read-only
+    # one crashed Python at partial_fit, a writable one was rewritten)
+    X, y = make_categorical(n_samples=300)
+    model = DeepFMClassifier(**{**FAST, "early_stopping": False}).fit(X, y)
+    path = tmp_path / "model.joblib"
+    joblib.dump(model, path)
+    saved = path.read_bytes()
+    loaded = joblib.load(path, mmap_mode="r+")
+    loaded.partial_fit(X, y)
+    model.partial_fit(X, y)
+    assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    assert path.read_bytes() == saved
+
+
+def test_skops_saves_a_model_whose_callbacks_trained():
+    # fit leaves a live torch scheduler on the user's LRScheduler, which
+    # skops could not save ("Cannot directly construct TensorBase")
+    from skorch.callbacks import LRScheduler
+    from torch.optim.lr_scheduler import StepLR
+
+    sio = _skops()
+    X, y = make_categorical(n_samples=300)
+    scheduler = LRScheduler(StepLR, step_size=1, gamma=0.5)
+    model = DeepFMClassifier(**FAST, callbacks=[("steps", scheduler)]).fit(X, y)
+    assert hasattr(scheduler, "lr_scheduler_")
+    data = sio.dumps(model)
+    loaded = sio.loads(data, trusted=sio.get_untrusted_types(data=data))
+    assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    assert hasattr(scheduler, "lr_scheduler_")  # the live model's, left as it was
+    loaded.set_params(warm_start=True).fit(X, y)  # trains with it again
+    assert hasattr(loaded.callbacks[0][1], "lr_scheduler_")
