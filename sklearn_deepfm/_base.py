@@ -450,18 +450,14 @@ class BaseDeepFM(BaseEstimator):
                 return X.sparse.to_coo().tocsr()
         else:
             kind = getattr(getattr(X, "dtype", None), "kind", None)
-            dtype = None
             if kind is None and not sp.issparse(X):
-                kind = np.asarray(X).dtype.kind
-                # a list of rows mixing numbers and text keeps its numbers, as
-                # in scikit-learn's encoders (NumPy makes every cell text: a
-                # column of floats became 1,000 categories)
-                dtype = object if kind in ("U", "S") else None
+                X = _rows_as_array(X)
+                kind = X.dtype.kind
             checked = check_array(
                 X,
                 accept_sparse=True,
                 accept_large_sparse=True,
-                dtype=dtype if kind in ("O", "U", "S") else "numeric",
+                dtype=None if kind in ("O", "U", "S") else "numeric",
                 ensure_all_finite=False,
                 estimator=self,
                 input_name="X",
@@ -1718,6 +1714,33 @@ class BaseDeepFM(BaseEstimator):
                 "to smaller numbers."
             )
         return sample_weight
+
+
+def _rows_as_array(rows):
+    """A list of rows as an array; cell by cell, as objects, where cells are
+    lists (a multi-valued column: NumPy failed on them, "inhomogeneous
+    shape", or made them a third dimension)."""
+    try:
+        array = np.asarray(rows)
+        if array.ndim <= 2:
+            # mixing numbers and text, the rows keep their numbers, as in
+            # scikit-learn's encoders (NumPy makes every cell text: a column
+            # of floats became 1,000 categories)
+            return np.asarray(rows, dtype=object) if array.dtype.kind in "US" else array
+    except ValueError:
+        pass
+    rows = list(rows)
+    widths = {len(row) for row in rows}
+    if len(widths) > 1:
+        raise ValueError(
+            f"X is a list of rows of different lengths ({sorted(widths)}); every "
+            "row must hold one value per column."
+        )
+    array = np.empty((len(rows), widths.pop() if widths else 0), dtype=object)
+    for i, row in enumerate(rows):
+        for j, cell in enumerate(row):
+            array[i, j] = cell
+    return array
 
 
 def _device_type(device):

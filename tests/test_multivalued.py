@@ -84,6 +84,8 @@ def test_every_container_gives_the_same_model():
             }
         ),
         "CSR with fields=": sp.csr_matrix(np.hstack([tag_block, genre_block])),
+        # NumPy failed on lists as cells ("inhomogeneous shape")
+        "list of rows": [[t, g] for t, g in zip(tags, genres, strict=True)],
     }
     fields = [0] * len(TAGS) + [1] * len(GENRES)
     results = {}
@@ -97,6 +99,10 @@ def test_every_container_gives_the_same_model():
         )
     reference_layout, reference = results["pandas lists"]
     assert [kind for kind, _, _ in reference_layout] == ["multivalued"] * 2
+    one_row = [[["a", "b"], ["drama"]]]  # (a third dimension to NumPy)
+    cells = np.empty((1, 2), dtype=object)
+    cells[0, 0], cells[0, 1] = one_row[0]
+    assert_allclose(model.predict_proba(one_row), model.predict_proba(cells))
     for name, (layout, proba) in results.items():
         assert layout == reference_layout, name
         assert_allclose(proba, reference, atol=1e-6, err_msg=name)
