@@ -219,11 +219,17 @@ def _sparse_gradients(optimizer, device, shared, callbacks=()):
     except in distributed CUDA training (NCCL reduces dense tensors only)
     and where a callback reads the gradients (skorch's GradientNormClipping
     met torch's "no norm of a sparse tensor" in every fit)."""
-    return (
+    sparse = (
         optimizer is DenseSparseAdam
         and not (shared and device.type == "cuda")
         and not any(_reads_gradients(callback) for callback in callbacks)
     )
+    if shared:
+        # alike on every process, whose callbacks and device may differ: the
+        # gradients are averaged in one layout (a callback on one process had
+        # made its gradients dense and the other's sparse: gloo aborted)
+        sparse = not _distributed.all_sum(int(not sparse))[0]
+    return sparse
 
 
 def _reads_gradients(callback):
@@ -843,7 +849,7 @@ class BaseDeepFM(BaseEstimator):
                 if not warm:
                     blend = self._try_crosses(task, train, valid, dataset, split_seed)
                 self._announce_interactions()
-                if self._retrains(warm, n_samples):
+                if self._retrains(warm, n_samples, shared):
                     self._retrain(task, dataset, params, torch_seed, linear, blend)
                 if not self.interactions_kept_ and not self.crosses_kept_:
                     # the model is the linear part alone: refit it on every row
@@ -1403,16 +1409,18 @@ class BaseDeepFM(BaseEstimator):
             self.interactions_kept_ = False
         return blend
 
-    def _retrains(self, warm, n_samples):
+    def _retrains(self, warm, n_samples, shared):
         """Whether the FM and deep parts that the recipe kept are trained
         again on every row (see RETRAIN_MAX_ROWS): not after a warm start,
-        nor with the user's callbacks, which watched the first training."""
-        return (
-            self.interactions_kept_
-            and not warm
-            and not self.callbacks
-            and n_samples <= RETRAIN_MAX_ROWS
-        )
+        nor with the user's callbacks, which watched the first training, on
+        any process (callbacks on one process only had left the others
+        waiting in the second training's collectives)."""
+        if not self.interactions_kept_ or warm or n_samples > RETRAIN_MAX_ROWS:
+            return False
+        callbacks = int(bool(self.callbacks))
+        if shared:
+            callbacks = _distributed.all_sum(callbacks)[0]
+        return not callbacks
 
     def _retrain(self, task, dataset, params, seed, linear, blend):
         """Train the FM and deep parts again, from the same start, on every

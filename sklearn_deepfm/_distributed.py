@@ -317,6 +317,21 @@ def share_encoder(encoder, X, feature_names):
             f"of columns ({widths}, in rank order); every shard must have the "
             "same columns."
         )
+    # matched by position, columns in another order had been mixed into one
+    # field (names on some processes only are allowed: arrays beside frames)
+    names = [
+        None if part is None else list(part)
+        for part in gather(None if feature_names is None else list(feature_names))
+    ]
+    named = [part for part in names if part is not None]
+    if any(part != named[0] for part in named):
+        rank = next(i for i, part in enumerate(names) if part not in (None, named[0]))
+        raise ValueError(
+            f"distributed=True: the columns of process {rank} are not those of "
+            f"the first process with names, or not in the same order "
+            f"({names[rank]} against {named[0]}); every shard must have the "
+            "same columns in the same order."
+        )
     if encoder.layout_.sparse:
         if encoder.fields is None:
             # one rule for all rows: the field evidence of every shard, merged

@@ -465,7 +465,55 @@ def mismatches(rank):
     return out
 
 
+class Watches(Callback):
+    """What a user prints or logs on one process only."""
+
+    def on_epoch_end(self, net, **kwargs):
+        pass
+
+
+def local_callbacks(rank):
+    """Callbacks on rank 0 only, which may differ: one that watches (the
+    recipe's second training had run on rank 1 alone, which waited for
+    rank 0 in its collectives), one that reads the gradients (they were
+    dense on rank 0, sparse on rank 1: gloo aborted); and the shards'
+    columns in another order (they had been mixed into one field)."""
+    from skorch.callbacks import GradientNormClipping
+
+    rng = np.random.default_rng(rank)
+    n_rows = 1500
+    app, device = rng.integers(0, 8, n_rows), rng.integers(0, 4, n_rows)
+    X = pd.DataFrame(
+        {"app": app, "device": device, "site": rng.choice(["a", "b"], n_rows)}
+    )
+    logit = 3.0 * ((app % 4) == device) - 1.5 + (X["site"] == "b")
+    y = (rng.random(n_rows) < 1 / (1 + np.exp(-logit))).astype(int)
+    out = {}
+    watched = DeepFMClassifier(
+        distributed=True,
+        callbacks=[Watches()] if rank == 0 else None,
+        **{**SETTINGS, "hidden_units": (16,), "max_epochs": 12},
+    ).fit(X, y)
+    out["interactions kept"] = watched.interactions_kept_
+    out["retrained"] = watched.history_[-1].get("retrained_epochs")
+    out["watched"] = parameters(watched)
+    clipped = DeepFMClassifier(
+        distributed=True,
+        callbacks=[GradientNormClipping(1e9)] if rank == 0 else None,
+        **TINY,
+    ).fit(X, y)
+    out["clipped"] = parameters(clipped)
+    try:
+        DeepFMClassifier(distributed=True, **TINY).fit(
+            X[["device", "app", "site"]] if rank == 1 else X, y
+        )
+    except ValueError as error:
+        out["columns"] = str(error)
+    return out
+
+
 SCENARIOS = {
+    "local callbacks": local_callbacks,
     "mismatches": mismatches,
     "blank on one shard": blank_on_one_shard,
     "weights": weights,

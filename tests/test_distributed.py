@@ -275,6 +275,16 @@ def test_what_one_process_gives_otherwise_is_read_or_refused_on_both(tmp_path):
     assert first["group kept"] is second["group kept"] is False
 
 
+def test_callbacks_on_one_process_and_columns_in_another_order(tmp_path):
+    first, second = _run_ranks(tmp_path, "local callbacks", timeout=120)
+    for rank in (first, second):
+        assert rank["interactions kept"] is True
+        assert rank["retrained"] is None  # (callbacks on a process: none)
+        assert "not in the same order" in rank["columns"]
+    _assert_same_parameters(first["watched"], second["watched"])
+    _assert_same_parameters(first["clipped"], second["clipped"])
+
+
 def test_sample_weights_weigh_as_in_one_fit_on_all_rows(tmp_path):
     """Only the ratios of the weights matter, over every process's rows; a
     process whose rows all weigh 0 fits with the others (it failed alone);
