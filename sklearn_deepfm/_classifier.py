@@ -5,7 +5,7 @@ import torch
 from scipy.special import expit, log_softmax, softmax
 from sklearn.base import ClassifierMixin
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.class_weight import compute_class_weight, compute_sample_weight
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -442,7 +442,11 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
             class_weight = self.class_weight
             if isinstance(class_weight, str):  # 'balanced'
                 class_weight = _balanced(classes, y_index, sample_weight, X, shared)
-            class_weights = compute_sample_weight(class_weight, y)
+            # by the model's classes, those of every process: a class missing
+            # from this process's rows had made scikit-learn refuse the dict
+            # on this process alone
+            per_class = compute_class_weight(class_weight, classes=classes, y=y)
+            class_weights = np.asarray(per_class, dtype=np.float64)[y_index]
         sample_weight = self._sample_weight(
             sample_weight, X, class_weights=class_weights
         )

@@ -294,6 +294,9 @@ def test_sample_weights_weigh_as_in_one_fit_on_all_rows(tmp_path):
         assert_allclose(first[name], second[name])
     assert_allclose(first["huge"], first["ratio"], rtol=1e-6)
     assert first["weightless call"] == second["weightless call"] == 0.0
+    # a class weight for a class one process lacks
+    assert_allclose(first["class weight"], second["class weight"])
+    assert_allclose(first["class weight"], first["per row"])
 
 
 @pytest.mark.slow
