@@ -108,6 +108,7 @@ def _read_kind(column, name):
             numeric = _holds_only_numbers(column)
             if not numeric:
                 _check_labels(column, name)
+            boolean = _holds_only_booleans(column)
         elif kind == "O":
             inferred = _inferred_kind(column)
             if inferred in TEMPORAL_KINDS:
@@ -118,6 +119,10 @@ def _read_kind(column, name):
             # JSON) had made one category per price, where polars, dask, the
             # arrow type and the object array read numbers
             numeric = inferred in NUMBER_KINDS
+            # booleans, as the bool column they came from (df.astype(object),
+            # to_numpy of a frame with text: a get_dummies block had been one
+            # field per column there, one field in the frame)
+            boolean = inferred == "boolean" and _holds_only_booleans(column)
             if inferred in ("mixed", "mixed-integer"):
                 # Decimals beside ints or floats (fillna(0) of a Decimal
                 # column): numbers too; strings beside numbers are not
@@ -271,11 +276,24 @@ def _is_number(value):
     return number and not isinstance(value, (bool, np.bool_, np.timedelta64))
 
 
+def _holds_only_booleans(column):
+    """Whether an object column holds booleans (Python's, NumPy's) and
+    missing values only, at least one boolean."""
+    found = False
+    for value in column:
+        if isinstance(value, (bool, np.bool_)):
+            found = True
+        elif not _is_missing(value):
+            return False
+    return found
+
+
 def _check_labels(column, name):
     """Raise a TypeError for values of an object array that are neither
-    labels nor numbers (dicts, lists, ...)."""
+    labels nor numbers (dicts, lists, ...): NumPy's booleans, enum members,
+    pandas' Intervals (``pd.cut``) are labels, as in a pandas column."""
     for value in column:
-        if not (_is_missing(value) or isinstance(value, (str, bytes, numbers.Number))):
+        if not (_is_missing(value) or _is_label(value)):
             raise TypeError(
                 f"{name} holds a value of type {type(value).__name__}; every "
                 "value must be a category label or a number (an argument must "
@@ -294,6 +312,20 @@ TEMPORAL_TYPES = (
 )
 # objects that NumPy would cast to numbers, or fail to, and are none
 NOT_NUMBERS = (str, bytes, *TEMPORAL_TYPES)
+
+
+def _is_label(value):
+    """Whether ``value`` can be a category label: a string, bytes, a number
+    or a boolean, or another hashable value that is no container."""
+    if isinstance(value, (str, bytes, numbers.Number, np.bool_)):
+        return True
+    if isinstance(value, (*LIST_TYPES, set, frozenset, dict)):
+        return False
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def _as_float(column):

@@ -828,7 +828,7 @@ def test_bytes_where_fit_saw_strings_and_strings_where_it_saw_booleans_are_refus
             TypeError, match="held string labels in fit and holds bytes"
         ):
             model.predict(other)
-    with pytest.raises(TypeError, match="held booleans in fit and holds string"):
+    with pytest.raises(TypeError, match="held booleans in fit and holds labels"):
         model.predict(X.assign(flag=X["flag"].astype(str)))
     # a column of the bool type read as 0/1 codes: its error had said
     # "held integer codes"

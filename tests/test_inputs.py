@@ -524,3 +524,52 @@ def test_regressor_takes_every_input_kind():
     ):
         model = DeepFMRegressor(hidden_units=(32,), max_epochs=40, random_state=0)
         assert model.fit(inputs, y).score(inputs, y) > 0.8
+
+
+def test_an_object_column_of_booleans_reads_as_the_bool_column_it_came_from():
+    # a get_dummies block of booleans beside text: df.to_numpy() and
+    # df.astype(object) made each of its columns a field of two labels,
+    # where the frame has one indicator field (predictions 0.012 apart)
+    rng = np.random.default_rng(0)
+    size = rng.choice(["s", "m", "l"], 600)
+    colour = rng.choice(["red", "blue", "green"], 600)
+    frame = pd.concat(
+        [pd.Series(size, name="size"), pd.get_dummies(pd.Series(colour), prefix="c")],
+        axis=1,
+    )
+    y = ((size == "s") ^ (colour == "red")).astype(int)
+    expected = DeepFMClassifier(**FAST).fit(frame, y)
+    assert [f.kind for f in expected.input_layout_.fields] == [
+        "categorical",
+        "indicator",
+    ]
+    rows = frame.to_numpy()
+    rows[:, 1] = [np.bool_(value) for value in rows[:, 1]]  # NumPy's, as zip gives
+    for given in (rows, frame.astype(object), rows.tolist()):
+        model = DeepFMClassifier(**FAST).fit(given, y)
+        assert [f.kind for f in model.input_layout_.fields] == [
+            "categorical",
+            "indicator",
+        ]
+        assert_allclose(model.predict_proba(given), expected.predict_proba(frame))
+
+
+def test_hashable_values_in_an_object_array_are_labels_as_in_a_frame():
+    # enum members and pd.cut's Intervals were refused from df.to_numpy()
+    import enum
+
+    class Plan(enum.Enum):
+        BASIC = 1
+        PRO = 2
+
+    rng = np.random.default_rng(0)
+    age = rng.integers(18, 80, 400)
+    plan = rng.choice([Plan.BASIC, Plan.PRO], 400)
+    frame = pd.DataFrame({"plan": plan, "ages": pd.cut(age, [0, 30, 50, 100])})
+    y = ((age > 40) ^ (plan == Plan.PRO)).astype(int)
+    expected = DeepFMClassifier(**FAST).fit(frame.astype(object), y)
+    model = DeepFMClassifier(**FAST).fit(frame.astype(object).to_numpy(), y)
+    assert_allclose(
+        model.predict_proba(frame.astype(object).to_numpy()),
+        expected.predict_proba(frame.astype(object)),
+    )
