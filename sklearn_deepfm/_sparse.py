@@ -263,10 +263,25 @@ def _name(feature_names, j):
     return f"x{j}" if feature_names is None else str(feature_names[j])
 
 
+def _frame_numbers(frame):
+    """A pandas DataFrame of numbers and booleans as a float32 array, missing
+    values as NaN: NumPy made nullable, Arrow and bool-beside-float frames
+    objects, which scipy refused ("does not support dtype object"). Other
+    columns (strings) are a TypeError, not parsed."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    for dtype in frame.dtypes:
+        if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype)):
+            raise TypeError(f"a column of the type {dtype} holds no numbers")
+    return frame.to_numpy(dtype=np.float32, na_value=np.nan)
+
+
 def _as_csr(X):
     """Canonical float32 CSR (sorted, no duplicates, no stored zeros)
     without touching ``X``: a stored 0 is a zero, as scipy reads it (counted
     as an entry, it made a one-hot field's category and its crosses)."""
+    if type(X).__module__.split(".")[0] == "pandas":
+        X = _frame_numbers(X)
     X = sp.csr_matrix(X) if not sp.issparse(X) else X.tocsr()
     if X.dtype != np.float32:
         X = X.astype(np.float32)

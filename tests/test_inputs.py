@@ -573,3 +573,29 @@ def test_hashable_values_in_an_object_array_are_labels_as_in_a_frame():
         model.predict_proba(frame.astype(object).to_numpy()),
         expected.predict_proba(frame.astype(object)),
     )
+
+
+def test_fields_read_a_frame_of_numbers_whatever_its_types():
+    # nullable, Arrow and bool-beside-float frames were refused as "not
+    # numbers" in fit, and with scipy's "dtype object" at predict
+    pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(0)
+    colour = rng.choice(["red", "green", "blue"], 400)
+    price = rng.gamma(2.0, 1.0, 400).round(2)
+    y = ((colour == "red") ^ (price > 2)).astype(int)
+    dummies = pd.get_dummies(pd.Series(colour, name="colour"))
+    frame = pd.concat([dummies.astype(float), pd.Series(price, name="price")], axis=1)
+    fields = ["colour"] * 3 + ["price"]
+    expected = DeepFMClassifier(fields=fields, **FAST).fit(frame, y)
+    for other in (
+        frame.convert_dtypes(dtype_backend="numpy_nullable"),
+        frame.convert_dtypes(dtype_backend="pyarrow"),
+        pd.concat([dummies, pd.Series(price, name="price")], axis=1),
+    ):
+        model = DeepFMClassifier(fields=fields, **FAST).fit(other, y)
+        assert_allclose(model.predict_proba(other), expected.predict_proba(frame))
+        assert_allclose(expected.predict_proba(other), expected.predict_proba(frame))
+    with pytest.raises(ValueError, match="not numbers"):
+        DeepFMClassifier(fields=fields, **FAST).fit(
+            frame.assign(price=price.astype(str)), y
+        )
