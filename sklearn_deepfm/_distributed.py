@@ -472,7 +472,7 @@ def _agree(first, second):
     # a column of single labels that held no value agrees with lists too
     alike = len(base) == 1 or (
         base == {CATEGORICAL, MULTIVALUED}
-        and all(k.startswith(CATEGORICAL) for k in undecided)
+        and (len(undecided) == 2 or all(k.startswith(CATEGORICAL) for k in undecided))
     )
     return columns == other_columns and bool(undecided) and alike
 

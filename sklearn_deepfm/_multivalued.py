@@ -255,6 +255,8 @@ class _MultiValuedColumn:
         """Replace the values learnt in ``fit`` (any order, sorted here)."""
         known = np.asarray(known)
         if self.labels is None:
+            if not len(known):  # no value on any process yet: as it is
+                return
             self._learn(known, None)
         self._values.categories = self._values.categories[:0]
         if self.labels:

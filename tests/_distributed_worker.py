@@ -343,10 +343,24 @@ def no_values_on_one_shard(rank):
     X = pd.DataFrame({"site": rng.choice(["a", "b"], n_rows), "tags": pd.Series(tags)})
     y = rng.integers(0, 2, n_rows)
     model = DeepFMClassifier(distributed=True, **TINY).fit(X, y)
-    return {
+    out = {
         "parameters": parameters(model),
         "tags": list(model.input_layout_.fields[1].categories),
     }
+    # no value on any process yet, typed as lists on rank 0 only (an Arrow
+    # list column of nulls beside None; refused as lists beside labels): a
+    # multi-valued field, which learns the tags that come
+    import pyarrow as pa
+
+    empty = pd.Series([None] * n_rows, dtype=object)
+    if rank == 0:
+        empty = empty.astype(pd.ArrowDtype(pa.list_(pa.string())))
+    stream = DeepFMClassifier(distributed=True, **TINY)
+    stream.partial_fit(X.assign(tags=empty), y, classes=[0, 1])
+    out["empty kind"] = stream.input_layout_.fields[1].kind
+    stream.partial_fit(X.assign(tags=pd.Series([["news"]] * n_rows)), y)
+    out["stream"] = parameters(stream)
+    return out
 
 
 def weights(rank):

@@ -245,9 +245,12 @@ def test_batch_norm_on_a_tiny_shard(tmp_path):
 def test_a_multi_valued_column_without_values_on_one_shard(tmp_path):
     """Rank 1's tag cells are all empty or missing: its column read as
     integer codes beside rank 0's labels, and the fit refused to start."""
+    pytest.importorskip("pyarrow")  # (the worker's Arrow list column)
     first, second = _run_ranks(tmp_path, "no values on one shard", timeout=90)
     assert first["tags"] == second["tags"] == ["news", "sport", "tech"]
     _assert_same_parameters(first["parameters"], second["parameters"])
+    assert first["empty kind"] == second["empty kind"] == "multivalued"
+    _assert_same_parameters(first["stream"], second["stream"])
 
 
 def test_a_column_blank_on_one_shard_takes_the_others_labels(tmp_path):
