@@ -13,6 +13,7 @@ from sklearn_deepfm.datasets import (
     ctr_cardinalities,
     load_adult,
     make_ctr_classification,
+    stream_ctr_classification,
 )
 
 # ---------------------------------------------------------------------------
@@ -404,3 +405,35 @@ def test_streamed_batches_are_the_rows_of_make_ctr_classification():
     np.testing.assert_array_equal(np.vstack([b[0] for b in batches]), X)
     np.testing.assert_array_equal(np.concatenate([b[1] for b in batches]), y)
     np.testing.assert_array_equal(np.concatenate([b[2] for b in batches]), proba)
+
+
+def test_the_stream_checks_its_arguments_and_seed_at_the_call():
+    # a generator function had checked them, and read the global random
+    # state, only when the first batch was drawn
+    with pytest.raises(ValueError, match="n_samples"):
+        stream_ctr_classification(n_samples=-1)
+    with pytest.raises(ValueError, match="batch_size"):
+        stream_ctr_classification(batch_size=0)
+    with pytest.raises(ValueError, match="base_rate"):
+        stream_ctr_classification(base_rate=2.0)
+    seed = np.random.RandomState(0)
+    stream = stream_ctr_classification(n_samples=50, n_fields=3, random_state=seed)
+    seed.rand(10)  # the caller goes on drawing before the first batch
+    X, _ = next(stream)
+    expected, _ = make_ctr_classification(
+        n_samples=50, n_fields=3, random_state=np.random.RandomState(0)
+    )
+    np.testing.assert_array_equal(X, expected)
+
+
+def test_flags_must_be_booleans():
+    # the string "False" is true: it flipped what was returned
+    with pytest.raises(ValueError, match="as_frame must be a bool"):
+        load_adult(as_frame="False")
+    with pytest.raises(ValueError, match="return_X_y must be a bool"):
+        load_adult(return_X_y="False")
+    with pytest.raises(ValueError, match="return_proba must be a bool"):
+        make_ctr_classification(n_samples=10, return_proba="False")
+    with pytest.raises(ValueError, match="return_proba must be a bool"):
+        stream_ctr_classification(n_samples=10, return_proba="no")
+    assert len(make_ctr_classification(n_samples=10, return_proba=np.True_)) == 3

@@ -7,6 +7,8 @@ from importlib.resources import files
 import numpy as np
 from sklearn.utils import Bunch
 
+from ._synthetic import _check_bool
+
 __all__ = ["load_adult"]
 
 _FILES = {"train": "adult.data.gz", "test": "adult.test.gz"}
@@ -378,6 +380,8 @@ def load_adult(*, return_X_y=False, as_frame=True, subset="train"):
         raise ValueError(
             f"subset must be one of {', '.join(map(repr, _SUBSETS))}, got {subset!r}."
         )
+    as_frame = _check_bool(as_frame, "as_frame")
+    return_X_y = _check_bool(return_X_y, "return_X_y")
     columns, target = _read_subset(subset)
     if as_frame:
         frame = _to_frame(columns, target)

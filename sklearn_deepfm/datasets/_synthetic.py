@@ -76,6 +76,14 @@ def _check_int(value, name, minimum):
     return int(value)
 
 
+def _check_bool(value, name):
+    """A flag as a bool; any other value (the string "False" was true) is
+    refused, as scikit-learn's loaders refuse it."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a bool (True or False), got {value!r}.")
+    return bool(value)
+
+
 def _check_real(value, name, *, low=0.0, high=None, open_interval=False):
     ok = isinstance(value, Real) and not isinstance(value, bool)
     ok = ok and np.isfinite(value)
@@ -435,6 +443,7 @@ def make_ctr_classification(
     >>> bayes_auc = roc_auc_score(y, proba)
     """
     n_samples = _check_int(n_samples, "n_samples", 1)
+    return_proba = _check_bool(return_proba, "return_proba")
     fields, calibration, sample_seed, label_seed = _planted_model(
         n_fields,
         cardinalities,
@@ -504,9 +513,13 @@ def stream_ctr_classification(
     >>> bool(np.array_equal(np.vstack([b[0] for b in batches]), X))
     True
     """
+    # checked and seeded at the call, as make_ctr_classification: a
+    # generator function had refused bad arguments, and read the global
+    # random state, only at the first batch
     n_samples = _check_int(n_samples, "n_samples", 1)
     batch_size = _check_int(batch_size, "batch_size", 1)
-    fields, calibration, sample_seed, label_seed = _planted_model(
+    return_proba = _check_bool(return_proba, "return_proba")
+    planted = _planted_model(
         n_fields,
         cardinalities,
         n_factors,
@@ -515,6 +528,12 @@ def stream_ctr_classification(
         zipf_exponent,
         random_state,
     )
+    return _batches(planted, n_samples, batch_size, return_proba)
+
+
+def _batches(planted, n_samples, batch_size, return_proba):
+    """The batches of :func:`stream_ctr_classification`."""
+    fields, calibration, sample_seed, label_seed = planted
     generators = _field_generators(sample_seed, len(fields))
     labels = np.random.default_rng(label_seed)
     for start in range(0, n_samples, batch_size):
