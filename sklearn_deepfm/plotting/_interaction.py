@@ -304,9 +304,11 @@ class FieldInteractionDisplay:
             the pipeline's preprocessing steps first): the weight of a pair
             of features is the product of their number of occurrences in
             ``X`` (of their summed absolute values, for real-valued
-            features).  None gives every pair of known features the same
-            weight.  Weighting keeps rare categories, whose embeddings saw
-            few updates, from dominating the map.
+            features; of a multi-valued value's pooled weights, one over its
+            list's length with ``pooling='mean'``).  None gives every pair
+            of known features the same weight.  Weighting keeps rare
+            categories, whose embeddings saw few updates, from dominating
+            the map.
         field_names : list of str of shape (n_fields,), default=None
             Tick labels.  None uses the column names seen in ``fit`` when
             every column is a field, the labels of the estimator's

@@ -11,7 +11,9 @@ class LearningCurveDisplay:
 
     The curves come from the skorch history of the fit (``history_``): the
     training loss of every epoch and, when early stopping held rows out, the
-    validation loss and the best epoch (whose weights were restored); epochs
+    validation loss and the best epoch (whose weights the first training
+    kept; the recipe may then train the network again on every row, or drop
+    its FM and deep parts: see the inspection guide); epochs
     of a warm-up, shaded, where a history records them (this package's
     recipe has none: it solves the first-order part before training).  Use
     :meth:`from_estimator` to build it from a fitted estimator; all
@@ -29,7 +31,8 @@ class LearningCurveDisplay:
     valid_loss : ndarray of shape (n_epochs,), default=None
         Validation loss after each epoch; None when no rows were held out.
     best_epoch : int, default=None
-        Epoch whose weights were kept; None without validation.
+        Epoch whose weights the first training kept; None without
+        validation.
     warmup_epochs : int, default=None
         Number of epochs of linear warm-up at the start of training, shaded
         in the plot; None or 0 without warm-up.
