@@ -429,8 +429,11 @@ class BaseDeepFM(BaseEstimator):
         if "callbacks" in params and hasattr(self, "net_"):
             # partial_fit trains with them from its next call (it went on
             # with the callbacks it had, one that raised included); the same
-            # list, as set_params(**get_params()) gives, goes on as it was
-            if params["callbacks"] is not self.callbacks:
+            # callbacks, as set_params(**get_params()) gives, go on as they
+            # were (a callback appended to the list in place is new)
+            if _identities(params["callbacks"]) != self.__dict__.get(
+                "_callbacks_in_use"
+            ):
                 self._callbacks_changed = True
         return super().set_params(**params)
 
@@ -643,6 +646,12 @@ class BaseDeepFM(BaseEstimator):
                 )
         return adapt_callbacks(callbacks)
 
+    def _callbacks_taken(self):
+        """The net now trains with ``callbacks`` as they are (see
+        :meth:`set_params`)."""
+        self.__dict__.pop("_callbacks_changed", None)
+        self._callbacks_in_use = _identities(self.callbacks)
+
     def _warm(self):
         return self.warm_start and hasattr(self, "net_")
 
@@ -706,7 +715,7 @@ class BaseDeepFM(BaseEstimator):
         self._n_partial_fit_calls = 0
         # callbacks set since the last fit start with this one's net: the
         # next partial_fit goes on with them (it had initialised them again)
-        self.__dict__.pop("_callbacks_changed", None)
+        self._callbacks_taken()
         early_stopping = self.early_stopping
         holdout = None
         if early_stopping == "auto":
@@ -903,7 +912,7 @@ class BaseDeepFM(BaseEstimator):
                 )
                 # once they initialised (a callback that failed to was
                 # dropped silently by the next calls)
-                self.__dict__.pop("_callbacks_changed", None)
+                self._callbacks_taken()
                 self.net_.set_sparse_gradients(
                     _sparse_gradients(
                         self.net_.optimizer,  # (set_params acts at the next fit)
@@ -1008,7 +1017,7 @@ class BaseDeepFM(BaseEstimator):
         self._n_partial_fit_calls = 0
         # callbacks set since the last fit start with this one's net: the
         # next partial_fit goes on with them (it had initialised them again)
-        self.__dict__.pop("_callbacks_changed", None)
+        self._callbacks_taken()
         self.net_ = DeepFMNet(
             **params,
             optimizer__param_groups=self._linear_group(),
@@ -1722,6 +1731,12 @@ class BaseDeepFM(BaseEstimator):
                 "to smaller numbers."
             )
         return sample_weight
+
+
+def _identities(callbacks):
+    """Which objects a ``callbacks`` parameter holds (ids: a pickled model's
+    are stale, and its net starts its callbacks afresh anyway)."""
+    return tuple(map(id, callbacks or ()))
 
 
 def _rows_as_array(rows):

@@ -377,7 +377,7 @@ def _kind_of(value):
     if isinstance(value, (bool, np.bool_)):
         return "booleans"
     if isinstance(value, TEMPORAL_TYPES) or _is_period(value):
-        # NaT (not equal to itself) stays what it was: a label of its own
+        # (NaT, not equal to itself, is a missing value, of no kind)
         return "dates" if value == value else None
     return "numbers" if _is_number(value) else None
 

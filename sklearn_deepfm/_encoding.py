@@ -398,7 +398,16 @@ class FeatureEncoder:
 
     def transform(self, X, feature_names=None):
         if self.layout_.sparse:
-            return self._transform_sparse(_as_csr(X))
+            try:
+                X = _as_csr(X)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(
+                    "This model reads X as a sparse matrix of numbers (it was "
+                    "fitted on one, or on numbers with fields=), and X holds "
+                    "values that are not numbers. Pass the same kind of input "
+                    "as in fit."
+                ) from exc
+            return self._transform_sparse(X)
         if sp.issparse(X):
             raise ValueError(
                 "This model was fitted on dense columns (an array or a "

@@ -270,8 +270,12 @@ def _frame_numbers(frame):
     columns (strings) are a TypeError, not parsed."""
     from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
+    def numbers(dtype):
+        return is_numeric_dtype(dtype) or is_bool_dtype(dtype)
+
     for dtype in frame.dtypes:
-        if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype)):
+        categories = getattr(dtype, "categories", None)  # (codes held as such)
+        if not (numbers(dtype) or categories is not None and numbers(categories.dtype)):
             raise TypeError(f"a column of the type {dtype} holds no numbers")
     return frame.to_numpy(dtype=np.float32, na_value=np.nan)
 

@@ -187,6 +187,12 @@ def test_partial_fit_trains_with_the_callbacks_set_since():
     refit.set_params(**refit.get_params(deep=False))
     refit.partial_fit(X, y)
     assert counts.epochs_ == 4
+    # a callback appended to the same list is one set since
+    added = Counts()
+    refit.callbacks.append(added)
+    refit.set_params(callbacks=refit.callbacks)
+    refit.partial_fit(X, y)
+    assert added.epochs_ == 1
 
 
 class InterruptsItsSave(Callback):

@@ -591,11 +591,13 @@ def test_fields_read_a_frame_of_numbers_whatever_its_types():
         frame.convert_dtypes(dtype_backend="numpy_nullable"),
         frame.convert_dtypes(dtype_backend="pyarrow"),
         pd.concat([dummies, pd.Series(price, name="price")], axis=1),
+        frame.astype({column: "category" for column in dummies.columns}),
     ):
         model = DeepFMClassifier(fields=fields, **FAST).fit(other, y)
         assert_allclose(model.predict_proba(other), expected.predict_proba(frame))
         assert_allclose(expected.predict_proba(other), expected.predict_proba(frame))
+    texts = frame.assign(price=price.astype(str))
     with pytest.raises(ValueError, match="not numbers"):
-        DeepFMClassifier(fields=fields, **FAST).fit(
-            frame.assign(price=price.astype(str)), y
-        )
+        DeepFMClassifier(fields=fields, **FAST).fit(texts, y)
+    with pytest.raises(ValueError, match="sparse matrix of numbers.*not numbers"):
+        expected.predict(texts)
