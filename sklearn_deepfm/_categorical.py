@@ -466,9 +466,24 @@ def _check_one_kind(categories, name):
             + (
                 "decode the bytes to strings with value.decode('utf-8'))."
                 if "bytes" in first
-                else "for example with X[column].astype(str))."
+                else "for example with X[column].astype(str); where chunks were "
+                "joined, convert the one whose digits were read as numbers "
+                f"before, with {strings_advice(first.get('numbers'))})."
             )
         )
+
+
+def strings_advice(number):
+    """How to pass a column of ``number``-like values as strings: where the
+    number is a whole float (digit labels parsed with a NaN beside them),
+    ``astype(str)`` would write 1.0 as '1.0', another label than fit's '1'."""
+    if isinstance(number, (float, np.floating)) and float(number).is_integer():
+        return (
+            "X[column].astype('Int64').astype('string'), which writes 1.0 as "
+            "'1' and keeps missing values missing (astype(str) writes '1.0'), "
+            "or dtype={column: str} in read_csv"
+        )
+    return "X[column].astype(str), or dtype={column: str} in read_csv"
 
 
 def _other_kind_error(name, fitted, wrong):
@@ -480,7 +495,7 @@ def _other_kind_error(name, fitted, wrong):
         advice = (
             f"the label {str(wrong)!r} and the number {wrong!r} would be "
             "different categories. Pass the column as strings, as in fit (for "
-            "example with X[column].astype(str), or dtype=str in read_csv)."
+            f"example with {strings_advice(wrong)})."
         )
     elif fitted == "numbers" and holds == "string labels":
         advice = (

@@ -68,6 +68,7 @@ from skl2onnx.common.data_types import (
     guess_proto_type,
 )
 
+from ._categorical import strings_advice
 from ._classifier import DeepFMClassifier
 from ._columns import _holds_strings, _is_missing, _is_temporal, _raise_temporal
 from ._crosses import KEY_BASE
@@ -981,13 +982,14 @@ def _strings(column, name):
         elif _is_missing(value):
             values.append(MISSING_STRING)
         else:
+            value = value.item() if isinstance(value, np.generic) else value
             raise TypeError(
                 f"Column {column.name!r} holds {value!r}, not a string, and the "
                 f"graph input {name!r} is a string input (the model was fitted "
                 "on string labels); predict refuses it too, as the label "
                 f"{str(value)!r} and the value {value!r} are different "
                 "categories. Pass the column as strings, as in fit (for example "
-                "with X[column].astype(str))."
+                f"with {strings_advice(value)})."
             )
     return np.array(values, dtype=object)
 

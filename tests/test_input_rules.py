@@ -935,3 +935,22 @@ def test_strings_where_fit_saw_integers_name_the_column_and_both_kinds():
             "as 'three'",
         ):
             model.predict(changed)
+
+
+def test_the_advice_for_digit_labels_read_as_floats_restores_fits_labels():
+    # digit labels read with a NaN beside them are floats: astype(str), the
+    # advice, wrote 1.0 as '1.0', a label fit never saw (silently unknown)
+    rng = np.random.default_rng(0)
+    jobs = rng.choice(["1", "2", "4", ">4", "never"], 600).astype(object)
+    y = np.isin(jobs, ["1", "never"]).astype(int)
+    X = pd.DataFrame({"last_job": jobs, "city": rng.choice(["a", "b"], 600)})
+    model = DeepFMClassifier(**FAST).fit(X, y)
+    request = X[X["last_job"].isin(["1", "2", "4"])][:20].copy()
+    request.loc[request.index[0], "last_job"] = None
+    floats = request.assign(last_job=request["last_job"].astype(float))
+    with pytest.raises(TypeError, match=r"astype\('Int64'\)\.astype\('string'\)"):
+        model.predict(floats)
+    advised = floats.assign(
+        last_job=floats["last_job"].astype("Int64").astype("string")
+    )
+    assert_array_equal(model.predict_proba(advised), model.predict_proba(request))
