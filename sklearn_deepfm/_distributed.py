@@ -439,7 +439,9 @@ def _check_same_reading(parts, categorical_features, feature_names):
                 f"negative codes {negatives.tolist()} across the processes; "
                 "categorical_features='auto' reads a column with more than one "
                 "negative code as numeric, and each process saw only one. Pass "
-                "categorical_features explicitly."
+                "categorical_features explicitly, or the column as strings where "
+                "its negative codes are categories of their own (a categorical "
+                "column reads every negative code as missing)."
             )
 
 

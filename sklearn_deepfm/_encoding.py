@@ -800,7 +800,9 @@ class FeatureEncoder:
                 self.guesses_.append(
                     f"{name} holds integers with {n_negative} distinct negative "
                     "values and was read as numeric; if these are category codes, "
-                    "list it in categorical_features."
+                    "pass the column as strings (a column listed in "
+                    "categorical_features reads every negative code as missing, "
+                    "one category with the unseen values)."
                 )
             return _NumericColumn(values, name, self._weighted(values))
         spec = _CategoricalColumn(values, name)

@@ -63,9 +63,16 @@ def test_ordinal_encoder_missing_code_keeps_columns_categorical(adult):
 def test_several_negative_integers_read_as_numeric_with_a_warning():
     X, y = make_categorical(n_samples=300)
     X = X - 3  # codes 0..5 become -3..2: a quantity, or codes?
-    with pytest.warns(UserWarning, match="3 distinct negative values"):
+    with pytest.warns(UserWarning, match="3 distinct negative values") as caught:
         model = DeepFMClassifier(**FAST).fit(X, y)
     assert not model.is_categorical_.any()
+    # the advice keeps the negative codes apart (listed in
+    # categorical_features, the advice before, they all read as missing)
+    assert "pass the column as strings" in str(caught[0].message)
+    advised = DeepFMClassifier(**FAST).fit(X.astype(str), y)
+    rows = [np.flatnonzero(X[:, 0] == code)[0] for code in (-3, -2)]
+    proba = advised.predict_proba(X[rows].astype(str))
+    assert abs(proba[0, 1] - proba[1, 1]) > 1e-4
 
 
 def test_high_cardinality_integers_are_flagged_once():
