@@ -616,6 +616,20 @@ class BaseDeepFM(BaseEstimator):
                 f"optimizer must be one of {sorted(OPTIMIZERS)} or a subclass of "
                 f"torch.optim.Optimizer, got {optimizer!r}."
             )
+        # refused before training, which they could not do (SparseAdam met
+        # torch's "does not support dense gradients" mid-fit; LBFGS refused
+        # the parameter groups, or under the recipe learnt nothing)
+        unfit = {
+            torch.optim.SparseAdam: "takes sparse gradients only, and the "
+            "first-order and deep parts have dense ones; optimizer='adam' "
+            "updates the embedding rows a batch uses lazily, as it does",
+            torch.optim.LBFGS: "steps with a closure over one parameter group, "
+            "and the estimators step on batches with several groups; use "
+            "optimizer='adam' or 'sgd'",
+        }
+        for kind, why in unfit.items():
+            if issubclass(optimizer, kind):
+                raise ValueError(f"{optimizer.__name__} is not supported: it {why}.")
         self._check_weight_decay(optimizer)
         return optimizer
 
@@ -626,7 +640,7 @@ class BaseDeepFM(BaseEstimator):
             raise ValueError(
                 f"alpha={self.alpha} is an L2 penalty applied as the optimizer's "
                 f"weight_decay, which {optimizer.__name__} does not take; use "
-                "alpha=0 or another optimizer."
+                "alpha=0 or an optimizer that takes it (adam, adamw, sgd)."
             )
 
     def _user_callbacks(self):

@@ -91,7 +91,9 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         ConvergenceWarning: ``history_`` shows the losses of every epoch.
     optimizer : {'adam', 'adamw', 'sgd', 'adagrad', 'rmsprop'} or \
             torch.optim.Optimizer subclass, default='adam'
-        Optimizer of the FM and deep parts.
+        Optimizer of the FM and deep parts. A class takes the parameter
+        groups and steps on batches; ``SparseAdam`` and ``LBFGS`` cannot,
+        and are refused.
     early_stopping : 'auto' or bool, default='auto'
         Whether to train with the default recipe, which never ends below a
         logistic regression on the same features.  It holds out

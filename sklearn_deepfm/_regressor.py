@@ -60,7 +60,9 @@ class DeepFMRegressor(RegressorMixin, BaseDeepFM):
         ConvergenceWarning: ``history_`` shows the losses of every epoch.
     optimizer : {'adam', 'adamw', 'sgd', 'adagrad', 'rmsprop'} or \
             torch.optim.Optimizer subclass, default='adam'
-        Optimizer of the FM and deep parts.
+        Optimizer of the FM and deep parts. A class takes the parameter
+        groups and steps on batches; ``SparseAdam`` and ``LBFGS`` cannot,
+        and are refused.
     early_stopping : 'auto' or bool, default='auto'
         Whether to train with the default recipe, which never ends below a
         ridge regression on the same features.  It holds out

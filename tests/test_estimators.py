@@ -1321,6 +1321,14 @@ def test_an_optimizer_without_weight_decay_trains_at_alpha_zero():
     assert np.isfinite(model.predict_proba(X)).all()
     with pytest.raises(ValueError, match="Rprop does not take"):
         model.set_params(alpha=1e-3).fit(X, y)
+    # the others the advice led to could not train: refused before training
+    for optimizer in (torch.optim.SparseAdam, torch.optim.LBFGS):
+        for early_stopping in ("auto", False):
+            refused = DeepFMClassifier(
+                optimizer=optimizer, **{**FAST, "early_stopping": early_stopping}
+            )
+            with pytest.raises(ValueError, match=f"{optimizer.__name__} is not supp"):
+                refused.fit(X, y)
     # a warm fit that switches to it from adam (the previous fit's
     # weight_decay met Rprop's TypeError), and a subclass that passes its
     # keywords on (refused as taking none)
