@@ -247,7 +247,7 @@ def _refuse_sets(column, name):
         raise TypeError(
             f"{name} holds sets, such as {first!r}. A column of lists is one "
             "multi-valued field: pass each cell as a list, for example "
-            "X[column].map(sorted)."
+            "X[column].map(sorted, na_action='ignore')."
         )
 
 

@@ -86,7 +86,8 @@ def _python_lists(cells, name):
         elif isinstance(cell, (set, frozenset)):
             raise TypeError(
                 f"{name} holds a set ({cell!r}) in row {i}: pass each cell as a "
-                "list, for example X[column].map(sorted), as in fit."
+                "list, for example X[column].map(sorted, na_action='ignore'), as "
+                "in fit."
             )
         else:
             raise TypeError(
