@@ -456,8 +456,9 @@ def _check_no_infinity(values, name):
     if values.dtype.kind == "f" and np.isinf(values).any():
         raise ValueError(
             f"Input X contains infinity in {name}. Infinity is neither a "
-            "category nor a usable quantity: replace it (for example with NaN, "
-            "which a categorical column reads as missing)."
+            "category nor a usable quantity: replace it (with NaN, which a "
+            "categorical column reads as missing, or with a value in the "
+            "column's range, which a numeric column needs)."
         )
 
 

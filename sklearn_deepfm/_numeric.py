@@ -119,15 +119,29 @@ def _check_in_range(values, mean, scale, name):
             f"{MAX_STANDARD_DEVIATIONS:.0e} standard deviations from its mean in "
             "fit: the network's float32 arithmetic would give NaN. Is it a fill "
             "value for missing data? Replace it (with a value in the range seen "
-            "in fit, or mark the column categorical, where missing values have "
-            "a row of their own)."
+            "in fit, or NaN and impute it)."
         )
 
 
 def _check_finite(values, name):
-    if not np.all(np.isfinite(values)):
+    finite = np.isfinite(values)
+    if np.all(finite):
+        return
+    if np.isinf(values).any():
         raise ValueError(
-            f"Input X contains NaN or infinity in numeric {name}. Impute or drop "
-            "the missing values, or mark the column as categorical with "
-            "categorical_features (missing categories go to an unknown embedding)."
+            f"Input X contains infinity in numeric {name}. Infinity is no "
+            "usable quantity: replace it with a value in the range of the "
+            "column, or drop the rows."
         )
+    advice = "(SimpleImputer(add_indicator=True) keeps the information)"
+    whole = values[finite]
+    if whole.size and np.all(whole == np.round(whole)):
+        # (categorical, a real-valued column is refused: one category per amount)
+        advice += (
+            ", or mark the column as categorical with categorical_features "
+            "(missing values go to an unknown embedding)"
+        )
+    raise ValueError(
+        f"Input X contains NaN in numeric {name}. Impute or drop the missing "
+        f"values {advice}."
+    )

@@ -465,8 +465,18 @@ def test_nan_in_numeric_column_names_the_column():
     model = DeepFMClassifier(**FAST).fit(X, y)
     X_bad = X.copy()
     X_bad[3, 2] = np.nan
-    with pytest.raises(ValueError, match="NaN or infinity in numeric column 2"):
+    with pytest.raises(ValueError, match="NaN in numeric column 2"):
         model.predict(X_bad)
+    # marking a real-valued column categorical, advised before, is refused
+    with pytest.raises(ValueError, match="SimpleImputer") as caught:
+        model.predict(X_bad)
+    assert "categorical" not in str(caught.value)
+    X_bad[3, 2] = np.inf
+    with pytest.raises(ValueError, match="infinity in numeric column 2"):
+        model.predict(X_bad)
+    codes = DeepFMClassifier(**FAST, categorical_features=[]).fit(np.round(X * 3), y)
+    with pytest.raises(ValueError, match="mark the column as categorical"):
+        codes.predict(np.where(np.isinf(X_bad), np.nan, np.round(X * 3)))
     frame = pd.DataFrame(X, columns=["a", "b", "c"])
     frame.loc[5, "c"] = np.inf
     with pytest.raises(ValueError, match="column 2 \\('c'\\)"):
