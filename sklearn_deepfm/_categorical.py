@@ -7,6 +7,8 @@ labels of any hashable kind (:class:`_LabelColumn`) and dense one-hot blocks
 (:class:`_IndicatorBlock`) are the three ways such a field is read.
 """
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from ._caller import warn
@@ -273,7 +275,7 @@ class _LabelColumn:
 
     def unseen(self, labels, name):
         """Labels among ``labels`` (prepared) that have no row yet, sorted."""
-        candidates = labels[self.local_rows(labels) == UNKNOWN]
+        candidates = labels[self.local_rows(labels, name) == UNKNOWN]
         unseen = _object_array(_sorted_labels(candidates))
         self._check_kinds_with(unseen, name)  # before any field grows
         return unseen
@@ -300,14 +302,16 @@ class _LabelColumn:
         _check_one_kind(np.concatenate([known, categories]), name)
         return kind
 
-    def local_rows(self, labels):
+    def local_rows(self, labels, name=None):
         """Each label's local row (the unknown row for labels not learnt);
         an unhashable label, such as a list in one cell, raises wherever it
-        is and however many rows come with it."""
+        is and however many rows come with it, naming the column ``name``."""
         try:
             return self._local_rows(labels)
         except TypeError as exc:
-            error = _unhashable_error(labels, "A column of single labels")
+            error = _unhashable_error(
+                labels, name or "A column of single labels", fitted=True
+            )
             if error is None:  # another TypeError: let it say what it is
                 raise
             raise error from exc
@@ -555,19 +559,32 @@ def _hashable(value):
     return None if _is_missing(value) else value
 
 
-def _unhashable_error(labels, name):
+def _unhashable_error(labels, name, fitted=False):
     """The TypeError for a column of single labels that holds an unhashable
-    value (a list, most often); None where every value is hashable."""
+    value (a list, most often; a record); None where every value is
+    hashable.  Where ``fitted`` (a model that read single labels there), the
+    advice is fit's kind of value, not lists, which it would refuse."""
     unhashable = next((v for v in labels if not _is_hashable(v)), None)
     if unhashable is None:
         return None
-    return TypeError(
-        f"{name} holds a value of type "
-        f"{type(unhashable).__name__} ({unhashable!r}) among single labels. A "
-        "column of lists is one multi-valued field, but then every cell must be "
-        "a list, tuple or array (or None when missing): wrap single values in "
-        "a list."
+    found = (
+        f"{name} holds a value of type {type(unhashable).__name__} "
+        f"({unhashable!r}) among single labels"
     )
+    if isinstance(unhashable, Mapping):  # (pd.read_json of nested objects)
+        advice = (
+            "DeepFM reads categories, numbers and lists: make each field of the "
+            "records a column of its own (pd.json_normalize in pandas)."
+        )
+    elif fitted:
+        advice = "This model read single labels there in fit: pass one per cell."
+    else:
+        advice = (
+            "A column of lists is one multi-valued field, but then every cell "
+            "must be a list, tuple or array (or None when missing): wrap single "
+            "values in a list."
+        )
+    return TypeError(f"{found}. {advice}")
 
 
 def _label_index(categories):

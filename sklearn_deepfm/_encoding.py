@@ -876,7 +876,10 @@ class FeatureEncoder:
                 values[rows, slot] = spec.scaled(block)
                 return
             with _readable_text(name):
-                local = spec.local_rows(block)
+                if isinstance(spec, _LabelColumn):  # (names it, refusing a list)
+                    local = spec.local_rows(block, name)
+                else:
+                    local = spec.local_rows(block)
             indices[rows, slot] = offsets[field] + local
             if isinstance(spec, _CategoricalColumn):
                 found = spec.fractions(block, local)

@@ -437,8 +437,16 @@ def test_columns_that_cannot_be_read_say_why():
     # a list in any cell of a column of single labels, among few rows or many
     for n_rows in (2, 40):
         cells = pd.Series(["a"] * (n_rows - 1) + [["a", "b"]], dtype=object)
-        with pytest.raises(TypeError, match="type list .*among single labels"):
+        # the column named, and fit's kind advised (wrapping every cell in
+        # a list, the advice before, was refused by the same model)
+        with pytest.raises(
+            TypeError, match="'tag'\\) holds a value of type list .*one per cell"
+        ):
             labels_model.predict(pd.DataFrame({"tag": cells}))
+    # records (pd.read_json of nested objects): the records advice
+    records = pd.Series([{"size": "s"}] * 15, dtype=object)
+    with pytest.raises(TypeError, match="type dict .*json_normalize"):
+        DeepFMClassifier(**FAST).fit(labels.assign(company=records), [0, 1, 1] * 5)
     # lists in the lists (NumPy's "inhomogeneous shape", or advice about
     # single labels), and codes that are not whole (advice about
     # categorical_features, which cannot apply to a list column)
@@ -453,7 +461,9 @@ def test_columns_that_cannot_be_read_say_why():
     # in a column of lists at predict
     for kind in (set, frozenset):
         cells = pd.Series([kind("ab"), kind("c")] * 10, dtype=object)
-        with pytest.raises(TypeError, match="'tags'\\) holds sets.*map\\(sorted\\)"):
+        with pytest.raises(
+            TypeError, match="'tags'\\) holds sets.*map\\(sorted, na_action='ignore'\\)"
+        ):
             DeepFMClassifier(**FAST).fit(pd.DataFrame({"tags": cells}), [0, 1] * 10)
     lists = pd.DataFrame({"tags": pd.Series([["a"], ["b", "c"]] * 10, dtype=object)})
     lists_model = DeepFMClassifier(**FAST).fit(lists, [0, 1] * 10)
