@@ -669,7 +669,7 @@ class BaseDeepFM(BaseEstimator):
     def _warm(self):
         return self.warm_start and hasattr(self, "net_")
 
-    def _check_kept_network(self, hidden_units):
+    def _check_kept_network(self, hidden_units, streaming=False):
         """Refuse, before any change, a warm fit or later partial_fit call
         whose settings ask for another network than the fitted one, which
         they train (a new embedding_dim, hidden_units, batch_norm, or dropout
@@ -697,8 +697,15 @@ class BaseDeepFM(BaseEstimator):
                 + ", ".join(f"{key}={built[key]!r}" for key in changed)
                 + ", and warm_start=True and partial_fit go on training it: "
                 + ", ".join(f"{key}={wanted[key]!r}" for key in changed)
-                + " would be another network. Set warm_start=False (or clone "
-                "the estimator) to fit it afresh."
+                + " would be another network. "
+                + (
+                    "Set them back to go on, or start a new stream on a clone "
+                    "(sklearn.base.clone) of the estimator, whose first "
+                    "partial_fit call takes classes."
+                    if streaming
+                    else "Set warm_start=False (or clone the estimator) to fit "
+                    "it afresh."
+                )
             )
 
     def _train(self, X, y, sample_weight, task, n_outputs, criterion, bias, classes):
@@ -913,7 +920,7 @@ class BaseDeepFM(BaseEstimator):
                 device = _check_device(self.device)
                 self._check_batches()
                 callbacks = self._user_callbacks()  # refused before any change
-                self._check_kept_network(self._hidden_units())
+                self._check_kept_network(self._hidden_units(), streaming=True)
                 self._training_begins()
                 self.net_.set_dropout(float(self.dropout))
                 self._learn_categories(X, feature_names)

@@ -265,8 +265,8 @@ class BatchIterator:
         if 0 < n_samples < self.min_rows:
             raise ValueError(
                 f"batch_norm=True cannot train on fewer than {self.min_rows} "
-                f"rows, and these are {n_samples} (a partial_fit call of one "
-                "row?). Pass more rows per call, or set batch_norm=False."
+                f"rows, and these are {n_samples}. Pass more rows per call (a "
+                "partial_fit stream goes on with the batch_norm it started with)."
             )
         starts = list(range(0, n_samples, self.batch_size)) + [n_samples]
         if len(starts) > 2 and starts[-1] - starts[-2] < self.min_rows:
