@@ -4,9 +4,10 @@ A warning raised deep in the encoder points, with a fixed ``stacklevel``,
 at one of the library's own lines whenever the path to it changes (predict,
 explain, export.encode, partial_fit reach the encoder at different depths):
 the one that sklearn-deepfm issues here points at the first frame outside
-the library and outside scikit-learn's ``base.py`` (the parameter
-validation wrapping ``fit``, and ``score`` calling ``predict``), or in
-pickle, joblib and skops when a model is loaded.  Being at the user's line,
+the library and outside scikit-learn (the parameter validation wrapping
+``fit``, ``score`` calling ``predict``, a ``Pipeline``, a cross-validation
+or inspection tool calling the estimator), or in pickle, joblib and skops
+when a model is loaded.  Being at the user's line,
 they are no longer told apart by ``module=`` in a warnings filter: they are
 :class:`DeepFMWarning`\ s instead, as scikit-learn's have categories of
 their own.
@@ -18,13 +19,18 @@ import warnings
 
 _LIBRARY = os.path.dirname(os.path.abspath(__file__)) + os.sep
 # frames of the code between the user and the library: scikit-learn's
-# parameter validation and score, and the loading of a saved model
+# (parameter validation, score, and the tools that call the estimator: a
+# Pipeline's, partial_dependence's and cross_val_predict's warnings had
+# pointed inside them), and the loading of a saved model
 _BETWEEN = (
-    os.path.join("sklearn", "base.py"),
     os.sep + "pickle.py",
     os.sep + "copyreg.py",
 )
-_BETWEEN_PACKAGES = (os.sep + "joblib" + os.sep, os.sep + "skops" + os.sep)
+_BETWEEN_PACKAGES = (
+    os.sep + "sklearn" + os.sep,
+    os.sep + "joblib" + os.sep,
+    os.sep + "skops" + os.sep,
+)
 
 
 class DeepFMWarning(UserWarning):

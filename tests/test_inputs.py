@@ -205,6 +205,15 @@ def test_non_integer_values_of_codes_warn_once_as_unknown_categories():
     ) as record:
         proba = model.predict_proba(grid)
     assert len(record) == 1 and record[0].filename == __file__  # the caller's line
+    # through scikit-learn's tools too (it pointed inside pipeline.py)
+    from sklearn.base import clone
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    pipe = make_pipeline(FunctionTransformer(), clone(model)).fit(frame, y)
+    with pytest.warns(UserWarning, match="not whole numbers") as record:
+        pipe.predict(grid)
+    assert record[0].filename == __file__
     # at the caller's line, module= no longer tells them apart: their category
     assert issubclass(record[0].category, DeepFMWarning)
     with warnings.catch_warnings():
