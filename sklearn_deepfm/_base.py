@@ -1252,12 +1252,21 @@ class BaseDeepFM(BaseEstimator):
         stratify = classes is not None
         problem = self._holdout_problem(dataset, classes)
         if problem is not None:  # (scikit-learn's split had said "n_samples=1")
-            advice = (
-                "Set early_stopping=False, change validation_fraction, or merge "
-                "the rarest classes."
-                if stratify
-                else "Set early_stopping=False or change validation_fraction."
-            )
+            # validation_fraction offered only where some value would do
+            # (a class of one row, or one row, cannot be on both sides)
+            if stratify:
+                counts = np.bincount(dataset.y.astype(np.int64))
+                counts = counts[counts > 0]
+                fraction = counts.min() >= 2 and len(dataset) >= 2 * counts.size
+                advice = "Set early_stopping=False" + (
+                    ", change validation_fraction, or merge the rarest classes."
+                    if fraction
+                    else " or merge the rarest classes."
+                )
+            else:
+                advice = "Set early_stopping=False" + (
+                    " or change validation_fraction." if len(dataset) >= 2 else "."
+                )
             raise ValueError(f"{problem[0].upper()}{problem[1:]}. {advice}")
         train, valid = HoldoutSplit(self.validation_fraction, stratify, seed)(dataset)
         for rows, which in ((train, "training"), (valid, "validation")):

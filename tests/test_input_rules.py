@@ -669,8 +669,19 @@ def test_early_stopping_with_a_one_member_class_says_what_to_do():
     X, y = make_categorical(n_samples=1200)
     y = y.copy()
     y[0] = 2  # a class with one member
-    with pytest.raises(ValueError, match="validation_fraction.*early_stopping=False"):
+    # no validation_fraction can put one row on both sides: not advised
+    with pytest.raises(
+        ValueError, match="validation_fraction.*early_stopping=False"
+    ) as e:
         DeepFMClassifier(**{**FAST, "early_stopping": True}).fit(X, y)
+    assert "change validation_fraction" not in str(e.value)
+    assert "merge the rarest classes" in str(e.value)
+    # where another fraction would do, it is advised
+    tiny = DeepFMClassifier(
+        **{**FAST, "early_stopping": True, "validation_fraction": 0.001}
+    )
+    with pytest.raises(ValueError, match="change validation_fraction"):
+        tiny.fit(X[:8], np.array([0, 1, 2] * 2 + [0, 1]))
     model = DeepFMClassifier(**{**FAST, "early_stopping": False}).fit(X, y)
     assert_array_equal(model.classes_, [0, 1, 2])
     # 'auto' fits it, as at 999 rows and as LogisticRegression does, saying so
