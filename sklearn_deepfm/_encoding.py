@@ -523,7 +523,8 @@ class FeatureEncoder:
                 f"{', '.join(empty)} holds no category: every value is missing "
                 "(NaN or None) or a negative code. It carries no information "
                 "(its field has only the unknown row); drop it, or check how the "
-                "data was read.",
+                "data was read. (In a partial_fit stream, it learns the values "
+                "of the calls to come.)",
             )
 
     def _describe_columns(self):
