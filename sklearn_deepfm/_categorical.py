@@ -144,16 +144,24 @@ class _CategoricalColumn:
         return unknown[np.isfinite(unknown) & (unknown != np.round(unknown))]
 
     @staticmethod
-    def warn_of_fractions(n_values, example, name):
+    def warn_of_fractions(n_values, example, name, lists=False):
         """Warn that ``n_values`` non-integer values of the codes ``name``,
-        such as ``example``, were read as unknown categories."""
+        such as ``example``, were read as unknown categories (values in
+        ``lists`` of a multi-valued column, which is never a number)."""
+        if lists:
+            what = "lists of integer codes"
+            advice = "Pass whole codes, or the values as string labels."
+        else:
+            what = "categories (integer codes)"
+            advice = (
+                "If the column is a quantity, name the other columns in "
+                "categorical_features so that it is read as a number; for "
+                "partial_dependence, give custom_values of whole numbers."
+            )
         warn(
             f"{n_values} value(s) of {name}, such as {float(example)!r}, are not "
-            "whole numbers, but fit read the column as categories (integer codes): "
-            "each is an unknown category, as a value never seen in fit. If the "
-            "column is a quantity, name the other columns in "
-            "categorical_features so that it is read as a number; for "
-            "partial_dependence, give custom_values of whole numbers.",
+            f"whole numbers, but fit read the column as {what}: each is an "
+            f"unknown category, as a value never seen in fit. {advice}",
         )
 
     def _code_index(self, integers):

@@ -284,7 +284,9 @@ class _MultiValuedColumn:
         if self.labels is False:
             found = self._values.fractions(flat, local)
             if found.size:
-                _CategoricalColumn.warn_of_fractions(found.size, found[0], name)
+                _CategoricalColumn.warn_of_fractions(
+                    found.size, found[0], name, lists=True
+                )
         local = np.where(local == UNKNOWN, UNKNOWN, local + 1)
         lengths = np.maximum(lists.lengths, 1)
         nothing = lists.lengths == 0
