@@ -173,6 +173,19 @@ class _Columns:
                     f"of type {variable.type}."
                 )
 
+    def per_column_hint(self):
+        """What to add to an error about one column's input type where one
+        input holds every column (a mixed object array's example): one type
+        cannot suit labels and numbers, and the advice went back and forth."""
+        if self.split or self.n_features == 1:
+            return ""
+        return (
+            " One input holds every column here, and one type cannot suit "
+            "both labels and numbers: give initial_types one input per column "
+            "(StringTensorType([None, 1]) for labels, DoubleTensorType([None, 1]) "
+            "for numbers and codes)."
+        )
+
     def proto_type(self, column):
         variable = self.inputs[column if self.split else 0]
         return guess_proto_type(variable.type)
@@ -217,6 +230,7 @@ def _category_rows(graph, columns, field):
             raise RuntimeError(
                 f"Field {field.field} ({field.names[0]!r}) has categories that are "
                 "not strings; give its ONNX input a numeric type."
+                + columns.per_column_hint()
             )
         if MISSING_STRING in list(categories):  # (NumPy strips NUL)
             raise RuntimeError(
@@ -232,7 +246,7 @@ def _category_rows(graph, columns, field):
             raise RuntimeError(
                 f"Field {field.field} ({field.names[0]!r}) has categories that are "
                 "not non-negative integer codes; give its ONNX input the string "
-                "type."
+                "type." + columns.per_column_hint()
             )
         keys = {"keys_int64s": [int(value) for value in numeric] or [-1]}
         codes = _integer_codes(graph, columns, column, max(numeric, default=-1))
@@ -298,7 +312,7 @@ def _scaled_values(graph, columns, field):
             f"Field {field.field} ({field.names[0]!r}) is numeric; its ONNX input "
             "cannot be a string. An object column of numbers is typed as "
             "strings from a DataFrame example: give skl2onnx initial_types "
-            "with a DoubleTensorType([None, 1]) for it."
+            "with a DoubleTensorType([None, 1]) for it." + columns.per_column_hint()
         )
     values = columns.take([field.columns[0]], TensorProto.DOUBLE)
     if field.number_of is not None:  # missing values at the mean, as in fit

@@ -970,3 +970,34 @@ def test_skops_saves_a_model_whose_callbacks_trained():
     assert hasattr(scheduler, "lr_scheduler_")  # the live model's, left as it was
     loaded.set_params(warm_start=True).fit(X, y)  # trains with it again
     assert hasattr(loaded.callbacks[0][1], "lr_scheduler_")
+
+
+def test_onnx_of_a_mixed_object_array_advises_one_input_per_column():
+    # one input held every column: its advice went from a numeric type to
+    # the string type and back; one input per column converts
+    _onnx()
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import DoubleTensorType, StringTensorType
+
+    X, y = load_adult(as_frame=False, return_X_y=True)
+    X = X[:1500, [1, 0]]  # workclass (labels), age (codes)
+    y = y[:1500]
+    model = DeepFMClassifier(**_fast()).fit(X, y)
+    with pytest.raises(RuntimeError, match="one input per column"):
+        to_onnx(model, X[:1], options={"zipmap": False})
+    onx = to_onnx(
+        model,
+        initial_types=[
+            ("workclass", StringTensorType([None, 1])),
+            ("age", DoubleTensorType([None, 1])),
+        ],
+        options={"zipmap": False},
+    )
+    feeds = {
+        "workclass": np.array(
+            [[v if isinstance(v, str) else ""] for v in X[:, 0]], dtype=object
+        ),
+        "age": X[:, 1:].astype(np.float64),
+    }
+    _, proba = _session(onx).run(None, feeds)
+    assert_allclose(proba, model.predict_proba(X), atol=ONNX_TOLERANCE)
