@@ -532,8 +532,8 @@ class DeepFMClassifier(ClassifierMixin, BaseDeepFM):
         if self.class_weight is not None:
             if isinstance(self.class_weight, str):
                 raise ValueError(
-                    "class_weight='balanced' needs every row at once; pass a dict "
-                    "of weights to partial_fit, or use fit."
+                    "class_weight='balanced' needs every row at once; set "
+                    "class_weight to a dict of weights for partial_fit, or use fit."
                 )
             # over every class, as SGDClassifier: a call need not hold them all
             weights = compute_class_weight(self.class_weight, classes=known, y=y)
