@@ -431,8 +431,8 @@ class BaseDeepFM(BaseEstimator):
             # with the callbacks it had, one that raised included); the same
             # callbacks, as set_params(**get_params()) gives, go on as they
             # were (a callback appended to the list in place is new)
-            if _identities(params["callbacks"]) != self.__dict__.get(
-                "_callbacks_in_use"
+            if not _same_objects(
+                params["callbacks"], self.__dict__.get("_callbacks_in_use")
             ):
                 self._callbacks_changed = True
         return super().set_params(**params)
@@ -664,7 +664,7 @@ class BaseDeepFM(BaseEstimator):
         """The net now trains with ``callbacks`` as they are (see
         :meth:`set_params`)."""
         self.__dict__.pop("_callbacks_changed", None)
-        self._callbacks_in_use = _identities(self.callbacks)
+        self._callbacks_in_use = list(self.callbacks or ())
 
     def _warm(self):
         return self.warm_start and hasattr(self, "net_")
@@ -700,8 +700,7 @@ class BaseDeepFM(BaseEstimator):
                 + " would be another network. "
                 + (
                     "Set them back to go on, or start a new stream on a clone "
-                    "(sklearn.base.clone) of the estimator, whose first "
-                    "partial_fit call takes classes."
+                    "(sklearn.base.clone) of the estimator."
                     if streaming
                     else "Set warm_start=False (or clone the estimator) to fit "
                     "it afresh."
@@ -1763,10 +1762,16 @@ class BaseDeepFM(BaseEstimator):
         return sample_weight
 
 
-def _identities(callbacks):
-    """Which objects a ``callbacks`` parameter holds (ids: a pickled model's
-    are stale, and its net starts its callbacks afresh anyway)."""
-    return tuple(map(id, callbacks or ()))
+def _same_objects(callbacks, in_use):
+    """Whether a ``callbacks`` parameter holds the very objects the net
+    trains with, ``in_use`` (None after loading: not saved, and the loaded
+    net starts its callbacks afresh anyway)."""
+    callbacks = list(callbacks or ())
+    return (
+        in_use is not None
+        and len(callbacks) == len(in_use)
+        and all(new is old for new, old in zip(callbacks, in_use, strict=True))
+    )
 
 
 def _rows_as_array(rows):

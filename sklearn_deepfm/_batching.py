@@ -265,8 +265,9 @@ class BatchIterator:
         if 0 < n_samples < self.min_rows:
             raise ValueError(
                 f"batch_norm=True cannot train on fewer than {self.min_rows} "
-                f"rows, and these are {n_samples}. Pass more rows per call (a "
-                "partial_fit stream goes on with the batch_norm it started with)."
+                f"rows, and these are {n_samples}. Pass more rows, or fit with "
+                "batch_norm=False (a partial_fit stream goes on with the "
+                "batch_norm it started with: pass more rows per call)."
             )
         starts = list(range(0, n_samples, self.batch_size)) + [n_samples]
         if len(starts) > 2 and starts[-1] - starts[-2] < self.min_rows:

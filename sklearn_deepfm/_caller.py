@@ -15,7 +15,10 @@ their own.
 
 import os
 import sys
+import sysconfig
 import warnings
+
+import sklearn
 
 _LIBRARY = os.path.dirname(os.path.abspath(__file__)) + os.sep
 # frames of the code between the user and the library: scikit-learn's
@@ -26,11 +29,9 @@ _BETWEEN = (
     os.sep + "pickle.py",
     os.sep + "copyreg.py",
 )
-_BETWEEN_PACKAGES = (
-    os.sep + "sklearn" + os.sep,
-    os.sep + "joblib" + os.sep,
-    os.sep + "skops" + os.sep,
-)
+_SKLEARN = os.path.dirname(os.path.abspath(sklearn.__file__)) + os.sep
+_STDLIB = os.path.abspath(sysconfig.get_paths()["stdlib"]) + os.sep
+_BETWEEN_PACKAGES = (os.sep + "joblib" + os.sep, os.sep + "skops" + os.sep)
 
 
 class DeepFMWarning(UserWarning):
@@ -41,10 +42,24 @@ class DeepFMWarning(UserWarning):
 
 def warn(message, category=DeepFMWarning):
     """``warnings.warn`` at the caller's line of the public call."""
-    frame, level = sys._getframe(1), 2
+    frame, level, tool = sys._getframe(1), 2, None
     while frame is not None and _inside(frame.f_code.co_filename):
+        if os.path.abspath(frame.f_code.co_filename).startswith(_SKLEARN):
+            tool = level  # (the outermost scikit-learn frame so far)
         frame, level = frame.f_back, level + 1
+    if tool is not None and (frame is None or _standard(frame.f_code.co_filename)):
+        # no user's frame: a worker of joblib's processes or threads
+        # (cross_val_score(n_jobs=2)) points at the scikit-learn tool that
+        # called the estimator, not at multiprocessing's or no line at all
+        level = tool
     warnings.warn(message, category, stacklevel=level)
+
+
+def _standard(filename):
+    """Whether ``filename`` is the standard library's (outside its
+    site-packages)."""
+    path = os.path.abspath(filename)
+    return path.startswith(_STDLIB) and "site-packages" not in path
 
 
 def _inside(filename):
@@ -52,7 +67,7 @@ def _inside(filename):
     user (see ``_BETWEEN``)."""
     path = os.path.abspath(filename)
     return (
-        path.startswith(_LIBRARY)
+        path.startswith((_LIBRARY, _SKLEARN))
         or path.endswith(_BETWEEN)
         or any(package in path for package in _BETWEEN_PACKAGES)
     )

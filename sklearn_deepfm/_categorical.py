@@ -478,11 +478,24 @@ def _check_one_kind(categories, name):
             + (
                 "decode the bytes to strings with value.decode('utf-8'))."
                 if "bytes" in first
-                else "for example with X[column].astype(str); where chunks were "
-                "joined, convert the one whose digits were read as numbers "
-                f"before, with {strings_advice(first.get('numbers'))})."
+                else _joined_advice(first.get("numbers"))
             )
         )
+
+
+def _joined_advice(number):
+    """The advice for a column mixing text and numbers in ``fit``."""
+    if isinstance(number, (float, np.floating)) and float(number).is_integer():
+        # (astype(str) of the joined column writes 1.0 as '1.0', beside '1')
+        return (
+            "where chunks were joined, convert the one whose digits were read "
+            f"as numbers before joining, with {strings_advice(number)})."
+        )
+    return (
+        "for example with X[column].astype(str); where chunks were joined, "
+        "convert the one whose digits were read as numbers before, with "
+        f"{strings_advice(number)})."
+    )
 
 
 def strings_advice(number):
@@ -492,8 +505,9 @@ def strings_advice(number):
     if isinstance(number, (float, np.floating)) and float(number).is_integer():
         return (
             "X[column].astype('Int64').astype('string'), which writes 1.0 as "
-            "'1' and keeps missing values missing (astype(str) writes '1.0'), "
-            "or dtype={column: str} in read_csv"
+            "'1' and keeps missing values missing (astype(str) writes '1.0'; "
+            "labels such as '01', which no number writes, need the column "
+            "read as text: dtype={column: str} in read_csv)"
         )
     return "X[column].astype(str), or dtype={column: str} in read_csv"
 
@@ -579,13 +593,13 @@ def _unhashable_error(labels, name, fitted=False):
         f"{name} holds a value of type {type(unhashable).__name__} "
         f"({unhashable!r}) among single labels"
     )
-    if isinstance(unhashable, Mapping):  # (pd.read_json of nested objects)
+    if fitted:
+        advice = "This model read single labels there in fit: pass one per cell."
+    elif isinstance(unhashable, Mapping):  # (pd.read_json of nested objects)
         advice = (
             "DeepFM reads categories, numbers and lists: make each field of the "
             "records a column of its own (pd.json_normalize in pandas)."
         )
-    elif fitted:
-        advice = "This model read single labels there in fit: pass one per cell."
     else:
         advice = (
             "A column of lists is one multi-valued field, but then every cell "

@@ -398,16 +398,7 @@ class FeatureEncoder:
 
     def transform(self, X, feature_names=None):
         if self.layout_.sparse:
-            try:
-                X = _as_csr(X)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(
-                    "This model reads X as a sparse matrix of numbers (it was "
-                    "fitted on one, or on numbers with fields=), and X holds "
-                    "values that are not numbers. Pass the same kind of input "
-                    "as in fit."
-                ) from exc
-            return self._transform_sparse(X)
+            return self._transform_sparse(_fitted_csr(X))
         if sp.issparse(X):
             raise ValueError(
                 "This model was fitted on dense columns (an array or a "
@@ -676,7 +667,7 @@ class FeatureEncoder:
         sparse fields)."""
         if self.layout_.sparse:
             if "_sparse" in self.__dict__:
-                self._sparse.warn_of_several(_as_csr(X))
+                self._sparse.warn_of_several(_fitted_csr(X))
             return [[] for _ in self.layout_.fields]
         table = _Table(X, feature_names)
         table.check_column_types()
@@ -936,7 +927,7 @@ class FeatureEncoder:
         field of one sparse column, its value."""
         n_fields = self.layout_.n_fields
         if self.layout_.sparse:
-            return self._sparse_field_values(_as_csr(X))
+            return self._sparse_field_values(_fitted_csr(X))
         table = _Table(X, feature_names)
         data = np.empty((table.n_rows, n_fields), dtype=object)
         for field, (columns, spec) in enumerate(self._columns):
@@ -1042,6 +1033,20 @@ class FeatureEncoder:
             elif isinstance(spec, _NumericColumn):
                 spec.mean, spec.scale = numeric
         self._describe_columns()
+
+
+def _fitted_csr(X):
+    """``X`` as the canonical CSR of a model fitted on a sparse matrix (or on
+    numbers with ``fields=``), with the package's message for text (a raw
+    error had come from scipy, or from the frame's reading)."""
+    try:
+        return _as_csr(X)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            "This model reads X as a sparse matrix of numbers (it was fitted on "
+            "one, or on numbers with fields=), and X holds values that are not "
+            "numbers. Pass the same kind of input as in fit."
+        ) from exc
 
 
 def _hashes(spec):

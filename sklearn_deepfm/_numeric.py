@@ -135,8 +135,9 @@ def _check_finite(values, name):
         )
     advice = "(SimpleImputer(add_indicator=True) keeps the information)"
     whole = values[finite]
-    if whole.size and np.all(whole == np.round(whole)):
-        # (categorical, a real-valued column is refused: one category per amount)
+    if whole.size and np.all(whole == np.round(whole)) and whole.min() >= 0:
+        # (categorical, a real-valued column is refused: one category per
+        # amount; and negative codes would all read as missing)
         advice += (
             ", or mark the column as categorical with categorical_features "
             "(missing values go to an unknown embedding)"

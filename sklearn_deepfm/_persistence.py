@@ -58,6 +58,7 @@ def plain_state(state):
         state["net_"] = _net_state(net)
     if isinstance(state.get("history_"), History):
         state["history_"] = _plain(list(state["history_"]))
+    state.pop("_callbacks_in_use", None)  # (the callbacks as they trained)
     if isinstance(state.get("callbacks"), list):
         state["callbacks"] = [_unfitted(item) for item in state["callbacks"]]
     return state

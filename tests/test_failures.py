@@ -193,6 +193,12 @@ def test_partial_fit_trains_with_the_callbacks_set_since():
     refit.set_params(callbacks=refit.callbacks)
     refit.partial_fit(X, y)
     assert added.epochs_ == 1
+    # and one put in the place of another (by id, a new object at the freed
+    # address had been taken for the old one)
+    refit.callbacks[-1] = replacing = Counts()
+    refit.set_params(callbacks=refit.callbacks)
+    refit.partial_fit(X, y)
+    assert replacing.epochs_ == 1
 
 
 class InterruptsItsSave(Callback):

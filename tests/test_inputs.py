@@ -1,6 +1,7 @@
 """Every input kind a user brings: sparse matrices from scikit-learn's
 encoders, label-encoded arrays and DataFrames, with unknown categories."""
 
+import os
 import pickle
 import warnings
 
@@ -214,6 +215,15 @@ def test_non_integer_values_of_codes_warn_once_as_unknown_categories():
     with pytest.warns(UserWarning, match="not whole numbers") as record:
         pipe.predict(grid)
     assert record[0].filename == __file__
+    # in joblib's workers, where no user's line is: the scikit-learn tool's
+    # (not threading's)
+    from sklearn.utils.parallel import Parallel, delayed
+
+    with pytest.warns(UserWarning, match="not whole numbers") as record:
+        Parallel(n_jobs=2, backend="threading")(
+            delayed(model.predict_proba)(part) for part in (grid[:10], grid[10:20])
+        )
+    assert record and all(os.sep + "sklearn" + os.sep in r.filename for r in record)
     # at the caller's line, module= no longer tells them apart: their category
     assert issubclass(record[0].category, DeepFMWarning)
     with warnings.catch_warnings():
@@ -483,9 +493,15 @@ def test_nan_in_numeric_column_names_the_column():
     X_bad[3, 2] = np.inf
     with pytest.raises(ValueError, match="infinity in numeric column 2"):
         model.predict(X_bad)
-    codes = DeepFMClassifier(**FAST, categorical_features=[]).fit(np.round(X * 3), y)
+    counts = np.abs(np.round(X * 3))
+    codes = DeepFMClassifier(**FAST, categorical_features=[]).fit(counts, y)
     with pytest.raises(ValueError, match="mark the column as categorical"):
-        codes.predict(np.where(np.isinf(X_bad), np.nan, np.round(X * 3)))
+        codes.predict(np.where(np.isinf(X_bad), np.nan, counts))
+    # not with negative values, which a categorical column reads as missing
+    signed = DeepFMClassifier(**FAST, categorical_features=[]).fit(np.round(X * 3), y)
+    with pytest.raises(ValueError, match="SimpleImputer") as caught:
+        signed.predict(np.where(np.isinf(X_bad), np.nan, np.round(X * 3)))
+    assert "categorical" not in str(caught.value)
     frame = pd.DataFrame(X, columns=["a", "b", "c"])
     frame.loc[5, "c"] = np.inf
     with pytest.raises(ValueError, match="column 2 \\('c'\\)"):
@@ -620,3 +636,8 @@ def test_fields_read_a_frame_of_numbers_whatever_its_types():
         DeepFMClassifier(fields=fields, **FAST).fit(texts, y)
     with pytest.raises(ValueError, match="sparse matrix of numbers.*not numbers"):
         expected.predict(texts)
+    stream = DeepFMClassifier(fields=fields, **FAST).partial_fit(
+        frame, y, classes=[0, 1]
+    )
+    with pytest.raises(ValueError, match="sparse matrix of numbers.*not numbers"):
+        stream.partial_fit(texts, y)

@@ -448,10 +448,13 @@ def test_columns_that_cannot_be_read_say_why():
             TypeError, match="'tag'\\) holds a value of type list .*one per cell"
         ):
             labels_model.predict(pd.DataFrame({"tag": cells}))
-    # records (pd.read_json of nested objects): the records advice
+    # records (pd.read_json of nested objects): the records advice in fit;
+    # at predict, fit's kind (new columns would be refused)
     records = pd.Series([{"size": "s"}] * 15, dtype=object)
     with pytest.raises(TypeError, match="type dict .*json_normalize"):
         DeepFMClassifier(**FAST).fit(labels.assign(company=records), [0, 1, 1] * 5)
+    with pytest.raises(TypeError, match="type dict .*one per cell"):
+        labels_model.predict(pd.DataFrame({"tag": records}))
     # lists in the lists (NumPy's "inhomogeneous shape", or advice about
     # single labels), and codes that are not whole (advice about
     # categorical_features, which cannot apply to a list column)
