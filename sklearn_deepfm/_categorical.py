@@ -268,7 +268,7 @@ class _LabelColumn:
         if wrong is not None:
             if _kind_of(wrong) == "dates":
                 _raise_temporal(name, f"objects such as {wrong!r}")
-            raise _other_kind_error(name, fitted, wrong)
+            raise _other_kind_error(name, fitted, wrong, self.categories)
         return labels
 
     def _label_kind(self):
@@ -498,11 +498,29 @@ def _joined_advice(number):
     )
 
 
-def strings_advice(number):
+def strings_advice(number, labels=None):
     """How to pass a column of ``number``-like values as strings: where the
     number is a whole float (digit labels parsed with a NaN beside them),
-    ``astype(str)`` would write 1.0 as '1.0', another label than fit's '1'."""
-    if isinstance(number, (float, np.floating)) and float(number).is_integer():
+    ``astype(str)`` would write 1.0 as '1.0', another label than fit's '1';
+    where fit's ``labels`` hold no label written as the number is (zero-
+    padded codes such as '01'), no conversion restores them."""
+    whole = isinstance(number, (float, np.floating)) and float(number).is_integer()
+    if whole and labels is not None:
+        written = str(int(number))
+        spelt = [
+            label
+            for label in labels
+            if isinstance(label, str)
+            and label.isdigit()
+            and int(label) == int(number)
+            and label != written
+        ]
+        if spelt:  # (no conversion of the number gives that label back)
+            return (
+                f"dtype={{column: str}} in read_csv: fit's label for {written} "
+                f"is {spelt[0]!r}, so the column must be read as text"
+            )
+    if whole:
         return (
             "X[column].astype('Int64').astype('string'), which writes 1.0 as "
             "'1' and keeps missing values missing (astype(str) writes '1.0'; "
@@ -512,16 +530,16 @@ def strings_advice(number):
     return "X[column].astype(str), or dtype={column: str} in read_csv"
 
 
-def _other_kind_error(name, fitted, wrong):
+def _other_kind_error(name, fitted, wrong, labels=None):
     """The TypeError for ``wrong``, a value of a kind refused where fit saw
-    ``fitted`` values."""
+    ``fitted`` values (the ``labels`` fit learnt)."""
     wrong = wrong.item() if isinstance(wrong, np.generic) else wrong
     held, holds = KIND_WORDS[fitted], KIND_WORDS[_kind_of(wrong)]
     if fitted == "strings" and holds == "numbers":
         advice = (
             f"the label {str(wrong)!r} and the number {wrong!r} would be "
             "different categories. Pass the column as strings, as in fit (for "
-            f"example with {strings_advice(wrong)})."
+            f"example with {strings_advice(wrong, labels)})."
         )
     elif fitted == "numbers" and holds == "string labels":
         advice = (

@@ -972,3 +972,10 @@ def test_the_advice_for_digit_labels_read_as_floats_restores_fits_labels():
         last_job=floats["last_job"].astype("Int64").astype("string")
     )
     assert_array_equal(model.predict_proba(advised), model.predict_proba(request))
+    # zero-padded labels, which no conversion of the numbers gives back: the
+    # column read as text is advised, naming fit's label
+    padded = DeepFMClassifier(**FAST).fit(
+        X.assign(last_job=X["last_job"].replace({"1": "01", "2": "02"})), y
+    )
+    with pytest.raises(TypeError, match=r"fit's label for [124] is '0[12]'.*as text"):
+        padded.predict(floats)
