@@ -43,11 +43,11 @@ class DeepFMWarning(UserWarning):
 def warn(message, category=DeepFMWarning):
     """``warnings.warn`` at the caller's line of the public call."""
     frame, level, tool = sys._getframe(1), 2, None
-    while frame is not None and _inside(frame.f_code.co_filename):
-        if os.path.abspath(frame.f_code.co_filename).startswith(_SKLEARN):
+    while frame is not None and _inside(path := _path(frame)):
+        if path.startswith(_SKLEARN):
             tool = level  # (the outermost scikit-learn frame so far)
         frame, level = frame.f_back, level + 1
-    if tool is not None and (frame is None or _standard(frame.f_code.co_filename)):
+    if tool is not None and (frame is None or _standard(_path(frame))):
         # no user's frame: a worker of joblib's processes or threads
         # (cross_val_score(n_jobs=2)) points at the scikit-learn tool that
         # called the estimator, not at multiprocessing's or no line at all
@@ -55,17 +55,19 @@ def warn(message, category=DeepFMWarning):
     warnings.warn(message, category, stacklevel=level)
 
 
-def _standard(filename):
-    """Whether ``filename`` is the standard library's (outside its
+def _path(frame):
+    return os.path.abspath(frame.f_code.co_filename)
+
+
+def _standard(path):
+    """Whether ``path`` is the standard library's (outside its
     site-packages)."""
-    path = os.path.abspath(filename)
     return path.startswith(_STDLIB) and "site-packages" not in path
 
 
-def _inside(filename):
-    """Whether ``filename`` is the library's, or code between it and the
-    user (see ``_BETWEEN``)."""
-    path = os.path.abspath(filename)
+def _inside(path):
+    """Whether ``path`` is the library's, or code between it and the user
+    (see ``_BETWEEN``)."""
     return (
         path.startswith((_LIBRARY, _SKLEARN))
         or path.endswith(_BETWEEN)

@@ -22,6 +22,7 @@ from ._columns import (
     _as_labels,
     _check_no_infinity,
     _fitted_numbers,
+    _is_hashable,
     _is_missing,
     _is_number,
     _raise_temporal,
@@ -483,9 +484,15 @@ def _check_one_kind(categories, name):
         )
 
 
+def _whole_float(number):
+    """Whether ``number`` is a float holding a whole number (digits read as
+    floats beside a NaN), which ``astype(str)`` writes with '.0'."""
+    return isinstance(number, (float, np.floating)) and float(number).is_integer()
+
+
 def _joined_advice(number):
     """The advice for a column mixing text and numbers in ``fit``."""
-    if isinstance(number, (float, np.floating)) and float(number).is_integer():
+    if _whole_float(number):
         # (astype(str) of the joined column writes 1.0 as '1.0', beside '1')
         return (
             "where chunks were joined, convert the one whose digits were read "
@@ -504,7 +511,7 @@ def strings_advice(number, labels=None):
     ``astype(str)`` would write 1.0 as '1.0', another label than fit's '1';
     where fit's ``labels`` hold no label written as the number is (zero-
     padded codes such as '01'), no conversion restores them."""
-    whole = isinstance(number, (float, np.floating)) and float(number).is_integer()
+    whole = _whole_float(number)
     if whole and labels is not None:
         written = str(int(number))
         spelt = [
@@ -579,14 +586,6 @@ def _numeric_type(column):
     if type(column).__module__.split(".")[0] == "polars":
         return dtype.is_numeric()
     return getattr(dtype, "kind", "O") in "iuf"
-
-
-def _is_hashable(value):
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
 
 
 def _label_position(categories):

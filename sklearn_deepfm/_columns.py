@@ -321,6 +321,10 @@ def _is_label(value):
         return True
     if isinstance(value, (*LIST_TYPES, set, frozenset, dict)):
         return False
+    return _is_hashable(value)
+
+
+def _is_hashable(value):
     try:
         hash(value)
     except TypeError:

@@ -319,10 +319,7 @@ def share_encoder(encoder, X, feature_names):
         )
     # matched by position, columns in another order had been mixed into one
     # field (names on some processes only are allowed: arrays beside frames)
-    names = [
-        None if part is None else list(part)
-        for part in gather(None if feature_names is None else list(feature_names))
-    ]
+    names = gather(None if feature_names is None else list(feature_names))
     named = [part for part in names if part is not None]
     if any(part != named[0] for part in named):
         rank = next(i for i, part in enumerate(names) if part not in (None, named[0]))

@@ -112,6 +112,7 @@ def _net_state(net):
         )
     # the tables may have grown since the net was built
     settings["module__n_embeddings"] = net.n_embeddings()
+    optimizer_name = _optimizer_name(net.optimizer)
     return {
         "settings": settings,
         "criterion": criterion.__name__,
@@ -123,10 +124,8 @@ def _net_state(net):
         # itself (the estimator's optimizer, set since, had been taken: a
         # file that could not be loaded after set_params(alpha=0.1) of an
         # Rprop, or SGD rebuilt holding a subclass of Adam's state)
-        "optimizer_name": _optimizer_name(net.optimizer),
-        **(
-            {} if _optimizer_name(net.optimizer) else {"optimizer_class": net.optimizer}
-        ),
+        "optimizer_name": optimizer_name,
+        **({} if optimizer_name else {"optimizer_class": net.optimizer}),
     }
 
 
